@@ -1,0 +1,26 @@
+# Every target creates .venv and installs the pinned requirements first, so a fresh clone needs only
+# Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STACK ?= staging
+
+.PHONY: preview test clean
+
+$(STAMP): requirements.txt constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	@touch $@
+
+## preview: offline preview of STACK (default staging) under Pulumi's mock engine; writes build/$(STACK)/
+preview: $(STAMP)
+	$(PY) -m tools.preview $(STACK)
+
+## test: the whole test suite (unit, component, policy and end-to-end preview tests)
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,1 @@
+"""llm-platform: configuration, catalog and rules shared by the Pulumi program, the policy pack and the tools."""

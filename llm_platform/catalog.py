@@ -1,0 +1,102 @@
+"""The instance catalog: the one place that says which instance types the platform supports, what
+GPUs they carry and what they cost. Config validation, node pools, the budget policy and the quota
+policy all read it from `data/gpu_catalog.yaml`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CATALOG_FILE = Path(__file__).parent / "data" / "gpu_catalog.yaml"
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    name: str
+    family: str
+    vcpus: int
+    memory_gib: float
+    gpus: int
+    gpu_memory_mib: int
+    """Per GPU, as the driver reports it (what vLLM can actually use), not the marketing figure."""
+    prices: dict[str, float]
+    """On-demand USD per hour by region."""
+
+    def on_demand_usd_per_hour(self, region: str) -> float:
+        try:
+            return self.prices[region]
+        except KeyError:
+            raise KeyError(f"the catalog has no {region} price for {self.name}") from None
+
+
+@dataclass(frozen=True)
+class GpuFamily:
+    name: str
+    quota_bucket: str
+    """EC2 vCPU quota bucket: `G` (G and VT instances) or `P` (P instances)."""
+    gpu_name: str
+    """Value of the Karpenter label `karpenter.k8s.aws/instance-gpu-name`."""
+    gpu_model: str
+    gpu_memory_mib: int
+    sizes: tuple[InstanceType, ...]
+
+    @property
+    def gpu_memory_gb(self) -> float:
+        """Decimal gigabytes, the unit of the sizing rule of thumb (parameters x bytes x 1.2)."""
+        return self.gpu_memory_mib * 2**20 / 1e9
+
+    @property
+    def max_gpus_per_instance(self) -> int:
+        return max(size.gpus for size in self.sizes)
+
+
+@cache
+def _raw() -> dict:
+    with CATALOG_FILE.open() as handle:
+        return yaml.safe_load(handle)
+
+
+def aws_regions() -> tuple[str, ...]:
+    return tuple(_raw()["aws"]["regions"])
+
+
+def _instance(name: str, family: str, spec: dict, gpu_memory_mib: int = 0) -> InstanceType:
+    return InstanceType(
+        name=name,
+        family=family,
+        vcpus=spec["vcpus"],
+        memory_gib=spec["memoryGiB"],
+        gpus=spec.get("gpus", 0),
+        gpu_memory_mib=gpu_memory_mib,
+        prices=dict(spec["onDemandUsdPerHour"]),
+    )
+
+
+@cache
+def aws_gpu_families() -> dict[str, GpuFamily]:
+    families = {}
+    for name, family in _raw()["aws"]["gpuFamilies"].items():
+        families[name] = GpuFamily(
+            name=name,
+            quota_bucket=family["quotaBucket"],
+            gpu_name=family["gpuName"],
+            gpu_model=family["gpuModel"],
+            gpu_memory_mib=family["gpuMemoryMiB"],
+            sizes=tuple(_instance(size, name, spec, family["gpuMemoryMiB"]) for size, spec in family["sizes"].items()),
+        )
+    return families
+
+
+@cache
+def aws_general_families() -> dict[str, tuple[InstanceType, ...]]:
+    return {
+        name: tuple(_instance(size, name, spec) for size, spec in family["sizes"].items())
+        for name, family in _raw()["aws"]["generalFamilies"].items()
+    }
+
+
+def sources() -> dict:
+    return _raw()["aws"]["sources"]

@@ -1,0 +1,170 @@
+"""A Pulumi mock engine that answers like AWS would, for the offline preview and the tests.
+
+Resource ids and ARNs are derived from a hash of (type, name), so two previews of the same program
+produce the same plan and a plan diff shows only real changes. An invoke or remote component that the
+engine does not know fails loudly instead of returning something plausible but wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pulumi
+
+ACCOUNT_ID = "123456789012"
+PARTITION = "aws"
+
+# ID prefixes of the EC2 resources the platform declares (EC2 API reference).
+EC2_ID_PREFIXES = {
+    "Vpc": "vpc",
+    "Subnet": "subnet",
+    "InternetGateway": "igw",
+    "NatGateway": "nat",
+    "Eip": "eipalloc",
+    "RouteTable": "rtb",
+    "RouteTableAssociation": "rtbassoc",
+    "SecurityGroup": "sg",
+    "FlowLog": "fl",
+    "LaunchTemplate": "lt",
+}
+
+
+def _digest(*parts: str, length: int = 17) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def _one_or_many(values: list[Any]) -> Any:
+    return values[0] if len(values) == 1 else values
+
+
+def render_policy_document(args: dict[str, Any]) -> str:
+    """Render `aws.iam.get_policy_document` statements into the JSON the provider would produce."""
+    statements = []
+    for statement in args.get("statements") or []:
+        rendered: dict[str, Any] = {}
+        if statement.get("sid"):
+            rendered["Sid"] = statement["sid"]
+        rendered["Effect"] = statement.get("effect") or "Allow"
+        for key, field in (("actions", "Action"), ("notActions", "NotAction"), ("resources", "Resource"), ("notResources", "NotResource")):
+            if statement.get(key):
+                rendered[field] = _one_or_many(statement[key])
+        for key, field in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
+            if statement.get(key):
+                rendered[field] = {p["type"]: _one_or_many(p["identifiers"]) for p in statement[key]}
+        if statement.get("conditions"):
+            condition: dict[str, dict[str, Any]] = {}
+            for c in statement["conditions"]:
+                condition.setdefault(c["test"], {})[c["variable"]] = _one_or_many(c["values"])
+            rendered["Condition"] = condition
+        statements.append(rendered)
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
+
+
+class CloudMocks(pulumi.runtime.Mocks):
+    def __init__(self, region: str, zone_count: int = 4):
+        self.region = region
+        self.zones = [f"{region}{letter}" for letter in "abcdef"[:zone_count]]
+
+    # -- invokes -----------------------------------------------------------------------------------
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        token = args.token
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {
+                "id": self.region,
+                "names": self.zones,
+                "zoneIds": [f"{self._zone_id_prefix()}-az{i + 1}" for i in range(len(self.zones))],
+                "groupNames": [self.region] * len(self.zones),
+            }
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"id": ACCOUNT_ID, "accountId": ACCOUNT_ID, "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/offline-preview", "userId": "AIDAOFFLINEPREVIEW"}
+        if token == "aws:index/getPartition:getPartition":
+            return {"id": PARTITION, "partition": PARTITION, "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}
+        if token == "aws:index/getRegion:getRegion":
+            return {"id": self.region, "name": self.region, "region": self.region, "endpoint": f"ec2.{self.region}.amazonaws.com", "description": self.region}
+        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return {"id": _digest(token, json.dumps(args.args, sort_keys=True)), "json": render_policy_document(args.args), "minifiedJson": ""}
+        raise NotImplementedError(f"the offline preview has no answer for invoke {token}; add one to tools/mock_cloud.py")
+
+    # -- resources ---------------------------------------------------------------------------------
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        package, _, rest = typ.partition(":")
+        module, _, kind = rest.partition(":")
+        service = module.split("/")[0]
+        digest = _digest(typ, name)
+
+        if package == "aws":
+            return self._aws(service, kind, name, inputs, digest)
+        if typ.startswith("pulumi:providers:"):
+            return f"{name}-provider-id", inputs
+        if package == "kubernetes":
+            metadata = inputs.get("metadata") or {}
+            namespace = metadata.get("namespace")
+            rid = f"{namespace}/{metadata.get('name', name)}" if namespace else metadata.get("name", inputs.get("name", name))
+            return rid, inputs
+        if typ.startswith("llm-platform:"):
+            return "", {}
+        if not args.custom:
+            raise NotImplementedError(f"the offline preview does not know the remote component {typ}; add its outputs to tools/mock_cloud.py")
+        return f"{name}-{digest[:8]}", inputs
+
+    def _zone_id_prefix(self) -> str:
+        # Zone ids abbreviate the region: us-west-2 -> usw2.
+        area, direction, number = self.region.split("-")
+        return f"{area}{direction[0]}{number}"
+
+    def _arn(self, service: str, resource: str, regional: bool = True) -> str:
+        region = self.region if regional else ""
+        account = ACCOUNT_ID if service != "s3" else ""
+        return f"arn:{PARTITION}:{service}:{region}:{account}:{resource}"
+
+    def _aws(self, service: str, kind: str, name: str, inputs: dict[str, Any], digest: str):
+        state = dict(inputs)
+        physical = inputs.get("name") or f"{name}-{digest[:7]}"
+        if service == "ec2" and kind in EC2_ID_PREFIXES:
+            rid = f"{EC2_ID_PREFIXES[kind]}-{digest}"
+            state["arn"] = self._arn("ec2", f"{kind.lower()}/{rid}")
+            if kind == "Eip":
+                state["publicIp"] = "203.0.113.%d" % (int(digest[:2], 16) % 250 + 1)
+            return rid, state
+        if service == "iam":
+            state["name"] = physical
+            if kind == "Role":
+                state["arn"] = f"arn:{PARTITION}:iam::{ACCOUNT_ID}:role/{physical}"
+                state["uniqueId"] = f"AROA{digest.upper()}"
+                return physical, state
+            if kind == "Policy":
+                state["arn"] = f"arn:{PARTITION}:iam::{ACCOUNT_ID}:policy/{physical}"
+                return state["arn"], state
+            if kind == "InstanceProfile":
+                state["arn"] = f"arn:{PARTITION}:iam::{ACCOUNT_ID}:instance-profile/{physical}"
+                return physical, state
+            return f"{physical}-{digest[:8]}", state
+        if service == "cloudwatch" and kind == "LogGroup":
+            state["name"] = physical
+            state["arn"] = self._arn("logs", f"log-group:{physical}")
+            return physical, state
+        if service == "cloudwatch" and kind == "EventRule":
+            state["name"] = physical
+            state["arn"] = self._arn("events", f"rule/{physical}")
+            return physical, state
+        if service == "sqs" and kind == "Queue":
+            state["name"] = physical
+            state["arn"] = self._arn("sqs", physical)
+            state["url"] = f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{physical}"
+            return state["url"], state
+        if service == "kms" and kind == "Key":
+            key_id = f"{digest[:8]}-{digest[8:12]}-4{digest[12:15]}-8{digest[15:17]}0-{_digest(digest)[:12]}"
+            state["keyId"] = key_id
+            state["arn"] = self._arn("kms", f"key/{key_id}")
+            return key_id, state
+        if service == "s3" and kind in ("Bucket", "BucketV2"):
+            bucket = inputs.get("bucket") or f"{name}-{digest[:7]}"
+            state["bucket"] = bucket
+            state["arn"] = f"arn:{PARTITION}:s3:::{bucket}"
+            state["bucketRegionalDomainName"] = f"{bucket}.s3.{self.region}.amazonaws.com"
+            return bucket, state
+        state.setdefault("arn", self._arn(service, f"{kind.lower()}/{physical}"))
+        return f"{physical}-{digest[:8]}", state

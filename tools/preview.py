@@ -1,0 +1,292 @@
+"""Offline preview: run the real `__main__.py` with a stack's config under Pulumi's mock engine.
+
+    python -m tools.preview <stack> [--out build]
+
+Writes `build/<stack>/plan.json`, one YAML file per Kubernetes object under `manifests/`, one file per
+Helm release under `helm/`, and prints a summary. Exit status: 0 clean, 1 a mandatory policy is
+violated, 2 the stack configuration is invalid. No cloud credentials and no Pulumi CLI are needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import shutil
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "llm-platform"
+SECRET = "[secret]"
+# Placeholder handed to the program for a `secure:` config value: the offline preview cannot decrypt
+# it, and the value only ever reaches the plan as "[secret]".
+SECRET_PLACEHOLDER = "offline-preview-secret-value"
+
+_SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def redact(value: Any) -> Any:
+    """Replace every secret-marked value (as the engine sees it on the wire) with "[secret]"."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG_KEY) == _SECRET_SIG:
+            return SECRET
+        return {key: redact(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
+    """Read `Pulumi.<stack>.yaml` into the flat string config Pulumi hands a program, plus the secret keys."""
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack file {path.name}; stacks: {', '.join(known)}")
+    document = yaml.safe_load(path.read_text()) or {}
+    config, secret_keys = {}, []
+    for key, value in (document.get("config") or {}).items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = SECRET_PLACEHOLDER
+            secret_keys.append(key)
+        elif isinstance(value, (dict, list)):
+            if "secure:" in json.dumps(value).replace('"secure":', "secure:"):
+                secret_keys.append(key)
+            config[key] = json.dumps(_placeholder_secrets(value))
+        else:
+            config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config, secret_keys
+
+
+def _placeholder_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET_PLACEHOLDER
+        return {key: _placeholder_secrets(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_placeholder_secrets(item) for item in value]
+    return value
+
+
+@dataclass
+class Recorded:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    provider: str
+    protect: bool
+    depends_on: list[str]
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    resources: list[Recorded] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [
+                {
+                    "urn": r.urn,
+                    "type": r.type,
+                    "name": r.name,
+                    "parent": r.parent,
+                    "custom": r.custom,
+                    "provider": r.provider,
+                    "protect": r.protect,
+                    "dependsOn": r.depends_on,
+                    "inputs": r.inputs,
+                }
+                for r in self.resources
+            ],
+            "outputs": self.outputs,
+            "policy": {"violations": []},
+            "cost": {},
+        }
+
+
+def run_program(stack: str, region_hint: str | None = None, root: Path = ROOT) -> Plan:
+    """Run `__main__.py` for `stack` under the mock engine and record every resource it declares.
+
+    Raises SystemExit(2) when the program rejects its configuration."""
+    import pulumi
+    from pulumi.runtime import mocks, rpc
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from tools.mock_cloud import CloudMocks
+
+    config, secret_keys = load_stack_file(stack, root)
+    region = region_hint or config.get(f"{PROJECT}:region", "us-west-2")
+    plan = Plan(project=PROJECT, stack=stack)
+
+    class RecordingMonitor(mocks.MockMonitor):
+        def RegisterResource(self, request):
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                inputs = rpc.deserialize_properties(request.object, keep_internal=True)
+                plan.resources.append(
+                    Recorded(
+                        urn=response.urn,
+                        type=request.type,
+                        name=request.name,
+                        parent=request.parent,
+                        custom=request.custom,
+                        provider=request.provider,
+                        protect=request.protect,
+                        depends_on=sorted(set(request.dependencies)),
+                        inputs=redact(_plain(inputs)),
+                    )
+                )
+            return response
+
+    cloud = CloudMocks(region)
+    mocks.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(cloud))
+    pulumi.runtime.set_all_config(config, secret_keys)
+
+    async def program() -> None:
+        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+        root_resource = pulumi.runtime.settings.get_root_resource()
+        for key, value in root_resource.outputs.items():
+            output = pulumi.Output.from_input(value)
+            resolved = await output.future()
+            plan.outputs[key] = SECRET if await output.is_secret() else redact(_plain(resolved))
+
+    sys.path.insert(0, str(root))
+    try:
+        _sync_await(run_pulumi_func(program))
+    finally:
+        sys.path.remove(str(root))
+    return plan
+
+
+def _plain(value: Any) -> Any:
+    """Turn values from the wire (resource references, unknowns) into JSON-friendly data."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    urn = getattr(value, "urn", None)
+    if urn is not None:
+        return f"[resource {type(value).__name__}]"
+    return str(value)
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def kubernetes_objects(plan: Plan) -> list[dict[str, Any]]:
+    """Every Kubernetes object the program declares, as it would be applied (Helm releases excluded)."""
+    objects = []
+    for resource in plan.resources:
+        if resource.type.startswith("kubernetes:") and resource.custom and resource.type != HELM_RELEASE:
+            objects.append(resource.inputs)
+    return objects
+
+
+def helm_releases(plan: Plan) -> list[dict[str, Any]]:
+    releases = []
+    for resource in plan.resources:
+        if resource.type == HELM_RELEASE:
+            inputs = resource.inputs
+            releases.append(
+                {
+                    "name": inputs.get("name", resource.name),
+                    "chart": inputs.get("chart"),
+                    "version": inputs.get("version"),
+                    "repository": (inputs.get("repositoryOpts") or {}).get("repo"),
+                    "namespace": inputs.get("namespace"),
+                    "values": inputs.get("values") or {},
+                }
+            )
+    return releases
+
+
+def component_of(resource: Recorded, by_urn: dict[str, Recorded]) -> str:
+    """The top-level component a resource belongs to (its outermost parent below the stack)."""
+    current = resource
+    while current.parent in by_urn:
+        current = by_urn[current.parent]
+    return current.type if current is not resource or not resource.custom else "(stack)"
+
+
+def summary(plan: Plan, elapsed: float) -> str:
+    by_urn = {r.urn: r for r in plan.resources}
+    grouped: dict[str, Counter] = defaultdict(Counter)
+    for resource in plan.resources:
+        if resource.custom:
+            top = resource
+            while top.parent in by_urn:
+                top = by_urn[top.parent]
+            label = f"{top.type} {top.name}" if top is not resource else "(stack)"
+            grouped[label][resource.type] += 1
+    lines = [f"Offline preview of {plan.project}/{plan.stack}: {sum(1 for r in plan.resources if r.custom)} resources in {elapsed:.2f}s", ""]
+    for label in sorted(grouped):
+        counts = grouped[label]
+        lines.append(f"  {label}  ({sum(counts.values())})")
+        for typ, count in sorted(counts.items()):
+            lines.append(f"      {count:3d}  {typ}")
+    lines += ["", "Outputs:"]
+    for key, value in sorted(plan.outputs.items()):
+        lines.append(f"  {key}: {json.dumps(value)}")
+    return "\n".join(lines)
+
+
+def _object_file_name(obj: dict[str, Any]) -> str:
+    metadata = obj.get("metadata") or {}
+    parts = [obj.get("kind", "Object"), metadata.get("namespace") or "cluster", metadata.get("name", "unnamed")]
+    return "-".join(str(p).replace("/", "_") for p in parts) + ".yaml"
+
+
+def write_outputs(plan: Plan, out_dir: Path) -> None:
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    (out_dir / "manifests").mkdir(parents=True)
+    (out_dir / "helm").mkdir()
+    (out_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
+    for obj in kubernetes_objects(plan):
+        (out_dir / "manifests" / _object_file_name(obj)).write_text(yaml.safe_dump(obj, sort_keys=False))
+    for release in helm_releases(plan):
+        (out_dir / "helm" / f"{release['name']}.yaml").write_text(yaml.safe_dump(release, sort_keys=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stack")
+    parser.add_argument("--out", type=Path, default=ROOT / "build")
+    args = parser.parse_args(argv)
+
+    started = time.perf_counter()
+    try:
+        plan = run_program(args.stack)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    write_outputs(plan, args.out / args.stack)
+    print(summary(plan, time.perf_counter() - started))
+    print(f"\nWrote {args.out / args.stack}/plan.json, manifests/ and helm/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
