@@ -18,7 +18,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -86,6 +86,8 @@ class Recorded:
     protect: bool
     depends_on: list[str]
     inputs: dict[str, Any]
+    id: str = ""
+    """The id the mock engine gave the resource (not part of plan.json: a real preview has none)."""
 
 
 @dataclass
@@ -111,7 +113,8 @@ class Plan:
                     "dependsOn": r.depends_on,
                     "inputs": r.inputs,
                 }
-                for r in self.resources
+                # Registration runs concurrently; sorting makes plans comparable between runs and commits.
+                for r in sorted(self.resources, key=lambda r: r.urn)
             ],
             "outputs": self.outputs,
             "policy": {"violations": []},
@@ -119,19 +122,33 @@ class Plan:
         }
 
 
-def run_program(stack: str, region_hint: str | None = None, root: Path = ROOT) -> Plan:
+def run_program(stack: str, root: Path = ROOT) -> Plan:
     """Run `__main__.py` for `stack` under the mock engine and record every resource it declares.
 
     Raises SystemExit(2) when the program rejects its configuration."""
+    config, secret_keys = load_stack_file(stack, root)
+
+    def program() -> None:
+        sys.path.insert(0, str(root))
+        try:
+            runpy.run_path(str(root / "__main__.py"), run_name="__main__")
+        finally:
+            sys.path.remove(str(root))
+
+    return run_under_mocks(program, stack=stack, config=config, secret_keys=secret_keys)
+
+
+def run_under_mocks(
+    program: Callable[[], None], *, stack: str, config: dict[str, str], secret_keys: list[str] = ()
+) -> Plan:
+    """Run `program` (which declares resources) under the mock engine with the given flat config."""
     import pulumi
-    from pulumi.runtime import mocks, rpc
+    from pulumi.runtime import mocks, rpc, settings
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
     from tools.mock_cloud import CloudMocks
 
-    config, secret_keys = load_stack_file(stack, root)
-    region = region_hint or config.get(f"{PROJECT}:region", "us-west-2")
     plan = Plan(project=PROJECT, stack=stack)
 
     class RecordingMonitor(mocks.MockMonitor):
@@ -150,27 +167,25 @@ def run_program(stack: str, region_hint: str | None = None, root: Path = ROOT) -
                         protect=request.protect,
                         depends_on=sorted(set(request.dependencies)),
                         inputs=redact(_plain(inputs)),
+                        id=response.id,
                     )
                 )
             return response
 
-    cloud = CloudMocks(region)
+    cloud = CloudMocks(config.get(f"{PROJECT}:region") or "us-west-2")
+    # A fresh root stack per run, so that several runs in one process do not share outputs.
+    settings.ROOT.set(None)
     mocks.set_mocks(cloud, project=PROJECT, stack=stack, preview=False, monitor=RecordingMonitor(cloud))
-    pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
 
-    async def program() -> None:
-        runpy.run_path(str(root / "__main__.py"), run_name="__main__")
-        root_resource = pulumi.runtime.settings.get_root_resource()
-        for key, value in root_resource.outputs.items():
+    async def run() -> None:
+        program()
+        for key, value in settings.get_root_resource().outputs.items():
             output = pulumi.Output.from_input(value)
             resolved = await output.future()
             plan.outputs[key] = SECRET if await output.is_secret() else redact(_plain(resolved))
 
-    sys.path.insert(0, str(root))
-    try:
-        _sync_await(run_pulumi_func(program))
-    finally:
-        sys.path.remove(str(root))
+    _sync_await(run_pulumi_func(run))
     return plan
 
 
@@ -220,14 +235,6 @@ def helm_releases(plan: Plan) -> list[dict[str, Any]]:
     return releases
 
 
-def component_of(resource: Recorded, by_urn: dict[str, Recorded]) -> str:
-    """The top-level component a resource belongs to (its outermost parent below the stack)."""
-    current = resource
-    while current.parent in by_urn:
-        current = by_urn[current.parent]
-    return current.type if current is not resource or not resource.custom else "(stack)"
-
-
 def summary(plan: Plan, elapsed: float) -> str:
     by_urn = {r.urn: r for r in plan.resources}
     grouped: dict[str, Counter] = defaultdict(Counter)
@@ -272,11 +279,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stack")
     parser.add_argument("--out", type=Path, default=ROOT / "build")
+    parser.add_argument("--root", type=Path, default=ROOT, help="project directory holding __main__.py and the stack files")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     try:
-        plan = run_program(args.stack)
+        plan = run_program(args.stack, args.root.resolve())
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,64 @@
+"""The mock engine answers like AWS would; a question it cannot answer fails loudly."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from tools.mock_cloud import CloudMocks, render_policy_document
+
+
+def test_policy_document_renders_like_the_provider():
+    rendered = json.loads(
+        render_policy_document(
+            {
+                "statements": [
+                    {
+                        "sid": "Trust",
+                        "actions": ["sts:AssumeRoleWithWebIdentity"],
+                        "principals": [{"type": "Federated", "identifiers": ["arn:aws:iam::1:oidc-provider/x"]}],
+                        "conditions": [
+                            {"test": "StringEquals", "variable": "x:sub", "values": ["system:serviceaccount:a:b"]},
+                            {"test": "StringEquals", "variable": "x:aud", "values": ["sts.amazonaws.com"]},
+                        ],
+                    },
+                    {"effect": "Deny", "actions": ["s3:*"], "resources": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]},
+                ]
+            }
+        )
+    )
+    assert rendered["Version"] == "2012-10-17"
+    trust, deny = rendered["Statement"]
+    assert trust == {
+        "Sid": "Trust",
+        "Effect": "Allow",
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/x"},
+        "Condition": {"StringEquals": {"x:sub": "system:serviceaccount:a:b", "x:aud": "sts.amazonaws.com"}},
+    }
+    assert deny == {"Effect": "Deny", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}
+
+
+def test_zones_and_ids_follow_the_region():
+    mocks = CloudMocks("eu-west-1")
+    zones = mocks.call(pulumi.runtime.MockCallArgs("aws:index/getAvailabilityZones:getAvailabilityZones", {}, ""))
+    assert zones["names"][0] == "eu-west-1a" and zones["zoneIds"][0] == "euw1-az1"
+
+
+def test_unknown_invoke_fails_loudly():
+    with pytest.raises(NotImplementedError, match="no answer for invoke aws:rds/getInstance"):
+        CloudMocks("us-west-2").call(pulumi.runtime.MockCallArgs("aws:rds/getInstance:getInstance", {}, ""))
+
+
+def test_ids_and_arns_are_realistic_and_stable():
+    mocks = CloudMocks("us-west-2")
+    args = pulumi.runtime.MockResourceArgs("aws:iam/role:Role", "node", {"name": "llm-node"}, "", None, True)
+    rid, state = mocks.new_resource(args)
+    assert rid == "llm-node" and state["arn"] == "arn:aws:iam::123456789012:role/llm-node"
+    queue = pulumi.runtime.MockResourceArgs("aws:sqs/queue:Queue", "q", {"name": "llm"}, "", None, True)
+    assert mocks.new_resource(queue)[1]["url"] == "https://sqs.us-west-2.amazonaws.com/123456789012/llm"
+    vpc = pulumi.runtime.MockResourceArgs("aws:ec2/vpc:Vpc", "v", {}, "", None, True)
+    assert mocks.new_resource(vpc)[0] == mocks.new_resource(vpc)[0]
+    assert mocks.new_resource(vpc)[0].startswith("vpc-")

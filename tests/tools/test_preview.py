@@ -1,0 +1,149 @@
+"""The offline preview end to end: the real __main__.py per stack, as `make preview` runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pulumi
+import pytest
+import yaml
+
+from tools.preview import ROOT, SECRET, SECRET_PLACEHOLDER, load_stack_file, redact, run_under_mocks, write_outputs
+
+STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
+
+
+def preview(stack: str, out: Path, root: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tools.preview", stack, "--out", str(out), "--root", str(root)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+@pytest.fixture(scope="module")
+def previews(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    out = tmp_path_factory.mktemp("build")
+    return {stack: (preview(stack, out), out / stack) for stack in STACKS}
+
+
+def test_both_environments_have_a_stack():
+    assert {"staging", "production"} <= set(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_previews_cleanly(previews, stack):
+    result, out = previews[stack]
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"Offline preview of llm-platform/{stack}" in result.stdout
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["project"] == "llm-platform" and plan["stack"] == stack
+    assert set(plan) == {"project", "stack", "resources", "outputs", "policy", "cost"}
+    for resource in plan["resources"]:
+        assert set(resource) == {"urn", "type", "name", "parent", "custom", "provider", "protect", "dependsOn", "inputs"}
+    types = {r["type"] for r in plan["resources"]}
+    assert {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway"} <= types
+    assert plan["outputs"]["vpcId"].startswith("vpc-")
+    assert len(plan["outputs"]["privateSubnetIds"]) == 3
+    assert (out / "manifests").is_dir() and (out / "helm").is_dir()
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_aws_resource_uses_the_explicit_provider(previews, stack):
+    plan = json.loads((previews[stack][1] / "plan.json").read_text())
+    for resource in plan["resources"]:
+        if resource["type"].startswith("aws:"):
+            assert "pulumi:providers:aws::aws::" in resource["provider"], resource["urn"]
+
+
+def test_production_nat_per_zone_and_flow_logs(previews):
+    plan = json.loads((previews["production"][1] / "plan.json").read_text())
+    types = [r["type"] for r in plan["resources"]]
+    assert types.count("aws:ec2/natGateway:NatGateway") == 3
+    assert types.count("aws:ec2/flowLog:FlowLog") == 1
+    staging = json.loads((previews["staging"][1] / "plan.json").read_text())
+    assert [r["type"] for r in staging["resources"]].count("aws:ec2/natGateway:NatGateway") == 1
+
+
+def test_preview_is_deterministic(previews, tmp_path):
+    again = preview("staging", tmp_path)
+    assert again.returncode == 0
+    assert (tmp_path / "staging" / "plan.json").read_text() == (previews["staging"][1] / "plan.json").read_text()
+
+
+@pytest.fixture
+def project_with_stack(tmp_path):
+    """A copy of the project (by symlink) where a test can drop its own stack file."""
+    for entry in ("__main__.py", "components", "llm_platform", "tools"):
+        (tmp_path / entry).symlink_to(ROOT / entry)
+
+    def write(stack: str, config: dict) -> Path:
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump({"config": config}))
+        return tmp_path
+
+    return write
+
+
+def test_invalid_configuration_exits_2_naming_each_key(project_with_stack, tmp_path):
+    root = project_with_stack(
+        "broken",
+        {
+            "llm-platform:environment": "staging",
+            "llm-platform:region": "us-west-2",
+            "llm-platform:clusterNmae": "llm-x",
+            "llm-platform:network": {"cidr": "10.0.0.0/33"},
+        },
+    )
+    result = preview("broken", tmp_path / "build", root)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "llm-platform:clusterNmae: unknown key" in result.stderr and "did you mean 'clusterName'" in result.stderr
+    assert 'llm-platform:network.cidr: "10.0.0.0/33" is invalid' in result.stderr
+    assert "llm-platform:clusterName: (not set) is invalid" in result.stderr
+    assert not (tmp_path / "build").exists(), "nothing may be written for an invalid stack"
+
+
+def test_unknown_stack_is_refused(tmp_path):
+    result = preview("nonexistent", tmp_path)
+    assert result.returncode == 2
+    assert "no stack file Pulumi.nonexistent.yaml" in result.stderr and "staging" in result.stderr
+
+
+def test_secure_config_values_reach_the_program_as_secrets(project_with_stack):
+    root = project_with_stack("s", {"llm-platform:token": {"secure": "v1:abc"}, "llm-platform:nested": {"a": {"secure": "v1:x"}}})
+    config, secret_keys = load_stack_file("s", root)
+    assert config["llm-platform:token"] == SECRET_PLACEHOLDER
+    assert json.loads(config["llm-platform:nested"]) == {"a": SECRET_PLACEHOLDER}
+    assert sorted(secret_keys) == ["llm-platform:nested", "llm-platform:token"]
+
+
+def test_secrets_never_reach_build_in_plaintext(tmp_path):
+    import pulumi_aws as aws
+
+    plaintext = "hunter2-do-not-leak"
+
+    def program():
+        secret = pulumi.Output.secret(plaintext)
+        aws.ssm.Parameter("p", type="SecureString", value=secret, tags={"k": "v"})
+        pulumi.export("password", secret)
+        pulumi.export("derived", secret.apply(lambda s: f"prefix-{s}"))
+
+    plan = run_under_mocks(program, stack="secret-test", config={"llm-platform:region": "us-west-2"})
+    write_outputs(plan, tmp_path)
+    everything = "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    assert plaintext not in everything
+    parameter = next(r for r in plan.resources if r.type == "aws:ssm/parameter:Parameter")
+    assert parameter.inputs["value"] == SECRET
+    assert plan.outputs == {"password": SECRET, "derived": SECRET}
+
+
+def test_redact_walks_nested_structures():
+    marker = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "x"}
+    assert redact({"a": [1, {"b": marker}], "c": marker}) == {"a": [1, {"b": SECRET}], "c": SECRET}
