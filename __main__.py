@@ -3,20 +3,87 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.ebs_csi import EbsCsiDriver, EbsCsiDriverArgs
+from components.eks_cluster import EksCluster, EksClusterArgs
+from components.karpenter import Karpenter, KarpenterArgs
+from components.karpenter_infra import KarpenterInfra, KarpenterInfraArgs
 from components.network import Network, NetworkArgs
+from components.node_pools import NodePools, NodePoolsArgs
+from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from components.storage import Storage, StorageArgs
 from llm_platform import config as stack_config
 
 cfg = stack_config.load()
 tags = cfg.common_tags()
+name = cfg.cluster_name
 
 # An explicit provider: the region comes from the validated stack config, never from ambient settings.
 aws_provider = aws.Provider("aws", region=cfg.region)
 on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
 
-network = Network(cfg.cluster_name, NetworkArgs(config=cfg.network, cluster_name=cfg.cluster_name, tags=tags), opts=on_aws)
+network = Network(name, NetworkArgs(config=cfg.network, cluster_name=name, tags=tags), opts=on_aws)
+cluster = EksCluster(
+    name,
+    EksClusterArgs(
+        config=cfg.cluster,
+        vpc_id=network.vpc_id,
+        private_subnet_ids=network.private_subnet_ids,
+        public_subnet_ids=network.public_subnet_ids,
+        tags=tags,
+    ),
+    opts=on_aws,
+)
+karpenter_infra = KarpenterInfra(
+    f"{name}-karpenter",
+    KarpenterInfraArgs(cluster_name=name, oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer, tags=tags),
+    opts=pulumi.ResourceOptions(providers={"aws": aws_provider}, depends_on=[cluster]),
+)
+
+in_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider})
+karpenter = Karpenter(
+    f"{name}-karpenter",
+    KarpenterArgs(
+        cluster_name=name,
+        controller_role_arn=karpenter_infra.controller_role_arn,
+        interruption_queue_name=karpenter_infra.interruption_queue_name,
+        replicas=cfg.cluster.karpenter_replicas,
+    ),
+    opts=in_cluster,
+)
+node_pools = NodePools(
+    f"{name}-pools",
+    NodePoolsArgs(
+        cluster_name=name,
+        node_role_name=karpenter_infra.node_role_name,
+        ami_alias=cfg.cluster.ami_alias,
+        system_pool=cfg.system_pool,
+        gpu_pools=cfg.gpu_pools,
+        gpu_quiet_hours=cfg.gpu_quiet_hours,
+        tags=tags,
+    ),
+    opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[karpenter]),
+)
+NvidiaDevicePlugin(f"{name}-nvidia", NvidiaDevicePluginArgs(), opts=in_cluster)
+EbsCsiDriver(
+    f"{name}-ebs-csi",
+    EbsCsiDriverArgs(
+        cluster_name=name,
+        kubernetes_version=cfg.cluster.kubernetes_version,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        tags=tags,
+    ),
+    opts=pulumi.ResourceOptions(providers={"aws": aws_provider}, depends_on=[node_pools]),
+)
+storage = Storage(f"{name}-storage", StorageArgs(), opts=in_cluster)
 
 pulumi.export("region", cfg.region)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("availabilityZones", network.availability_zones)
+pulumi.export("clusterName", cluster.cluster_name)
+pulumi.export("kubeconfig", cluster.kubeconfig)
+pulumi.export("karpenterInterruptionQueue", karpenter_infra.interruption_queue_name)
+pulumi.export("nodePools", node_pools.node_pool_names)
+pulumi.export("defaultStorageClass", storage.default_storage_class)

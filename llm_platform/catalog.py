@@ -100,3 +100,18 @@ def aws_general_families() -> dict[str, tuple[InstanceType, ...]]:
 
 def sources() -> dict:
     return _raw()["aws"]["sources"]
+
+
+@cache
+def _all_aws_instance_types() -> dict[str, InstanceType]:
+    sizes = [size for family in aws_gpu_families().values() for size in family.sizes]
+    sizes += [size for family in aws_general_families().values() for size in family]
+    return {size.name: size for size in sizes}
+
+
+def aws_instance_type(name: str) -> InstanceType:
+    return _all_aws_instance_types()[name]
+
+
+def aws_gpu_family_of(name: str) -> GpuFamily:
+    return aws_gpu_families()[name.split(".")[0]]

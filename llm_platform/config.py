@@ -13,8 +13,10 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from llm_platform import catalog, pins
 
 NAMESPACE = "llm-platform"
 
@@ -25,6 +27,13 @@ RESERVED_TAG_KEYS = ("environment", "project", "managed-by")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
 DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+# Karpenter durations are Go durations restricted to hours/minutes/seconds (NodePool CRD pattern).
+DURATION = re.compile(r"^(([0-9]+(s|m|h))+)$")
+CRON_FIELDS = 5
+CAPACITY_TYPES = ("spot", "on-demand")
+# EKS control-plane log types that security reviews need at the least.
+REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
 
 
 class ConfigModel(BaseModel):
@@ -94,6 +103,183 @@ class NetworkConfig(ConfigModel):
         return network
 
 
+def _duration(value: str) -> str:
+    if not DURATION.match(value):
+        raise ValueError("must be a duration in hours, minutes or seconds, e.g. '10m' or '720h'")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+CapacityType = Literal["spot", "on-demand"]
+
+
+def _unique(values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError("must not repeat an entry")
+    return values
+
+
+class ClusterConfig(ConfigModel):
+    """The EKS control plane and what runs on it before any node exists."""
+
+    kubernetes_version: str = pins.KUBERNETES_VERSION
+    """EKS Kubernetes version. Pinned: the add-on versions in `llm_platform/pins.py` are chosen for it."""
+
+    admin_principal_arns: list[str] = Field(default_factory=list)
+    """IAM roles or users granted cluster admin through EKS access entries (no aws-auth ConfigMap)."""
+
+    endpoint_public_access: bool = True
+    """Whether the API server has a public endpoint (the private endpoint is always on)."""
+
+    public_access_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list)
+    """CIDRs allowed to reach the public endpoint. Empty means open to the internet, which only
+    non-production stacks may do; production must list its networks."""
+
+    log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] = list(REQUIRED_LOG_TYPES)
+    """Control-plane log types sent to CloudWatch Logs; must include api, audit and authenticator."""
+
+    karpenter_replicas: Annotated[int, Field(ge=1, le=3)] = 1
+    """Karpenter controller replicas (leader-elected); production runs two."""
+
+    ami_alias: str = f"al2023@{pins.AL2023_AMI_RELEASE}"
+    """Karpenter AMI alias for every node: `al2023@vYYYYMMDD` (a dated EKS-optimized AL2023 release) or
+    `al2023@latest` (never in production: nodes would change image on their own)."""
+
+    deletion_protection: bool = False
+    """EKS deletion protection: the cluster cannot be deleted until this is switched off."""
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _pinned_version(cls, version: str) -> str:
+        if version not in pins.EKS_ADDON_VERSIONS:
+            raise ValueError(f"add-on versions are pinned only for Kubernetes {', '.join(pins.EKS_ADDON_VERSIONS)}")
+        return version
+
+    @field_validator("admin_principal_arns")
+    @classmethod
+    def _principal_arns(cls, arns: list[str]) -> list[str]:
+        bad = [arn for arn in arns if not IAM_PRINCIPAL_ARN.match(arn)]
+        if bad:
+            raise ValueError(f"{bad} are not IAM role or user ARNs (arn:aws:iam::<account>:role/<name>)")
+        return _unique(arns)
+
+    @field_validator("log_types")
+    @classmethod
+    def _required_logs(cls, types: list[str]) -> list[str]:
+        missing = [t for t in REQUIRED_LOG_TYPES if t not in types]
+        if missing:
+            raise ValueError(f"must include {missing}")
+        return _unique(types)
+
+    @field_validator("ami_alias")
+    @classmethod
+    def _alias_shape(cls, alias: str) -> str:
+        if not re.match(r"^al2023@(v\d{8}|latest)$", alias):
+            raise ValueError("must be 'al2023@vYYYYMMDD' (an EKS-optimized AL2023 release) or 'al2023@latest'")
+        return alias
+
+
+class SystemPoolConfig(ConfigModel):
+    """The Karpenter NodePool for everything that is not a model server: monitoring, add-ons, ingress."""
+
+    instance_types: list[str] = Field(default_factory=lambda: ["m7i.large", "m7i.xlarge", "m6i.large", "m6i.xlarge"])
+    """General-purpose instance types the pool may launch; each must be in the instance catalog."""
+
+    capacity_types: Annotated[list[CapacityType], Field(min_length=1), AfterValidator(_unique)] = ["on-demand"]
+    """`spot` and/or `on-demand`. With both, Karpenter launches spot and falls back to on-demand."""
+
+    max_cpu: Annotated[int, Field(ge=2, le=512)] = 16
+    """The pool's vCPU limit: Karpenter launches nothing past it."""
+
+    @field_validator("instance_types")
+    @classmethod
+    def _known_types(cls, types: list[str]) -> list[str]:
+        known = {size.name for sizes in catalog.aws_general_families().values() for size in sizes}
+        unknown = [t for t in types if t not in known]
+        if unknown:
+            raise ValueError(f"unknown general-purpose instance types {unknown}; the catalog knows families {', '.join(catalog.aws_general_families())}")
+        if not types:
+            raise ValueError("must list at least one instance type")
+        return _unique(types)
+
+
+class DisruptionWindow(ConfigModel):
+    """A recurring window in which Karpenter may not voluntarily disrupt GPU nodes."""
+
+    schedule: str
+    """Start of the window as a 5-field cron expression in UTC, e.g. `0 0 * * mon-fri` (09:00 KST)."""
+
+    duration: Duration
+    """How long the window lasts, e.g. `9h`."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, schedule: str) -> str:
+        if len(schedule.split()) != CRON_FIELDS:
+            raise ValueError("must be a 5-field cron expression (minute hour day-of-month month day-of-week), in UTC")
+        return schedule
+
+
+class GpuPoolConfig(ConfigModel):
+    """One Karpenter NodePool of GPU nodes."""
+
+    name: str
+    """Pool name (DNS label); the NodePool is `gpu-<name>` and its nodes carry `llm-platform.io/pool: <name>`."""
+
+    group: str | None = None
+    """Pools of one group serve the same models: their nodes carry `llm-platform.io/pool-group: <group>`,
+    which workloads select. Defaults to the pool name. Give an on-demand baseline pool a higher `weight`
+    and a spot burst pool of the same group a lower one."""
+
+    instance_types: list[str]
+    """GPU instance types the pool may launch, e.g. `g6.xlarge`; each must be in the instance catalog."""
+
+    capacity_types: Annotated[list[CapacityType], Field(min_length=1), AfterValidator(_unique)]
+    """`spot` and/or `on-demand`. With both, Karpenter launches spot and falls back to on-demand when
+    spot capacity is short."""
+
+    max_gpus: Annotated[int, Field(ge=1, le=512)]
+    """The pool's `nvidia.com/gpu` limit. Required: an unbounded GPU pool is refused."""
+
+    weight: Annotated[int, Field(ge=1, le=100)] = 10
+    """Karpenter tries pools with a higher weight first."""
+
+    consolidate_after: Duration = "10m"
+    """How long a GPU node must sit empty before Karpenter removes it."""
+
+    expire_after: Duration = "720h"
+    """Maximum node lifetime, so that nodes pick up new AMIs and patches."""
+
+    root_volume_gib: Annotated[int, Field(ge=100, le=2000)] = 200
+    """Encrypted gp3 root volume per node: container images (vLLM's is ~10 GB) plus cached model weights."""
+
+    @field_validator("name")
+    @classmethod
+    def _pool_name(cls, name: str) -> str:
+        if len(name) > 40 or not DNS_LABEL.match(name):
+            raise ValueError("must be a DNS label of at most 40 characters")
+        return name
+
+    @field_validator("instance_types")
+    @classmethod
+    def _known_gpu_types(cls, types: list[str]) -> list[str]:
+        families = catalog.aws_gpu_families()
+        known = {size.name for family in families.values() for size in family.sizes}
+        unknown = [t for t in types if t not in known]
+        if unknown:
+            raise ValueError(f"unknown GPU instance types {unknown}; the catalog knows families {', '.join(families)}")
+        if not types:
+            raise ValueError("must list at least one instance type")
+        return _unique(types)
+
+    @property
+    def pool_group(self) -> str:
+        return self.group or self.name
+
+    def sizes(self) -> list[catalog.InstanceType]:
+        return [catalog.aws_instance_type(name) for name in self.instance_types]
+
+
 class StackConfig(ConfigModel):
     """Everything one stack (environment) configures, read from `llm-platform:*` config keys."""
 
@@ -104,7 +290,8 @@ class StackConfig(ConfigModel):
     """Cloud provider the stack deploys to."""
 
     region: str
-    """Cloud region, e.g. `us-west-2`. Must be a region the GPU instance catalog has prices for."""
+    """Cloud region, e.g. `us-west-2`. Must be a region where the instance catalog prices every supported
+    instance type, so that every pool's cost can be bounded."""
 
     cluster_name: str
     """Kubernetes cluster name; also used for Karpenter discovery tags. DNS label, at most 40 characters
@@ -117,6 +304,19 @@ class StackConfig(ConfigModel):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     """The VPC and its subnets."""
 
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    """The EKS cluster."""
+
+    system_pool: SystemPoolConfig = Field(default_factory=SystemPoolConfig)
+    """Nodes for everything that is not a model server."""
+
+    gpu_pools: list[GpuPoolConfig] = Field(default_factory=list)
+    """GPU NodePools; each is bounded by its `maxGpus`."""
+
+    gpu_quiet_hours: DisruptionWindow | None = None
+    """When set, Karpenter does not voluntarily disrupt GPU nodes (consolidation, drift, expiry) inside
+    this window: serving hours, when a restarting model server would be felt."""
+
     @field_validator("cluster_name")
     @classmethod
     def _cluster_name_shape(cls, name: str) -> str:
@@ -127,8 +327,6 @@ class StackConfig(ConfigModel):
     @field_validator("region")
     @classmethod
     def _region_in_catalog(cls, region: str) -> str:
-        from llm_platform import catalog
-
         known = catalog.aws_regions()
         if region not in known:
             raise ValueError(f"no prices for this region in the instance catalog; supported regions: {', '.join(known)}")
@@ -154,7 +352,20 @@ class StackConfig(ConfigModel):
 
     def _cross_field_violations(self):
         """Yield `key<TAB>value<TAB>rule` for every cross-field rule the stack breaks."""
+        names = [pool.name for pool in self.gpu_pools]
+        for duplicate in sorted({n for n in names if names.count(n) > 1}):
+            yield _violation("gpuPools", duplicate, "pool names must be unique")
+        cluster = self.cluster
         if self.environment == "production":
+            if cluster.endpoint_public_access and (not cluster.public_access_cidrs or any(c.prefixlen == 0 for c in cluster.public_access_cidrs)):
+                yield _violation("cluster.publicAccessCidrs", [str(c) for c in cluster.public_access_cidrs],
+                                 "production must list the networks allowed to reach the public API endpoint (not 0.0.0.0/0), or set endpointPublicAccess: false")
+            if cluster.ami_alias.endswith("@latest"):
+                yield _violation("cluster.amiAlias", cluster.ami_alias, "production pins a dated AMI release; '@latest' changes node images without a review")
+            if cluster.karpenter_replicas < 2:
+                yield _violation("cluster.karpenterReplicas", cluster.karpenter_replicas, "production runs at least two Karpenter replicas")
+            if "spot" in self.system_pool.capacity_types:
+                yield _violation("systemPool.capacityTypes", self.system_pool.capacity_types, "production runs monitoring and add-ons on on-demand nodes only")
             if self.network.nat_gateways != "perAz":
                 yield _violation("network.natGateways", self.network.nat_gateways,
                                  "production must use 'perAz' so that one zone's outage does not cut egress for the others")

@@ -106,9 +106,48 @@ class CloudMocks(pulumi.runtime.Mocks):
             return rid, inputs
         if typ.startswith("llm-platform:"):
             return "", {}
+        if typ == "eks:index:Cluster":
+            return self._eks_cluster(name, inputs, digest)
         if not args.custom:
             raise NotImplementedError(f"the offline preview does not know the remote component {typ}; add its outputs to tools/mock_cloud.py")
         return f"{name}-{digest[:8]}", inputs
+
+    def _eks_cluster(self, name: str, inputs: dict[str, Any], digest: str):
+        """Outputs of pulumi-eks's remote Cluster component that the program reads (its children are not
+        created under mocks)."""
+        cluster_name = inputs.get("name") or name
+        oidc_id = digest.upper()[:32].ljust(32, "0")
+        issuer = f"oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"
+        endpoint = f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com"
+        kubeconfig = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": "LS0tLS1CRUdJTi1PRkZMSU5FLVBSRVZJRVctLS0tLQ=="}}],
+            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+            "current-context": cluster_name,
+            "users": [
+                {
+                    "name": cluster_name,
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "aws",
+                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", self.region],
+                        }
+                    },
+                }
+            ],
+        }
+        outputs = {
+            **inputs,
+            "kubeconfig": kubeconfig,
+            "kubeconfigJson": json.dumps(kubeconfig),
+            "oidcIssuer": issuer,
+            "oidcProviderUrl": f"https://{issuer}",
+            "oidcProviderArn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
+            "clusterSecurityGroupId": f"sg-{digest}",
+        }
+        return f"{cluster_name}-{digest[:8]}", outputs
 
     def _zone_id_prefix(self) -> str:
         # Zone ids abbreviate the region: us-west-2 -> usw2.

@@ -195,6 +195,9 @@ def _plain(value: Any) -> Any:
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
+    # The wire format carries every number as a double; the engine renders integral ones as integers.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     urn = getattr(value, "urn", None)
@@ -206,6 +209,7 @@ def _plain(value: Any) -> Any:
 # -- rendering ---------------------------------------------------------------------------------------
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+MANIFEST_KEY_ORDER = ("apiVersion", "kind", "metadata")
 
 
 def kubernetes_objects(plan: Plan) -> list[dict[str, Any]]:
@@ -239,13 +243,15 @@ def summary(plan: Plan, elapsed: float) -> str:
     by_urn = {r.urn: r for r in plan.resources}
     grouped: dict[str, Counter] = defaultdict(Counter)
     for resource in plan.resources:
-        if resource.custom:
+        # Our own components group the listing; everything else (custom or remote) is a resource.
+        if not resource.type.startswith(f"{PROJECT}:"):
             top = resource
             while top.parent in by_urn:
                 top = by_urn[top.parent]
             label = f"{top.type} {top.name}" if top is not resource else "(stack)"
             grouped[label][resource.type] += 1
-    lines = [f"Offline preview of {plan.project}/{plan.stack}: {sum(1 for r in plan.resources if r.custom)} resources in {elapsed:.2f}s", ""]
+    total = sum(sum(counts.values()) for counts in grouped.values())
+    lines = [f"Offline preview of {plan.project}/{plan.stack}: {total} resources in {elapsed:.2f}s", ""]
     for label in sorted(grouped):
         counts = grouped[label]
         lines.append(f"  {label}  ({sum(counts.values())})")
@@ -270,7 +276,8 @@ def write_outputs(plan: Plan, out_dir: Path) -> None:
     (out_dir / "helm").mkdir()
     (out_dir / "plan.json").write_text(json.dumps(plan.to_json(), indent=2, sort_keys=False) + "\n")
     for obj in kubernetes_objects(plan):
-        (out_dir / "manifests" / _object_file_name(obj)).write_text(yaml.safe_dump(obj, sort_keys=False))
+        ordered = {key: obj[key] for key in MANIFEST_KEY_ORDER if key in obj} | obj
+        (out_dir / "manifests" / _object_file_name(obj)).write_text(yaml.safe_dump(ordered, sort_keys=False))
     for release in helm_releases(plan):
         (out_dir / "helm" / f"{release['name']}.yaml").write_text(yaml.safe_dump(release, sort_keys=False))
 

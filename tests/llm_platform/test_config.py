@@ -96,19 +96,96 @@ def test_bad_input_is_refused_with_key_value_and_rule(path, value, where, rule):
     assert rule in problem, problem
 
 
+def production_with(path: str, value) -> dict:
+    raw = copy.deepcopy(raw_stack("production"))
+    *parents, leaf = path.split(".")
+    node = raw
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
+    if value is DELETE:
+        node.pop(leaf)
+    else:
+        node[leaf] = value
+    return raw
+
+
+PRODUCTION_RULES = [
+    ("network.natGateways", "single", 'llm-platform:network.natGateways: "single" is invalid (rule: production must use \'perAz\''),
+    ("network.flowLogs", DELETE, "llm-platform:network.flowLogs: null is invalid (rule: production must record VPC flow logs)"),
+    ("cluster.publicAccessCidrs", [], "llm-platform:cluster.publicAccessCidrs: [] is invalid (rule: production must list the networks"),
+    ("cluster.publicAccessCidrs", ["0.0.0.0/0"], 'llm-platform:cluster.publicAccessCidrs: ["0.0.0.0/0"] is invalid (rule: production must list'),
+    ("cluster.amiAlias", "al2023@latest", 'llm-platform:cluster.amiAlias: "al2023@latest" is invalid (rule: production pins a dated AMI'),
+    ("cluster.karpenterReplicas", 1, "llm-platform:cluster.karpenterReplicas: 1 is invalid (rule: production runs at least two"),
+    ("systemPool.capacityTypes", ["spot", "on-demand"], 'llm-platform:systemPool.capacityTypes: ["spot", "on-demand"] is invalid (rule: production runs monitoring'),
+]
+
+
+@pytest.mark.parametrize("path,value,problem", PRODUCTION_RULES, ids=[f"{p}={v!r}" for p, v, _ in PRODUCTION_RULES])
+def test_production_cross_field_rules(path, value, problem):
+    parse_stack_config(raw_stack("production"))
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config(production_with(path, value))
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert caught.value.problems[0].startswith(problem), caught.value.problems[0]
+
+
+def test_private_endpoint_only_production_needs_no_cidrs():
+    raw = production_with("cluster.publicAccessCidrs", [])
+    raw["cluster"]["endpointPublicAccess"] = False
+    assert parse_stack_config(raw).cluster.endpoint_public_access is False
+
+
+GPU_POOL = {"name": "l4", "instanceTypes": ["g6.xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 2}
+
+GPU_POOL_PROBLEMS = [
+    ({"maxGpus": DELETE}, "llm-platform:gpuPools[0].maxGpus: (not set) is invalid", "Field required"),
+    ({"maxGpus": 0}, "llm-platform:gpuPools[0].maxGpus: 0 is invalid", "greater than or equal to 1"),
+    ({"instanceTypes": ["g7.xlarge"]}, 'llm-platform:gpuPools[0].instanceTypes: ["g7.xlarge"] is invalid', "the catalog knows families g5, g6, g6e, p4d, p5"),
+    ({"instanceTypes": ["m7i.large"]}, 'llm-platform:gpuPools[0].instanceTypes: ["m7i.large"] is invalid', "unknown GPU instance types"),
+    ({"capacityTypes": ["spot", "spot"]}, "llm-platform:gpuPools[0].capacityTypes", "must not repeat"),
+    ({"capacityTypes": ["reserved"]}, 'llm-platform:gpuPools[0].capacityTypes[0]: "reserved" is invalid', "'spot' or 'on-demand'"),
+    ({"consolidateAfter": "ten minutes"}, 'llm-platform:gpuPools[0].consolidateAfter: "ten minutes" is invalid', "duration"),
+    ({"name": "L4_Pool"}, 'llm-platform:gpuPools[0].name: "L4_Pool" is invalid', "DNS label"),
+    ({"gpuCount": 2}, "llm-platform:gpuPools[0].gpuCount: unknown key", "allowed keys are name, group, instanceTypes"),
+]
+
+
+@pytest.mark.parametrize("change,where,rule", GPU_POOL_PROBLEMS, ids=[str(c)[:40] for c, *_ in GPU_POOL_PROBLEMS])
+def test_gpu_pool_rules(change, where, rule):
+    pool = {**GPU_POOL, **change}
+    pool = {k: v for k, v in pool.items() if v is not DELETE}
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config({**VALID, "gpuPools": [pool]})
+    assert len(caught.value.problems) == 1, caught.value.problems
+    assert caught.value.problems[0].startswith(where) and rule in caught.value.problems[0], caught.value.problems[0]
+
+
+def test_gpu_pool_names_are_unique():
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config({**VALID, "gpuPools": [GPU_POOL, GPU_POOL]})
+    assert caught.value.problems == ['llm-platform:gpuPools: "l4" is invalid (rule: pool names must be unique)']
+
+
 @pytest.mark.parametrize(
-    "network,problem",
+    "cluster,where,rule",
     [
-        ({"natGateways": "single", "flowLogs": {}}, 'llm-platform:network.natGateways: "single" is invalid (rule: production must use \'perAz\''),
-        ({"natGateways": "perAz"}, "llm-platform:network.flowLogs: null is invalid (rule: production must record VPC flow logs)"),
+        ({"adminPrincipalArns": ["alice"]}, "llm-platform:cluster.adminPrincipalArns", "not IAM role or user ARNs"),
+        ({"logTypes": ["api"]}, "llm-platform:cluster.logTypes", "must include ['audit', 'authenticator']"),
+        ({"kubernetesVersion": "1.29"}, 'llm-platform:cluster.kubernetesVersion: "1.29" is invalid', "pinned only for Kubernetes 1.36"),
+        ({"amiAlias": "al2023"}, 'llm-platform:cluster.amiAlias: "al2023" is invalid', "al2023@vYYYYMMDD"),
+        ({"publicAccessCidrs": ["10.0.0.0/33"]}, "llm-platform:cluster.publicAccessCidrs[0]", "IPv4"),
     ],
 )
-def test_production_cross_field_rules(network, problem):
-    raw = {**VALID, "environment": "production", "network": {"cidr": "10.0.0.0/16", **network}}
+def test_cluster_rules(cluster, where, rule):
     with pytest.raises(ConfigError) as caught:
-        parse_stack_config(raw)
-    assert len(caught.value.problems) == 1
-    assert caught.value.problems[0].startswith(problem)
+        parse_stack_config({**VALID, "cluster": cluster})
+    assert caught.value.problems[0].startswith(where) and rule in caught.value.problems[0], caught.value.problems[0]
+
+
+def test_quiet_hours_need_a_cron_schedule():
+    with pytest.raises(ConfigError) as caught:
+        parse_stack_config({**VALID, "gpuQuietHours": {"schedule": "weekdays", "duration": "9h"}})
+    assert caught.value.problems[0].startswith('llm-platform:gpuQuietHours.schedule: "weekdays" is invalid (rule: must be a 5-field cron')
 
 
 def test_every_problem_is_reported_at_once():

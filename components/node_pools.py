@@ -1,0 +1,185 @@
+"""Karpenter node classes and pools: a small system pool, and one bounded, tainted pool per GPU pool in
+the stack config. The manifests are built by plain functions so that tests can check them directly."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from llm_platform import catalog
+from llm_platform.config import DisruptionWindow, GpuPoolConfig, SystemPoolConfig
+
+NODE_ROLE_LABEL = "llm-platform.io/node-role"
+POOL_LABEL = "llm-platform.io/pool"
+POOL_GROUP_LABEL = "llm-platform.io/pool-group"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_TAINT = {"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}
+SYSTEM_POOL = "system"
+# Longer than any pod's termination grace period (model servers drain in-flight requests for up to
+# 120 s), so Karpenter never cuts a drain short; bounded so a stuck pod cannot pin a node forever.
+TERMINATION_GRACE_PERIOD = "1h"
+# AL2023's root device.
+ROOT_DEVICE = "/dev/xvda"
+
+
+@dataclass(frozen=True)
+class NodePoolsArgs:
+    cluster_name: str
+    node_role_name: pulumi.Input[str]
+    ami_alias: str
+    system_pool: SystemPoolConfig
+    gpu_pools: list[GpuPoolConfig]
+    gpu_quiet_hours: DisruptionWindow | None
+    tags: dict[str, str]
+
+
+def gpu_node_pool_name(pool: GpuPoolConfig) -> str:
+    return f"gpu-{pool.name}"
+
+
+def ec2_node_class(name: str, *, cluster_name: str, node_role_name: str, ami_alias: str, root_volume_gib: int, tags: dict[str, str]) -> dict:
+    discovery = [{"tags": {"karpenter.sh/discovery": cluster_name}}]
+    return {
+        "apiVersion": "karpenter.k8s.aws/v1",
+        "kind": "EC2NodeClass",
+        "metadata": {"name": name},
+        "spec": {
+            "amiSelectorTerms": [{"alias": ami_alias}],
+            "role": node_role_name,
+            "subnetSelectorTerms": discovery,
+            "securityGroupSelectorTerms": discovery,
+            # IMDSv2 only, and a hop limit of 1 keeps pods (which use IRSA) away from the node's credentials.
+            "metadataOptions": {"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"},
+            "blockDeviceMappings": [
+                {
+                    "deviceName": ROOT_DEVICE,
+                    "ebs": {"volumeSize": f"{root_volume_gib}Gi", "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True},
+                }
+            ],
+            "tags": {**tags, "Name": f"{cluster_name}-{name}"},
+        },
+    }
+
+
+def _requirements(instance_types: list[str], capacity_types: list[str]) -> list[dict]:
+    return [
+        {"key": "node.kubernetes.io/instance-type", "operator": "In", "values": list(instance_types)},
+        {"key": "karpenter.sh/capacity-type", "operator": "In", "values": list(capacity_types)},
+        {"key": "kubernetes.io/arch", "operator": "In", "values": ["amd64"]},
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+    ]
+
+
+def _node_class_ref(name: str) -> dict:
+    return {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": name}
+
+
+def system_node_pool(pool: SystemPoolConfig) -> dict:
+    sizes = [catalog.aws_instance_type(name) for name in pool.instance_types]
+    memory_per_cpu = max(size.memory_gib / size.vcpus for size in sizes)
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": SYSTEM_POOL},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {NODE_ROLE_LABEL: SYSTEM_POOL}},
+                "spec": {
+                    "nodeClassRef": _node_class_ref(SYSTEM_POOL),
+                    "requirements": _requirements(pool.instance_types, pool.capacity_types),
+                    "expireAfter": "720h",
+                    "terminationGracePeriod": TERMINATION_GRACE_PERIOD,
+                },
+            },
+            "limits": {"cpu": str(pool.max_cpu), "memory": f"{math.ceil(pool.max_cpu * memory_per_cpu)}Gi"},
+            # Add-ons tolerate being moved, so the system pool bin-packs.
+            "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "5m", "budgets": [{"nodes": "10%"}]},
+            "weight": 10,
+        },
+    }
+
+
+def gpu_limits(pool: GpuPoolConfig) -> dict[str, str]:
+    """The pool's limits: its GPU bound, and the CPU and memory that many GPUs bring with them on the
+    allowed instance type with the most CPU and memory per GPU."""
+    sizes = pool.sizes()
+    cpu_per_gpu = max(size.vcpus / size.gpus for size in sizes)
+    memory_per_gpu = max(size.memory_gib / size.gpus for size in sizes)
+    return {
+        GPU_RESOURCE: str(pool.max_gpus),
+        "cpu": str(math.ceil(pool.max_gpus * cpu_per_gpu)),
+        "memory": f"{math.ceil(pool.max_gpus * memory_per_gpu)}Gi",
+    }
+
+
+def gpu_node_pool(pool: GpuPoolConfig, quiet_hours: DisruptionWindow | None) -> dict:
+    # At most one GPU node is voluntarily disrupted at a time: each one carries a whole model replica.
+    budgets: list[dict] = [{"nodes": "1"}]
+    if quiet_hours is not None:
+        budgets.append({"nodes": "0", "schedule": quiet_hours.schedule, "duration": quiet_hours.duration})
+    name = gpu_node_pool_name(pool)
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": name},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {NODE_ROLE_LABEL: "gpu", POOL_LABEL: pool.name, POOL_GROUP_LABEL: pool.pool_group}},
+                "spec": {
+                    "nodeClassRef": _node_class_ref(name),
+                    "requirements": _requirements(pool.instance_types, pool.capacity_types),
+                    "taints": [GPU_TAINT],
+                    "expireAfter": pool.expire_after,
+                    "terminationGracePeriod": TERMINATION_GRACE_PERIOD,
+                },
+            },
+            "limits": gpu_limits(pool),
+            # Only empty GPU nodes are consolidated: moving a running model server costs minutes of
+            # weight loading for a small saving.
+            "disruption": {"consolidationPolicy": "WhenEmpty", "consolidateAfter": pool.consolidate_after, "budgets": budgets},
+            "weight": pool.weight,
+        },
+    }
+
+
+class NodePools(pulumi.ComponentResource):
+    node_pool_names: list[str]
+
+    def __init__(self, name: str, args: NodePoolsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:node_pools:NodePools", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+
+        def node_class(class_name: str, root_volume_gib: int) -> k8s.apiextensions.CustomResource:
+            def manifest(role: str) -> dict:
+                return ec2_node_class(
+                    class_name, cluster_name=args.cluster_name, node_role_name=role, ami_alias=args.ami_alias, root_volume_gib=root_volume_gib, tags=args.tags
+                )
+
+            # The node role name is only known once IAM has it; everything else is known now.
+            shape = manifest("")
+            spec = pulumi.Output.from_input(args.node_role_name).apply(lambda role: manifest(role)["spec"])
+            return _custom_resource(f"{name}-{class_name}-class", {**shape, "spec": spec}, child)
+
+        system_class = node_class(SYSTEM_POOL, root_volume_gib=50)
+        _custom_resource(f"{name}-{SYSTEM_POOL}", system_node_pool(args.system_pool), pulumi.ResourceOptions(parent=self, depends_on=[system_class]))
+        for pool in args.gpu_pools:
+            pool_name = gpu_node_pool_name(pool)
+            gpu_class = node_class(pool_name, root_volume_gib=pool.root_volume_gib)
+            _custom_resource(f"{name}-{pool_name}", gpu_node_pool(pool, args.gpu_quiet_hours), pulumi.ResourceOptions(parent=self, depends_on=[gpu_class]))
+
+        self.node_pool_names = [SYSTEM_POOL] + [gpu_node_pool_name(pool) for pool in args.gpu_pools]
+        self.register_outputs({"node_pool_names": self.node_pool_names})
+
+
+def _custom_resource(resource_name: str, manifest: dict, opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        resource_name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )

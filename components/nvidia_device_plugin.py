@@ -1,0 +1,57 @@
+"""The NVIDIA device plugin: advertises `nvidia.com/gpu` on GPU nodes. AL2023's NVIDIA AMI brings the
+driver and container toolkit but not the plugin, so without it no pod could request a GPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.node_pools import GPU_TAINT, NODE_ROLE_LABEL
+from llm_platform import pins
+
+NAMESPACE = "nvidia-device-plugin"
+
+
+@dataclass(frozen=True)
+class NvidiaDevicePluginArgs:
+    gpu_node_role: str = "gpu"
+    """Value of the node-role label the GPU node pools put on their nodes."""
+
+
+def device_plugin_values(args: NvidiaDevicePluginArgs) -> dict:
+    return {
+        "image": {"tag": f"v{pins.NVIDIA_DEVICE_PLUGIN_VERSION}"},
+        # The chart's default affinity looks for Node Feature Discovery labels, which this cluster does
+        # not run; the GPU pools label their nodes themselves.
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [{"key": NODE_ROLE_LABEL, "operator": "In", "values": [args.gpu_node_role]}]}]
+                }
+            }
+        },
+        "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"]}],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+    }
+
+
+class NvidiaDevicePlugin(pulumi.ComponentResource):
+    release_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: NvidiaDevicePluginArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:nvidia_device_plugin:NvidiaDevicePlugin", name, None, opts)
+        release = k8s.helm.v3.Release(
+            name,
+            name="nvidia-device-plugin",
+            chart=pins.NVIDIA_DEVICE_PLUGIN_CHART,
+            version=pins.NVIDIA_DEVICE_PLUGIN_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pins.NVIDIA_DEVICE_PLUGIN_REPO),
+            namespace=NAMESPACE,
+            create_namespace=True,
+            values=device_plugin_values(args),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.release_name = release.name
+        self.register_outputs({"release_name": self.release_name})
