@@ -34,3 +34,18 @@ def declare() -> Callable[..., Declared]:
         return Declared(run_under_mocks(program, stack="test", config=flat))
 
     return run
+
+
+@pytest.fixture(scope="session")
+def stack_plan() -> Callable[[str], Declared]:
+    """The real __main__.py of a stack under mocks, run once per test session."""
+    from tools.preview import run_program
+
+    plans: dict[str, Declared] = {}
+
+    def get(stack: str) -> Declared:
+        if stack not in plans:
+            plans[stack] = Declared(run_program(stack))
+        return plans[stack]
+
+    return get

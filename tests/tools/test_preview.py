@@ -147,3 +147,31 @@ def test_secrets_never_reach_build_in_plaintext(tmp_path):
 def test_redact_walks_nested_structures():
     marker = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "x"}
     assert redact({"a": [1, {"b": marker}], "c": marker}) == {"a": [1, {"b": SECRET}], "c": SECRET}
+
+
+# -- every object the stacks declare, against the real schemas -----------------------------------------
+
+from llm_platform import pins  # noqa: E402
+from tests.k8s_schemas import validate_any, validate_helm_values  # noqa: E402
+
+CHART_OF_RELEASE = {"karpenter": "karpenter", "nvidia-device-plugin": "nvidia-device-plugin"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_manifest_validates_against_its_schema(previews, stack):
+    manifests = sorted((previews[stack][1] / "manifests").glob("*.yaml"))
+    assert manifests
+    for path in manifests:
+        errors = validate_any(yaml.safe_load(path.read_text()), pins.KUBERNETES_VERSION)
+        assert errors == [], f"{path.name}: {errors}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_helm_release_is_pinned_and_uses_chart_keys(previews, stack):
+    releases = sorted((previews[stack][1] / "helm").glob("*.yaml"))
+    assert {p.stem for p in releases} >= {"karpenter", "karpenter-crd", "nvidia-device-plugin"}
+    for path in releases:
+        release = yaml.safe_load(path.read_text())
+        assert release["version"], f"{path.name} is not pinned"
+        if release["name"] in CHART_OF_RELEASE:
+            assert validate_helm_values(CHART_OF_RELEASE[release["name"]], release["values"]) == [], path.name
