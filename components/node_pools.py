@@ -7,10 +7,10 @@ import math
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from llm_platform import catalog
 from llm_platform.config import DisruptionWindow, GpuPoolConfig, SystemPoolConfig
+from llm_platform.kubernetes import KubernetesObject
 
 NODE_ROLE_LABEL = "llm-platform.io/node-role"
 POOL_LABEL = "llm-platform.io/pool"
@@ -152,7 +152,7 @@ class NodePools(pulumi.ComponentResource):
         super().__init__("llm-platform:node_pools:NodePools", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        def node_class(class_name: str, root_volume_gib: int) -> k8s.apiextensions.CustomResource:
+        def node_class(class_name: str, root_volume_gib: int) -> KubernetesObject:
             def manifest(role: str) -> dict:
                 return ec2_node_class(
                     class_name, cluster_name=args.cluster_name, node_role_name=role, ami_alias=args.ami_alias, root_volume_gib=root_volume_gib, tags=args.tags
@@ -161,25 +161,15 @@ class NodePools(pulumi.ComponentResource):
             # The node role name is only known once IAM has it; everything else is known now.
             shape = manifest("")
             spec = pulumi.Output.from_input(args.node_role_name).apply(lambda role: manifest(role)["spec"])
-            return _custom_resource(f"{name}-{class_name}-class", {**shape, "spec": spec}, child)
+            return KubernetesObject(f"{name}-{class_name}-class", {**shape, "spec": spec}, child)
 
         system_class = node_class(SYSTEM_POOL, root_volume_gib=50)
-        _custom_resource(f"{name}-{SYSTEM_POOL}", system_node_pool(args.system_pool), pulumi.ResourceOptions(parent=self, depends_on=[system_class]))
+        KubernetesObject(f"{name}-{SYSTEM_POOL}", system_node_pool(args.system_pool), pulumi.ResourceOptions(parent=self, depends_on=[system_class]))
         for pool in args.gpu_pools:
             pool_name = gpu_node_pool_name(pool)
             gpu_class = node_class(pool_name, root_volume_gib=pool.root_volume_gib)
-            _custom_resource(f"{name}-{pool_name}", gpu_node_pool(pool, args.gpu_quiet_hours), pulumi.ResourceOptions(parent=self, depends_on=[gpu_class]))
+            KubernetesObject(f"{name}-{pool_name}", gpu_node_pool(pool, args.gpu_quiet_hours), pulumi.ResourceOptions(parent=self, depends_on=[gpu_class]))
 
         self.node_pool_names = [SYSTEM_POOL] + [gpu_node_pool_name(pool) for pool in args.gpu_pools]
         self.register_outputs({"node_pool_names": self.node_pool_names})
 
-
-def _custom_resource(resource_name: str, manifest: dict, opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    return k8s.apiextensions.CustomResource(
-        resource_name,
-        api_version=manifest["apiVersion"],
-        kind=manifest["kind"],
-        metadata=manifest["metadata"],
-        spec=manifest["spec"],
-        opts=opts,
-    )

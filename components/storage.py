@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
+
+from llm_platform.kubernetes import KubernetesObject
 
 DEFAULT_STORAGE_CLASS = "gp3-encrypted"
 
@@ -35,16 +36,6 @@ class Storage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: StorageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:storage:Storage", name, None, opts)
-        manifest = default_storage_class(args)
-        k8s.storage.v1.StorageClass(
-            f"{name}-{DEFAULT_STORAGE_CLASS}",
-            metadata=manifest["metadata"],
-            provisioner=manifest["provisioner"],
-            parameters=manifest["parameters"],
-            volume_binding_mode=manifest["volumeBindingMode"],
-            allow_volume_expansion=manifest["allowVolumeExpansion"],
-            reclaim_policy=manifest["reclaimPolicy"],
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        KubernetesObject(f"{name}-{DEFAULT_STORAGE_CLASS}", default_storage_class(args), pulumi.ResourceOptions(parent=self))
         self.default_storage_class = DEFAULT_STORAGE_CLASS
         self.register_outputs({"default_storage_class": self.default_storage_class})

@@ -1,0 +1,29 @@
+"""Declare Kubernetes objects from their manifests.
+
+Components build every in-cluster object as a plain manifest (a dict the tests validate against the
+upstream schemas) and declare it through `KubernetesObject`. It registers the same type token as the
+typed pulumi-kubernetes class of that kind (`kubernetes:core/v1:ConfigMap`,
+`kubernetes:karpenter.sh/v1:NodePool`, ...), with the manifest as inputs, so the provider handles it
+exactly as it would the typed resource. The typed classes are avoided because importing their generated
+modules dominates the offline preview (`pulumi_kubernetes.core.v1` alone takes 0.25 s).
+
+Objects must be given the cluster's Kubernetes provider (through a parent's `providers`): no default
+provider, whose plugin version would be unpinned, is ever used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+
+def type_token(api_version: str, kind: str) -> str:
+    # Core objects have no API group in their apiVersion ("v1"); the provider names that group "core".
+    group_version = api_version if "/" in api_version else f"core/{api_version}"
+    return f"kubernetes:{group_version}:{kind}"
+
+
+class KubernetesObject(pulumi.CustomResource):
+    def __init__(self, resource_name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(type_token(manifest["apiVersion"], manifest["kind"]), resource_name, dict(manifest), opts)
