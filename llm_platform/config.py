@@ -110,6 +110,17 @@ def _duration(value: str) -> str:
 
 
 Duration = Annotated[str, AfterValidator(_duration)]
+
+
+def _dns_label(name: str) -> str:
+    # Names end up in IAM role and Kubernetes object names; 40 characters leave room for suffixes
+    # within IAM's 64-character limit.
+    if len(name) > 40 or not DNS_LABEL.match(name):
+        raise ValueError("must be a DNS label (lowercase letters, digits, '-'; starting with a letter) of at most 40 characters")
+    return name
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 CapacityType = Literal["spot", "on-demand"]
 
 
@@ -223,7 +234,7 @@ class DisruptionWindow(ConfigModel):
 class GpuPoolConfig(ConfigModel):
     """One Karpenter NodePool of GPU nodes."""
 
-    name: str
+    name: DnsLabel
     """Pool name (DNS label); the NodePool is `gpu-<name>` and its nodes carry `llm-platform.io/pool: <name>`."""
 
     group: str | None = None
@@ -252,13 +263,6 @@ class GpuPoolConfig(ConfigModel):
 
     root_volume_gib: Annotated[int, Field(ge=100, le=2000)] = 200
     """Encrypted gp3 root volume per node: container images (vLLM's is ~10 GB) plus cached model weights."""
-
-    @field_validator("name")
-    @classmethod
-    def _pool_name(cls, name: str) -> str:
-        if len(name) > 40 or not DNS_LABEL.match(name):
-            raise ValueError("must be a DNS label of at most 40 characters")
-        return name
 
     @field_validator("instance_types")
     @classmethod
@@ -293,7 +297,7 @@ class StackConfig(ConfigModel):
     """Cloud region, e.g. `us-west-2`. Must be a region where the instance catalog prices every supported
     instance type, so that every pool's cost can be bounded."""
 
-    cluster_name: str
+    cluster_name: DnsLabel
     """Kubernetes cluster name; also used for Karpenter discovery tags. DNS label, at most 40 characters
     so that derived IAM role names stay within IAM's 64-character limit."""
 
@@ -316,13 +320,6 @@ class StackConfig(ConfigModel):
     gpu_quiet_hours: DisruptionWindow | None = None
     """When set, Karpenter does not voluntarily disrupt GPU nodes (consolidation, drift, expiry) inside
     this window: serving hours, when a restarting model server would be felt."""
-
-    @field_validator("cluster_name")
-    @classmethod
-    def _cluster_name_shape(cls, name: str) -> str:
-        if len(name) > 40 or not DNS_LABEL.match(name):
-            raise ValueError("must be a DNS label (lowercase letters, digits, '-'; starting with a letter) of at most 40 characters")
-        return name
 
     @field_validator("region")
     @classmethod

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import jsonschema
+
+from tools.derive_schemas import type_name
 import kubernetes_validate
 from kubernetes_validate import utils as _kv_utils
 
@@ -478,15 +480,7 @@ def _type_of(v: Any) -> str:
         return "map"
     if isinstance(v, list):
         return "list"
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, int):
-        return "int"
-    if isinstance(v, float):
-        return "float"
-    if v is None:
-        return "null"
-    return "string"
+    return type_name(v)
 
 
 def _check_values(value: Any, tree: Any, schema: Any, path: str, norm: str, key_name: str,

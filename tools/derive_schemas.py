@@ -150,7 +150,8 @@ def derive_crd(doc: dict, source: dict) -> tuple[str, dict]:
     }
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """The YAML type name of a scalar default value, as stored in tests/schemas/values."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -194,7 +195,7 @@ def structure(value: Any) -> Any:
         for other in value[1:]:
             elem = _merge(elem, structure(other))
         return {"__list__": elem}
-    return _type_name(value)
+    return type_name(value)
 
 
 def chart_key(fname: str) -> str:
