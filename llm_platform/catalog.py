@@ -43,15 +43,6 @@ class GpuFamily:
     gpu_memory_mib: int
     sizes: tuple[InstanceType, ...]
 
-    @property
-    def gpu_memory_gb(self) -> float:
-        """Decimal gigabytes, the unit of the sizing rule of thumb (parameters x bytes x 1.2)."""
-        return self.gpu_memory_mib * 2**20 / 1e9
-
-    @property
-    def max_gpus_per_instance(self) -> int:
-        return max(size.gpus for size in self.sizes)
-
 
 @cache
 def _raw() -> dict:
@@ -98,10 +89,6 @@ def aws_general_families() -> dict[str, tuple[InstanceType, ...]]:
     }
 
 
-def sources() -> dict:
-    return _raw()["aws"]["sources"]
-
-
 @cache
 def _all_aws_instance_types() -> dict[str, InstanceType]:
     sizes = [size for family in aws_gpu_families().values() for size in family.sizes]
@@ -111,7 +98,3 @@ def _all_aws_instance_types() -> dict[str, InstanceType]:
 
 def aws_instance_type(name: str) -> InstanceType:
     return _all_aws_instance_types()[name]
-
-
-def aws_gpu_family_of(name: str) -> GpuFamily:
-    return aws_gpu_families()[name.split(".")[0]]

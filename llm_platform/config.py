@@ -31,7 +31,6 @@ IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+
 # Karpenter durations are Go durations restricted to hours/minutes/seconds (NodePool CRD pattern).
 DURATION = re.compile(r"^(([0-9]+(s|m|h))+)$")
 CRON_FIELDS = 5
-CAPACITY_TYPES = ("spot", "on-demand")
 # EKS control-plane log types that security reviews need at the least.
 REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
 
@@ -124,6 +123,17 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 CapacityType = Literal["spot", "on-demand"]
 
 
+def _catalog_types(types: list[str], families: dict[str, tuple[catalog.InstanceType, ...]], kind: str) -> list[str]:
+    """Refuse instance types the catalog does not price, naming the families it does know."""
+    known = {size.name for sizes in families.values() for size in sizes}
+    unknown = [t for t in types if t not in known]
+    if unknown:
+        raise ValueError(f"unknown {kind} instance types {unknown}; the catalog knows families {', '.join(families)}")
+    if not types:
+        raise ValueError("must list at least one instance type")
+    return _unique(types)
+
+
 def _unique(values: list) -> list:
     if len(set(values)) != len(values):
         raise ValueError("must not repeat an entry")
@@ -205,13 +215,7 @@ class SystemPoolConfig(ConfigModel):
     @field_validator("instance_types")
     @classmethod
     def _known_types(cls, types: list[str]) -> list[str]:
-        known = {size.name for sizes in catalog.aws_general_families().values() for size in sizes}
-        unknown = [t for t in types if t not in known]
-        if unknown:
-            raise ValueError(f"unknown general-purpose instance types {unknown}; the catalog knows families {', '.join(catalog.aws_general_families())}")
-        if not types:
-            raise ValueError("must list at least one instance type")
-        return _unique(types)
+        return _catalog_types(types, catalog.aws_general_families(), "general-purpose")
 
 
 class DisruptionWindow(ConfigModel):
@@ -267,14 +271,8 @@ class GpuPoolConfig(ConfigModel):
     @field_validator("instance_types")
     @classmethod
     def _known_gpu_types(cls, types: list[str]) -> list[str]:
-        families = catalog.aws_gpu_families()
-        known = {size.name for family in families.values() for size in family.sizes}
-        unknown = [t for t in types if t not in known]
-        if unknown:
-            raise ValueError(f"unknown GPU instance types {unknown}; the catalog knows families {', '.join(families)}")
-        if not types:
-            raise ValueError("must list at least one instance type")
-        return _unique(types)
+        gpu_families = {name: family.sizes for name, family in catalog.aws_gpu_families().items()}
+        return _catalog_types(types, gpu_families, "GPU")
 
     @property
     def pool_group(self) -> str:

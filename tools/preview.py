@@ -53,15 +53,11 @@ def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list
     document = yaml.safe_load(path.read_text()) or {}
     config, secret_keys = {}, []
     for key, value in (document.get("config") or {}).items():
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            config[key] = SECRET_PLACEHOLDER
+        # Pulumi marks a whole top-level key secret when any value inside it is `secure:`.
+        plain = _placeholder_secrets(value)
+        if plain != value:
             secret_keys.append(key)
-        elif isinstance(value, (dict, list)):
-            if "secure:" in json.dumps(value).replace('"secure":', "secure:"):
-                secret_keys.append(key)
-            config[key] = json.dumps(_placeholder_secrets(value))
-        else:
-            config[key] = value if isinstance(value, str) else json.dumps(value)
+        config[key] = plain if isinstance(plain, str) else json.dumps(plain)
     return config, secret_keys
 
 

@@ -4,11 +4,10 @@ that names the key, the value and the rule."""
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 
-from llm_platform.config import ConfigError, StackConfig, parse_stack_config
+from llm_platform.config import ConfigError, StackConfig, _decode, parse_stack_config
 from tools.preview import ROOT, load_stack_file
 
 
@@ -17,7 +16,7 @@ def raw_stack(stack: str) -> dict:
     raw = {}
     for key, value in flat.items():
         if key.startswith("llm-platform:"):
-            raw[key.removeprefix("llm-platform:")] = json.loads(value) if value[:1] in "[{" else value
+            raw[key.removeprefix("llm-platform:")] = _decode(value)
     return raw
 
 
