@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 CATALOG_FILE = Path(__file__).parent / "data" / "gpu_catalog.yaml"
+PRICES_FILE = Path(__file__).parent / "data" / "prices.yaml"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,19 @@ def aws_general_families() -> dict[str, tuple[InstanceType, ...]]:
     }
 
 
+def aws_vcpu_quota_code(quota_bucket: str, capacity_type: str) -> str:
+    """The Service Quotas code that bounds the vCPUs of `quota_bucket` instances of `capacity_type`."""
+    return _raw()["aws"]["vcpuQuotas"][quota_bucket][capacity_type]
+
+
+def aws_vcpu_quota_codes() -> list[str]:
+    return [code for bucket in _raw()["aws"]["vcpuQuotas"].values() for code in bucket.values()]
+
+
+def aws_gpu_family_of(instance_type: str) -> GpuFamily | None:
+    return aws_gpu_families().get(instance_type.split(".")[0])
+
+
 @cache
 def _all_aws_instance_types() -> dict[str, InstanceType]:
     sizes = [size for family in aws_gpu_families().values() for size in family.sizes]
@@ -98,3 +112,14 @@ def _all_aws_instance_types() -> dict[str, InstanceType]:
 
 def aws_instance_type(name: str) -> InstanceType:
     return _all_aws_instance_types()[name]
+
+
+def find_aws_instance_type(name: str) -> InstanceType | None:
+    return _all_aws_instance_types().get(name)
+
+
+@cache
+def aws_prices() -> dict:
+    """Prices of everything that is not an instance, and the usage assumptions of the cost ceiling."""
+    with PRICES_FILE.open() as handle:
+        return yaml.safe_load(handle)
