@@ -1,0 +1,62 @@
+"""What a rule sees and what it reports, independent of Pulumi's policy SDK."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Literal, Mapping
+
+Enforcement = Literal["advisory", "mandatory", "disabled"]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource as both the policy SDK and the offline preview can describe it."""
+
+    type: str
+    urn: str
+    name: str
+    props: Mapping[str, Any]
+    dependencies: tuple[str, ...] = ()
+    """URNs this resource depends on (explicitly or through its inputs)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    policy: str
+    enforcement: Enforcement
+    urn: str
+    """The resource at fault; empty for a stack-wide finding."""
+    message: str
+
+
+Config = Mapping[str, Any]
+ResourceCheck = Callable[[str, Mapping[str, Any], Config], Iterable[str]]
+"""(resource type, props, policy config) -> one message per violation."""
+StackCheck = Callable[[list[Resource], Config], Iterable[tuple[str, str]]]
+"""(every resource, policy config) -> (urn or "", message) per violation."""
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    description: str
+    enforcement: Enforcement
+    """Default level; a stack's policy config may change it (`enforcementLevel`)."""
+    config_properties: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """JSON schema of each config property, as Pulumi's `PolicyConfigSchema` takes it."""
+    required_config: tuple[str, ...] = ()
+    check_resource: ResourceCheck | None = None
+    check_stack: StackCheck | None = None
+
+    def config_with_defaults(self, config: Config) -> dict[str, Any]:
+        defaults = {key: schema["default"] for key, schema in self.config_properties.items() if "default" in schema}
+        return {**defaults, **{key: value for key, value in config.items() if key != "enforcementLevel"}}
+
+    def config_schema(self) -> dict[str, Any]:
+        """The JSON schema a stack's config for this policy must satisfy (plus `enforcementLevel`)."""
+        return {
+            "type": "object",
+            "properties": {"enforcementLevel": {"enum": ["advisory", "mandatory", "disabled"]}, **self.config_properties},
+            "required": list(self.required_config),
+            "additionalProperties": False,
+        }

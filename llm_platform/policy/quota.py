@@ -1,0 +1,64 @@
+"""GPU quota rules: what the GPU pools can launch against the environment's GPU allowance and the
+account's EC2 vCPU quotas."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterator
+
+from llm_platform import catalog
+from llm_platform.policy import kube
+from llm_platform.policy.core import Config, Resource
+
+QUOTA_PROPERTIES = {
+    "maxGpus": {"type": "integer", "minimum": 0, "description": "GPUs all GPU node pools together may reach."},
+    "vcpuQuotas": {
+        "type": "object",
+        "description": "EC2 vCPU quotas of the account by Service Quotas code (L-DB2E81BA G/VT on-demand, "
+        "L-3819A6DF G/VT spot, L-417A185B P on-demand, L-7212CCBC P spot).",
+        "propertyNames": {"enum": catalog.aws_vcpu_quota_codes()},
+        "additionalProperties": {"type": "integer", "minimum": 0},
+    },
+}
+
+
+def gpu_node_pools(resources: list[Resource]) -> list[Resource]:
+    return [r for r in kube.of_type(resources, kube.NODE_POOL) if kube.is_gpu_node_pool(r.props)]
+
+
+def vcpu_ceilings(resources: list[Resource]) -> dict[str, int]:
+    """vCPUs each EC2 quota would have to cover if every GPU pool ran at its limits, by quota code.
+
+    A pool allowing both capacity types counts against both quotas: it may end up entirely on either."""
+    ceilings: dict[str, int] = defaultdict(int)
+    for pool in gpu_node_pools(resources):
+        capacity_types = kube.requirement_values(pool.props, kube.CAPACITY_TYPE_LABEL) or ["on-demand"]
+        by_bucket: dict[str, int] = defaultdict(int)
+        for type_name in kube.requirement_values(pool.props, kube.INSTANCE_TYPE_LABEL) or []:
+            family = catalog.aws_gpu_family_of(type_name)
+            size = catalog.find_aws_instance_type(type_name)
+            nodes = kube.max_nodes(pool.props, size) if size else None
+            if family and nodes is not None:
+                by_bucket[family.quota_bucket] = max(by_bucket[family.quota_bucket], nodes * size.vcpus)
+        for bucket, vcpus in by_bucket.items():
+            for capacity_type in capacity_types:
+                ceilings[catalog.aws_vcpu_quota_code(bucket, capacity_type)] += vcpus
+    return dict(ceilings)
+
+
+def gpus_within_quota(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
+    total = 0
+    for pool in gpu_node_pools(resources):
+        limit = kube.gpu_limit(pool.props)
+        name = kube.dig(pool.props, "metadata", "name")
+        if limit is None:
+            yield pool.urn, f"GPU NodePool {name} has no {kube.GPU_RESOURCE} limit: it could launch GPUs without bound"
+        else:
+            total += limit
+    if total > config["maxGpus"]:
+        limits = ", ".join(f"{kube.dig(p.props, 'metadata', 'name')}={kube.gpu_limit(p.props)}" for p in gpu_node_pools(resources))
+        yield "", f"GPU node pools can reach {total} GPUs ({limits}), above the environment's maxGpus {config['maxGpus']:g}"
+    quotas = config.get("vcpuQuotas") or {}
+    for code, vcpus in sorted(vcpu_ceilings(resources).items()):
+        if code in quotas and vcpus > quotas[code]:
+            yield "", f"GPU node pools can launch {vcpus} vCPUs under EC2 quota {code}, above the account's quota of {quotas[code]:g}"
