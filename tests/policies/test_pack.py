@@ -1,0 +1,92 @@
+"""The real policy pack (`policies/__main__.py`) driven over gRPC the way the Pulumi engine drives it,
+against what the real program declares. This is what `pulumi preview --policy-pack policies` runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from llm_platform.policy.pack import POLICIES
+
+ROOT = Path(__file__).resolve().parents[2]
+LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED}
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    process = subprocess.Popen([sys.executable, str(ROOT / "policies" / "__main__.py")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = int(process.stdout.readline())
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        yield analyzer_pb2_grpc.AnalyzerStub(channel)
+        channel.close()
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _struct(value: dict) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    return struct
+
+
+def configure(analyzer, pack_config: dict) -> None:
+    policy_config = {}
+    for policy in POLICIES:
+        raw = pack_config.get(policy.name, {})
+        raw = {"enforcementLevel": raw} if isinstance(raw, str) else raw
+        level = raw.get("enforcementLevel", policy.enforcement)
+        properties = {k: v for k, v in raw.items() if k != "enforcementLevel"}
+        policy_config[policy.name] = analyzer_pb2.PolicyConfig(enforcementLevel=LEVELS[level], properties=_struct(properties))
+    analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=policy_config))
+
+
+def analyze(analyzer, plan) -> set[tuple[str, int, str]]:
+    """Every diagnostic for the plan: resource policies per resource, stack policies once."""
+    diagnostics = []
+    resources = []
+    for r in plan.resources:
+        properties = _struct(r.inputs)
+        diagnostics += analyzer.Analyze(analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=properties)).diagnostics
+        resources.append(analyzer_pb2.AnalyzerResource(type=r.type, urn=r.urn, name=r.name, properties=properties, dependencies=r.depends_on))
+    diagnostics += analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources)).diagnostics
+    # The SDK sends "<policy description>\n<message>"; the rule's own message is what both sides share.
+    return {(d.policyName, d.enforcementLevel, d.message.split("\n", 1)[1]) for d in diagnostics}
+
+
+def test_pack_declares_every_rule_with_its_level_and_schema(analyzer):
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    assert info.name == "llm-platform"
+    declared = {p.name: p for p in info.policies}
+    assert list(declared) == [p.name for p in POLICIES]
+    for policy in POLICIES:
+        assert declared[policy.name].enforcementLevel == LEVELS[policy.enforcement]
+        schema = json_format.MessageToDict(declared[policy.name].configSchema.properties)
+        assert schema == policy.config_properties
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_pack_and_offline_preview_agree(analyzer, stack_plan, stack):
+    from llm_platform.policy.config_file import load_config
+
+    pack_config = load_config(ROOT / "policies" / "config" / f"{stack}.json")
+    plan = stack_plan(stack).plan
+    plan.check(pack_config)
+    configure(analyzer, pack_config)
+    offline = {(f.policy, LEVELS[f.enforcement], f.message) for f in plan.findings}
+    assert analyze(analyzer, plan) == offline
+
+
+def test_pack_enforces_a_lowered_budget(analyzer, stack_plan):
+    configure(analyzer, {"budget-ceiling": {"monthlyBudgetUsd": 1000}, "budget-warning": "disabled", "gpu-quota": {"maxGpus": 1}})
+    found = analyze(analyzer, stack_plan("staging").plan)
+    mandatory = {(name, message.split(";")[0]) for name, level, message in found if level == analyzer_pb2.MANDATORY}
+    assert ("gpu-quota", "GPU node pools can reach 2 GPUs (gpu-l4=2), above the environment's maxGpus 1") in mandatory
+    assert any(name == "budget-ceiling" and "exceeds the budget $1,000.00" in message for name, message in mandatory)
