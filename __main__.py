@@ -3,6 +3,7 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.budget import CostBudget, CostBudgetArgs
 from components.ebs_csi import EbsCsiDriver, EbsCsiDriverArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.karpenter import Karpenter, KarpenterArgs
@@ -21,6 +22,7 @@ name = cfg.cluster_name
 aws_provider = aws.Provider("aws", region=cfg.region)
 on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
 
+CostBudget(name, CostBudgetArgs(config=cfg.budget, tags=tags), opts=on_aws)
 network = Network(name, NetworkArgs(config=cfg.network, cluster_name=name, tags=tags), opts=on_aws)
 cluster = EksCluster(
     name,

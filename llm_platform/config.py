@@ -282,6 +282,33 @@ class GpuPoolConfig(ConfigModel):
         return [catalog.aws_instance_type(name) for name in self.instance_types]
 
 
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+
+
+class BudgetConfig(ConfigModel):
+    """An AWS Budget that watches the stack's actual and forecast monthly spend."""
+
+    monthly_limit_usd: Annotated[float, Field(gt=0)]
+    """Monthly budget in USD. The policy pack refuses a limit above the environment's policy budget."""
+
+    alert_emails: Annotated[list[str], Field(min_length=1, max_length=10)]
+    """Addresses notified at the forecast and actual thresholds (AWS Budgets allows ten per notification)."""
+
+    forecast_threshold_percent: Annotated[float, Field(gt=0, le=1000)] = 80
+    """Notify when the forecast for the month passes this share of the limit."""
+
+    actual_threshold_percent: Annotated[float, Field(gt=0, le=1000)] = 100
+    """Notify when actual spend passes this share of the limit."""
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails(cls, emails: list[str]) -> list[str]:
+        bad = [email for email in emails if not EMAIL.match(email)]
+        if bad:
+            raise ValueError(f"{bad} are not e-mail addresses")
+        return _unique(emails)
+
+
 class StackConfig(ConfigModel):
     """Everything one stack (environment) configures, read from `llm-platform:*` config keys."""
 
@@ -311,6 +338,9 @@ class StackConfig(ConfigModel):
 
     system_pool: SystemPoolConfig = Field(default_factory=SystemPoolConfig)
     """Nodes for everything that is not a model server."""
+
+    budget: BudgetConfig
+    """The AWS Budget for the stack; required so that actual spend is always watched."""
 
     gpu_pools: list[GpuPoolConfig] = Field(default_factory=list)
     """GPU NodePools; each is bounded by its `maxGpus`."""

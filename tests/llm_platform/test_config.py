@@ -25,6 +25,7 @@ VALID = {
     "region": "us-west-2",
     "clusterName": "llm-test",
     "network": {"cidr": "10.0.0.0/16"},
+    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
 }
 
 
@@ -67,6 +68,8 @@ def test_defaults_are_safe():
 
 
 BAD_INPUTS = [
+    ("budget.alertEmails", ["not-an-address"], 'llm-platform:budget.alertEmails: ["not-an-address"] is invalid', "are not e-mail addresses"),
+    ("budget.monthlyLimitUsd", 0, "llm-platform:budget.monthlyLimitUsd: 0 is invalid", "greater than 0"),
     ("clustrName", "llm-x", "llm-platform:clustrName: unknown key", "did you mean 'clusterName'"),
     ("network.azCuont", 3, "llm-platform:network.azCuont: unknown key", "did you mean 'azCount'"),
     ("network.cidr", "10.0.0.0/33", 'llm-platform:network.cidr: "10.0.0.0/33" is invalid', "not a valid IPv4 network"),
