@@ -10,6 +10,7 @@ violated, 2 the stack configuration is invalid. No cloud credentials and no Pulu
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import runpy
 import shutil
@@ -21,6 +22,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
+
+from llm_platform.policy.config_file import PolicyConfigError, load_config
+from llm_platform.policy.core import Finding, Resource
+from llm_platform.policy.cost import CostReport, monthly_ceiling
+from llm_platform.policy.pack import BY_NAME, evaluate, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "llm-platform"
@@ -92,6 +98,23 @@ class Plan:
     stack: str
     resources: list[Recorded] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    cost: CostReport | None = None
+    monthly_budget_usd: float | None = None
+
+    def policy_resources(self) -> list[Resource]:
+        return [Resource(r.type, r.urn, r.name, r.inputs, tuple(r.depends_on)) for r in self.resources]
+
+    def check(self, pack_config: dict[str, Any]) -> None:
+        """Run the policy pack's rules over what the program declared, as `pulumi preview` would."""
+        resources = self.policy_resources()
+        self.findings = evaluate(resources, pack_config)
+        self.cost = monthly_ceiling(resources)
+        self.monthly_budget_usd = settings(BY_NAME["budget-ceiling"], pack_config)[1].get("monthlyBudgetUsd")
+
+    @property
+    def mandatory_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.enforcement == "mandatory"]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,8 +136,12 @@ class Plan:
                 for r in sorted(self.resources, key=lambda r: r.urn)
             ],
             "outputs": self.outputs,
-            "policy": {"violations": []},
-            "cost": {},
+            "policy": {
+                "violations": [
+                    {"policy": f.policy, "enforcement": f.enforcement, "urn": f.urn, "message": f.message} for f in self.findings
+                ]
+            },
+            "cost": {**(self.cost.to_json() if self.cost else {}), "monthlyBudgetUsd": self.monthly_budget_usd},
         }
 
 
@@ -146,6 +173,12 @@ def run_under_mocks(
     from tools.mock_cloud import CloudMocks
 
     plan = Plan(project=PROJECT, stack=stack)
+    # Pulumi's synchronous helpers need a current event loop; an earlier asyncio.run() in the same
+    # process (the load-test tool, for one) leaves none behind.
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
     class RecordingMonitor(mocks.MockMonitor):
         def RegisterResource(self, request):
@@ -256,7 +289,29 @@ def summary(plan: Plan, elapsed: float) -> str:
     lines += ["", "Outputs:"]
     for key, value in sorted(plan.outputs.items()):
         lines.append(f"  {key}: {json.dumps(value)}")
-    return "\n".join(lines)
+    return "\n".join(lines + cost_lines(plan) + policy_lines(plan))
+
+
+def cost_lines(plan: Plan) -> list[str]:
+    if plan.cost is None:
+        return []
+    lines = ["", "Monthly cost ceiling (worst case: every pool at its limits, on-demand):"]
+    for item in sorted(plan.cost.items, key=lambda item: item.monthly_usd, reverse=True):
+        lines.append(f"  {item.monthly_usd:>10,.2f}  {item.name}: {item.detail}  ({item.quantity:g} {item.unit} x ${item.unit_usd:g})")
+    lines.append(f"  {plan.cost.monthly_usd:>10,.2f}  total")
+    if plan.monthly_budget_usd:
+        lines.append(f"  {plan.monthly_budget_usd:>10,.2f}  budget ({plan.cost.monthly_usd / plan.monthly_budget_usd:.0%} used by the ceiling)")
+    return lines
+
+
+def policy_lines(plan: Plan) -> list[str]:
+    if not plan.findings:
+        return ["", "Policies: all passed."]
+    lines = ["", f"Policies: {len(plan.mandatory_findings)} mandatory, {len(plan.findings) - len(plan.mandatory_findings)} advisory violation(s):"]
+    for finding in sorted(plan.findings, key=lambda f: (f.enforcement != "mandatory", f.policy, f.urn)):
+        where = f" [{finding.urn.rsplit('::', 1)[-1]}]" if finding.urn else ""
+        lines.append(f"  {finding.enforcement:9s} {finding.policy}{where}: {finding.message}")
+    return lines
 
 
 def _object_file_name(obj: dict[str, Any]) -> str:
@@ -283,19 +338,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("stack")
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("--root", type=Path, default=ROOT, help="project directory holding __main__.py and the stack files")
+    parser.add_argument("--policy-config", type=Path, help="policy pack config (default: <root>/policies/config/<stack>.json)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
+    root = args.root.resolve()
+    policy_config = args.policy_config or root / "policies" / "config" / f"{args.stack}.json"
     try:
-        plan = run_program(args.stack, args.root.resolve())
-    except FileNotFoundError as exc:
+        plan = run_program(args.stack, root)
+        pack_config = load_config(policy_config)
+    except (FileNotFoundError, PolicyConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
+    plan.check(pack_config)
     write_outputs(plan, args.out / args.stack)
     print(summary(plan, time.perf_counter() - started))
     print(f"\nWrote {args.out / args.stack}/plan.json, manifests/ and helm/")
+    if plan.mandatory_findings:
+        print(f"\nerror: {len(plan.mandatory_findings)} mandatory policy violation(s): {', '.join(sorted({f.policy for f in plan.mandatory_findings}))}", file=sys.stderr)
+        return 1
     return 0
 
 

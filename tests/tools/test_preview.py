@@ -175,3 +175,82 @@ def test_every_helm_release_is_pinned_and_uses_chart_keys(previews, stack):
         assert release["version"], f"{path.name} is not pinned"
         if release["name"] in CHART_OF_RELEASE:
             assert validate_helm_values(CHART_OF_RELEASE[release["name"]], release["values"]) == [], path.name
+
+
+# -- policies and the cost ceiling -----------------------------------------------------------------------
+
+
+def _with_policy_config(tmp_path: Path, stack: str, change) -> Path:
+    config = json.loads((ROOT / "policies" / "config" / f"{stack}.json").read_text())
+    change(config)
+    path = tmp_path / f"{stack}.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, policy",
+    [
+        (lambda c: c["budget-ceiling"].update(monthlyBudgetUsd=500), "budget-ceiling"),
+        (lambda c: c["gpu-quota"].update(maxGpus=1), "gpu-quota"),
+    ],
+)
+def test_a_mandatory_violation_fails_the_preview(tmp_path, change, policy):
+    config = _with_policy_config(tmp_path, "staging", change)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.preview", "staging", "--out", str(tmp_path / "build"), "--policy-config", str(config)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 1
+    assert f"mandatory policy violation(s): {policy}" in result.stderr
+    violations = json.loads((tmp_path / "build" / "staging" / "plan.json").read_text())["policy"]["violations"]
+    assert {v["policy"] for v in violations if v["enforcement"] == "mandatory"} == {policy}
+
+
+def test_bad_policy_config_exits_2_naming_the_key(tmp_path):
+    config = _with_policy_config(tmp_path, "staging", lambda c: c["gpu-quota"].update(maxGpus=-1, vcpuQuota=3))
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.preview", "staging", "--out", str(tmp_path / "build"), "--policy-config", str(config)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert "gpu-quota.maxGpus: -1 is invalid (rule: -1 is less than the minimum of 0)" in result.stderr
+    assert "'vcpuQuota' was unexpected" in result.stderr
+
+
+@pytest.mark.parametrize("stack", ["staging", "production"])
+def test_both_stacks_pass_their_own_mandatory_policies(previews, stack):
+    result, out = previews[stack]
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    assert [v for v in plan["policy"]["violations"] if v["enforcement"] == "mandatory"] == []
+    assert plan["cost"]["monthlyCeilingUsd"] <= plan["cost"]["monthlyBudgetUsd"]
+    assert "Monthly cost ceiling" in result.stdout and "budget" in result.stdout
+
+
+def _hand_pool_cost(types: list[str], max_gpus: int) -> float:
+    """A GPU pool at its limit: as many of the dearest allowed type as the GPU limit admits, on-demand."""
+    from llm_platform import catalog
+
+    return max((max_gpus // catalog.aws_instance_type(t).gpus) * catalog.aws_instance_type(t).prices["us-west-2"] for t in types) * 730
+
+
+@pytest.mark.parametrize(
+    "stack, gpu_pools, system",
+    [
+        # Staging: l4 pool of g6.xlarge/g6.2xlarge, 2 GPUs; system pool 16 vCPU of m7i/m6i large/xlarge.
+        ("staging", {"gpu-l4": (["g6.xlarge", "g6.2xlarge"], 2)}, 16 * 0.1008 / 2),
+        # Production: two A10G pools of g5.2xlarge, 2 GPUs each; system pool 16 vCPU of m7i.
+        ("production", {"gpu-a10g-baseline": (["g5.2xlarge"], 2), "gpu-a10g-burst": (["g5.2xlarge"], 2)}, 16 * 0.1008 / 2),
+    ],
+)
+def test_cost_ceiling_matches_a_hand_computation(previews, stack, gpu_pools, system):
+    items = {item["name"]: item for item in json.loads((previews[stack][1] / "plan.json").read_text())["cost"]["items"]}
+    for pool, (types, gpus) in gpu_pools.items():
+        assert items[f"GPU pool {pool}"]["monthlyUsd"] == round(_hand_pool_cost(types, gpus), 2)
+    assert items["node pool system"]["monthlyUsd"] == round(system * 730, 2)
+    assert items["EKS control plane"]["monthlyUsd"] == 73.0
+    nat = 3 if stack == "production" else 1
+    assert items["NAT gateways"]["monthlyUsd"] == round(nat * 0.045 * 730, 2)
+    plan = json.loads((previews[stack][1] / "plan.json").read_text())
+    assert plan["cost"]["monthlyCeilingUsd"] == round(sum(item["monthlyUsd"] for item in items.values()), 2)
