@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK ?= staging
 
-.PHONY: preview test clean
+.PHONY: preview test diff loadtest clean
 
 $(STAMP): requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -21,6 +21,18 @@ preview: $(STAMP)
 ## test: the whole test suite (unit, component, policy and end-to-end preview tests)
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+## diff: markdown diff of two previews (what the PR comment shows): make diff BASE=base/build HEAD=build
+diff: $(STAMP)
+	$(PY) -m tools.plan_diff --stack-dir $(BASE) $(HEAD) --out plan-diff.md
+	@cat plan-diff.md
+
+## loadtest: streaming chat load test against a deployed model: make loadtest URL=http://localhost:8000 MODEL=<name>
+##           (API key from LLM_API_KEY; REQUESTS and CONCURRENCY default to the seeds' 500 and 50)
+REQUESTS ?= 500
+CONCURRENCY ?= 50
+loadtest: $(STAMP)
+	$(PY) -m tools.loadtest --url $(URL) --model $(MODEL) --requests $(REQUESTS) --concurrency $(CONCURRENCY)
 
 clean:
 	rm -rf build $(VENV)
