@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK ?= staging
 
-.PHONY: preview test diff loadtest clean
+.PHONY: preview test diff loadtest quota-check clean
 
 $(STAMP): requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -21,6 +21,10 @@ preview: $(STAMP)
 ## test: the whole test suite (unit, component, policy and end-to-end preview tests)
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+## quota-check: the AWS account's EC2 GPU vCPU quotas (Service Quotas) against STACK's ceilings
+quota-check: $(STAMP)
+	$(PY) -m tools.quota_check $(STACK)
 
 ## diff: markdown diff of two previews (what the PR comment shows): make diff BASE=base/build HEAD=build
 diff: $(STAMP)
