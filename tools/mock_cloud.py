@@ -106,6 +106,9 @@ class CloudMocks(pulumi.runtime.Mocks):
             return rid, inputs
         if typ.startswith("llm-platform:"):
             return "", {}
+        if typ == "random:index/randomPassword:RandomPassword":
+            # The provider marks `result` secret; the preview only ever shows it as "[secret]".
+            return f"{name}-{digest[:8]}", {**inputs, "result": f"offline-{digest[: int(inputs.get('length', 16))]}"}
         if typ == "eks:index:Cluster":
             return self._eks_cluster(name, inputs, digest)
         if not args.custom:
@@ -205,5 +208,9 @@ class CloudMocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:{PARTITION}:s3:::{bucket}"
             state["bucketRegionalDomainName"] = f"{bucket}.s3.{self.region}.amazonaws.com"
             return bucket, state
+        if service == "sns" and kind == "Topic":
+            state["name"] = physical
+            state["arn"] = self._arn("sns", physical)
+            return state["arn"], state
         state.setdefault("arn", self._arn(service, f"{kind.lower()}/{physical}"))
         return f"{physical}-{digest[:8]}", state

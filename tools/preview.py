@@ -40,14 +40,23 @@ _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 def redact(value: Any) -> Any:
-    """Replace every secret-marked value (as the engine sees it on the wire) with "[secret]"."""
+    """Replace every secret-marked value (as the engine sees it on the wire) with "[secret]". A secret
+    object or list keeps its shape, so manifests still validate, but every value in it is masked."""
     if isinstance(value, dict):
         if value.get(_SECRET_SIG_KEY) == _SECRET_SIG:
-            return SECRET
+            return _mask(value.get("value"))
         return {key: redact(item) for key, item in value.items()}
     if isinstance(value, list):
         return [redact(item) for item in value]
     return value
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _mask(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask(item) for item in value]
+    return SECRET
 
 
 def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
@@ -103,7 +112,8 @@ class Plan:
     monthly_budget_usd: float | None = None
 
     def policy_resources(self) -> list[Resource]:
-        return [Resource(r.type, r.urn, r.name, r.inputs, tuple(r.depends_on)) for r in self.resources]
+        # Registration order varies between runs; URN order keeps findings and cost items stable.
+        return [Resource(r.type, r.urn, r.name, r.inputs, tuple(r.depends_on)) for r in sorted(self.resources, key=lambda r: r.urn)]
 
     def check(self, pack_config: dict[str, Any]) -> None:
         """Run the policy pack's rules over what the program declared, as `pulumi preview` would."""
