@@ -27,3 +27,8 @@ def type_token(api_version: str, kind: str) -> str:
 class KubernetesObject(pulumi.CustomResource):
     def __init__(self, resource_name: str, manifest: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
         super().__init__(type_token(manifest["apiVersion"], manifest["kind"]), resource_name, dict(manifest), opts)
+
+
+# Namespaces shared by several components.
+MONITORING_NAMESPACE = "monitoring"
+SERVING_NAMESPACE = "serving"

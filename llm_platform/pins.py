@@ -35,3 +35,21 @@ EKS_ADDON_VERSIONS = {
         "aws-ebs-csi-driver": "v1.63.1-eksbuild.1",
     },
 }
+
+# kube-prometheus-stack (prometheus-community/helm-charts tag kube-prometheus-stack-88.5.3, 2026-08-21;
+# Prometheus Operator v0.93.1, kube-state-metrics v2.20.0). Its default values are the structure the
+# tests check our values against (tests/schemas/values/kube-prometheus-stack.json).
+KUBE_PROMETHEUS_STACK_CHART = "kube-prometheus-stack"
+KUBE_PROMETHEUS_STACK_REPO = "https://prometheus-community.github.io/helm-charts"
+KUBE_PROMETHEUS_STACK_VERSION = "88.5.3"
+
+# NVIDIA DCGM exporter chart 4.8.2 (NVIDIA/dcgm-exporter tag 4.5.3-4.8.2, 2026-05-06); the chart pins the
+# image nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless itself.
+DCGM_EXPORTER_CHART = "dcgm-exporter"
+DCGM_EXPORTER_REPO = "https://nvidia.github.io/dcgm-exporter/helm-charts"
+DCGM_EXPORTER_VERSION = "4.8.2"
+
+# KEDA 2.20.2 (kedacore/charts tag v2.20.2, 2026-07-31): ScaledObjects scale model servers on vLLM's queue.
+KEDA_CHART = "keda"
+KEDA_REPO = "https://kedacore.github.io/charts"
+KEDA_VERSION = "2.20.2"
