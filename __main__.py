@@ -3,14 +3,18 @@
 import pulumi
 import pulumi_aws as aws
 
+from components.alert_topics import AlertTopics, AlertTopicsArgs
 from components.budget import CostBudget, CostBudgetArgs
 from components.ebs_csi import EbsCsiDriver, EbsCsiDriverArgs
 from components.eks_cluster import EksCluster, EksClusterArgs
 from components.karpenter import Karpenter, KarpenterArgs
+from components.keda import Keda, KedaArgs
 from components.karpenter_infra import KarpenterInfra, KarpenterInfraArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
 from components.node_pools import NodePools, NodePoolsArgs
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from components.observability import ServingObservability, ServingObservabilityArgs
 from components.storage import Storage, StorageArgs
 from llm_platform import config as stack_config
 
@@ -79,6 +83,29 @@ EbsCsiDriver(
 )
 storage = Storage(f"{name}-storage", StorageArgs(), opts=in_cluster)
 
+alert_topics = AlertTopics(
+    f"{name}-alerts",
+    AlertTopicsArgs(
+        cluster_name=name, emails=cfg.observability.alert_emails, oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer, tags=tags
+    ),
+    opts=on_aws,
+)
+# Monitoring runs on the system pool and keeps Prometheus data on the gp3 class: both must exist first.
+monitoring = Monitoring(
+    f"{name}-monitoring",
+    MonitoringArgs(
+        config=cfg.observability,
+        region=cfg.region,
+        storage_class=storage.default_storage_class,
+        alert_topic_arns=alert_topics.topic_arns,
+        alertmanager_role_arn=alert_topics.alertmanager_role_arn,
+    ),
+    opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[node_pools, storage]),
+)
+after_monitoring = pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[monitoring])
+ServingObservability(f"{name}-observability", ServingObservabilityArgs(config=cfg.observability), opts=after_monitoring)
+Keda(f"{name}-keda", KedaArgs(replicas=cfg.observability.prometheus_replicas), opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[node_pools]))
+
 pulumi.export("region", cfg.region)
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
@@ -89,3 +116,6 @@ pulumi.export("kubeconfig", cluster.kubeconfig)
 pulumi.export("karpenterInterruptionQueue", karpenter_infra.interruption_queue_name)
 pulumi.export("nodePools", node_pools.node_pool_names)
 pulumi.export("defaultStorageClass", storage.default_storage_class)
+pulumi.export("monitoringNamespace", monitoring.namespace)
+pulumi.export("grafanaAdminPassword", monitoring.grafana_admin_password)
+pulumi.export("alertTopics", alert_topics.topic_arns)

@@ -282,7 +282,76 @@ class GpuPoolConfig(ConfigModel):
         return [catalog.aws_instance_type(name) for name in self.instance_types]
 
 
+class AlertThresholds(ConfigModel):
+    """Alert thresholds; the defaults are the seeds' production-chatbot values."""
+
+    latency_p99_seconds: Annotated[float, Field(gt=0)] = 10
+    """HighLatency: p99 end-to-end request latency above this for 5 minutes (warning)."""
+
+    time_to_first_token_p95_seconds: Annotated[float, Field(gt=0)] = 3
+    """SlowFirstToken: p95 time to first token above this for 5 minutes (warning); the infrastructure
+    guide's 3-second p95 for interactive chat."""
+
+    error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 1
+    """HighErrorRate: share of requests answered with a 5xx above this for 5 minutes (critical)."""
+
+    kv_cache_usage_percent: Annotated[float, Field(gt=0, le=100)] = 95
+    """KvCachePressure: KV-cache usage above this for 10 minutes (warning); requests start to queue and
+    get preempted."""
+
+    waiting_requests_per_replica: Annotated[float, Field(gt=0)] = 20
+    """LongRequestQueue: average waiting requests per replica above this for 5 minutes (warning)."""
+
+    gpu_memory_percent: Annotated[float, Field(gt=0, le=100)] = 95
+    """GpuMemoryPressure: GPU framebuffer use above this for 5 minutes (warning). vLLM reserves its
+    `gpuMemoryUtilization` share at start, so this fires on memory used beyond that."""
+
+    gpu_pending_minutes: Annotated[int, Field(ge=1, le=120)] = 10
+    """GpuPodsPending: a pod requesting GPUs pending longer than this (critical): Karpenter cannot find
+    capacity, hit a quota or the pool's limit."""
+
+    spot_interruptions_per_hour: Annotated[int, Field(ge=1)] = 2
+    """SpotInterruptions: more spot interruption notices than this in an hour (warning)."""
+
+
+class ObservabilityConfig(ConfigModel):
+    """Prometheus, Alertmanager and Grafana (kube-prometheus-stack), DCGM GPU metrics and KEDA."""
+
+    retention_days: Annotated[int, Field(ge=1, le=365)] = 7
+    """How long Prometheus keeps samples."""
+
+    prometheus_storage_gib: Annotated[int, Field(ge=10, le=4096)] | None = None
+    """Persistent gp3 volume per Prometheus replica; without it Prometheus keeps its data on the node
+    and loses it when the pod moves (acceptable for staging only)."""
+
+    prometheus_replicas: Annotated[int, Field(ge=1, le=3)] = 1
+    """Prometheus replicas (each scrapes everything; two survive a node loss)."""
+
+    alert_emails: Annotated[list[str], Field(min_length=1, max_length=10)]
+    """Addresses subscribed to the alert topics (critical and warning). Alertmanager publishes to SNS
+    through its own IAM role, so no webhook secret or SMTP password is needed."""
+
+    thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
+    """Alert thresholds."""
+
+    runbook_base_url: str = "docs/runbooks.md"
+    """Where alerts' `runbook_url` annotations point (one anchor per alert), e.g. the runbooks file in
+    this repository on your Git host: `https://github.com/<org>/llm-platform/blob/main/docs/runbooks.md`."""
+
+    @field_validator("alert_emails")
+    @classmethod
+    def _emails(cls, emails: list[str]) -> list[str]:
+        return _email_list(emails)
+
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+
+
+def _email_list(emails: list[str]) -> list[str]:
+    bad = [email for email in emails if not EMAIL.match(email)]
+    if bad:
+        raise ValueError(f"{bad} are not e-mail addresses")
+    return _unique(emails)
 
 
 class BudgetConfig(ConfigModel):
@@ -303,10 +372,7 @@ class BudgetConfig(ConfigModel):
     @field_validator("alert_emails")
     @classmethod
     def _emails(cls, emails: list[str]) -> list[str]:
-        bad = [email for email in emails if not EMAIL.match(email)]
-        if bad:
-            raise ValueError(f"{bad} are not e-mail addresses")
-        return _unique(emails)
+        return _email_list(emails)
 
 
 class StackConfig(ConfigModel):
@@ -341,6 +407,9 @@ class StackConfig(ConfigModel):
 
     budget: BudgetConfig
     """The AWS Budget for the stack; required so that actual spend is always watched."""
+
+    observability: ObservabilityConfig
+    """Monitoring, GPU metrics, dashboards and alerts; required so that every stack pages someone."""
 
     gpu_pools: list[GpuPoolConfig] = Field(default_factory=list)
     """GPU NodePools; each is bounded by its `maxGpus`."""
@@ -396,6 +465,8 @@ class StackConfig(ConfigModel):
                                  "production must use 'perAz' so that one zone's outage does not cut egress for the others")
             if self.network.flow_logs is None:
                 yield _violation("network.flowLogs", None, "production must record VPC flow logs")
+            if self.observability.prometheus_storage_gib is None:
+                yield _violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
 
     def common_tags(self) -> dict[str, str]:
         """Tags for every taggable resource of the stack."""

@@ -35,6 +35,7 @@ TAGGABLE_TYPES = frozenset(
         "aws:iam/role:Role",
         "aws:kms/key:Key",
         "aws:s3/bucket:Bucket",
+        "aws:sns/topic:Topic",
         "aws:sqs/queue:Queue",
         "eks:index:Cluster",
     }

@@ -26,6 +26,7 @@ VALID = {
     "clusterName": "llm-test",
     "network": {"cidr": "10.0.0.0/16"},
     "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
+    "observability": {"alertEmails": ["oncall@example.com"]},
 }
 
 
