@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 STACK ?= staging
 
-.PHONY: preview test diff loadtest quota-check clean
+.PHONY: preview test diff loadtest quota-check stage-model clean
 
 $(STAMP): requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -25,6 +25,11 @@ test: $(STAMP)
 ## quota-check: the AWS account's EC2 GPU vCPU quotas (Service Quotas) against STACK's ceilings
 quota-check: $(STAMP)
 	$(PY) -m tools.quota_check $(STACK)
+
+## stage-model: copy MODEL's Hugging Face snapshot into STACK's weights bucket with a manifest
+##              (HF_TOKEN for gated models; FROM_DIR=<snapshot> to upload a local copy instead)
+stage-model: $(STAMP)
+	$(PY) -m tools.stage_model --stack $(STACK) --model $(MODEL) $(if $(FROM_DIR),--from-dir $(FROM_DIR))
 
 ## diff: markdown diff of two previews (what the PR comment shows): make diff BASE=base/build HEAD=build
 diff: $(STAMP)
