@@ -15,7 +15,7 @@ CLUSTER = "eks:index:Cluster"
 @pytest.mark.parametrize("stack", ["staging", "production"])
 def test_secrets_are_envelope_encrypted_with_a_rotating_key(stack_plan, stack):
     declared = stack_plan(stack)
-    key = declared.one("aws:kms/key:Key")
+    key = declared.one("aws:kms/key:Key", f"{declared.plan.outputs['clusterName']}-secrets")
     assert key.inputs["enableKeyRotation"] is True
     cluster = declared.one(CLUSTER).inputs
     assert cluster["encryptionConfigKeyArn"].startswith("arn:aws:kms:us-west-2:") and key.id in cluster["encryptionConfigKeyArn"]

@@ -1,0 +1,172 @@
+"""Model weights close to the GPUs: one S3 bucket per stack (KMS-encrypted, versioned, private, protected
+in production) reached through the VPC's S3 gateway endpoint, and per model an IRSA role that can read
+only that model's weights."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.eks_cluster import irsa_trust_policy
+from llm_platform.config import ModelConfig
+from llm_platform.kubernetes import SERVING_NAMESPACE
+
+MODELS_PREFIX = "models"
+# Old weight versions stay restorable for a month, then stop costing storage.
+NONCURRENT_VERSION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ModelStoreArgs:
+    cluster_name: str
+    models: list[ModelConfig]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    protect: bool
+    tags: dict[str, str]
+
+
+def bucket_name(cluster_name: str, account_id: str) -> str:
+    # Deterministic, so `make stage-model` finds it from the stack name and the caller's account alone.
+    return f"{cluster_name}-weights-{account_id}"
+
+
+def weights_location(model: ModelConfig, bucket: str) -> tuple[str, str]:
+    """(bucket, prefix) a model's pods read: its staged copy for hf:// sources, the source itself for s3://."""
+    if model.source.startswith("s3://"):
+        source_bucket, _, prefix = model.source.removeprefix("s3://").partition("/")
+        return source_bucket, prefix.strip("/")
+    return bucket, f"{MODELS_PREFIX}/{model.name}"
+
+
+def read_policy(bucket: str, prefix: str, key_arn: str, partition: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:{partition}:s3:::{bucket}/{prefix}/*"},
+                {
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": f"arn:{partition}:s3:::{bucket}",
+                    "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+                },
+                {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn},
+            ],
+        }
+    )
+
+
+def service_account_name(model: ModelConfig) -> str:
+    return model.name
+
+
+class ModelStore(pulumi.ComponentResource):
+    bucket: pulumi.Output[str]
+    role_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: ModelStoreArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:model_store:ModelStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        invoke = pulumi.InvokeOptions(parent=self)
+        account_id = aws.get_caller_identity(opts=invoke).account_id
+        partition = aws.get_partition(opts=invoke).partition
+
+        key = aws.kms.Key(
+            f"{name}-key", description=f"{args.cluster_name} model weights", enable_key_rotation=True, deletion_window_in_days=30, tags=args.tags, opts=child
+        )
+        bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            bucket=bucket_name(args.cluster_name, account_id),
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership", bucket=bucket.id, rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
+                    ),
+                    # One KMS call per object rather than per request: model files are read in many ranges.
+                    bucket_key_enabled=True,
+                )
+            ],
+            opts=child,
+        )
+        versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning", bucket=bucket.id, versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire-old-weights",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=f"{MODELS_PREFIX}/"),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=NONCURRENT_VERSION_DAYS),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=7),
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-tls-only",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "DenyInsecureTransport",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": [arn, f"{arn}/*"],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+
+        self.role_arns = {}
+        for model in args.models:
+            role = aws.iam.Role(
+                f"{name}-{model.name}",
+                name=f"{args.cluster_name}-model-{model.name}"[:64],
+                assume_role_policy=irsa_trust_policy(self, args.oidc_provider_arn, args.oidc_issuer, SERVING_NAMESPACE, service_account_name(model)),
+                tags=args.tags,
+                opts=child,
+            )
+            source_bucket, prefix = weights_location(model, bucket_name(args.cluster_name, account_id))
+            aws.iam.RolePolicy(
+                f"{name}-{model.name}-read",
+                role=role.name,
+                policy=key.arn.apply(lambda key_arn, b=source_bucket, p=prefix: read_policy(b, p, key_arn, partition)),
+                opts=child,
+            )
+            self.role_arns[model.name] = role.arn
+
+        self.bucket = bucket.bucket
+        self.register_outputs({"bucket": self.bucket, "role_arns": self.role_arns})
