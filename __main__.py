@@ -10,11 +10,14 @@ from components.eks_cluster import EksCluster, EksClusterArgs
 from components.karpenter import Karpenter, KarpenterArgs
 from components.keda import Keda, KedaArgs
 from components.karpenter_infra import KarpenterInfra, KarpenterInfraArgs
+from components.load_balancer_controller import LoadBalancerController, LoadBalancerControllerArgs
+from components.model_store import ModelStore, ModelStoreArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
-from components.node_pools import NodePools, NodePoolsArgs
+from components.node_pools import NODE_ROLE_LABEL, NodePools, NodePoolsArgs
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from components.observability import ServingObservability, ServingObservabilityArgs
+from components.serving import Serving, ServingArgs
 from components.storage import Storage, StorageArgs
 from llm_platform import config as stack_config
 
@@ -104,7 +107,56 @@ monitoring = Monitoring(
 )
 after_monitoring = pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[monitoring])
 ServingObservability(f"{name}-observability", ServingObservabilityArgs(config=cfg.observability), opts=after_monitoring)
-Keda(f"{name}-keda", KedaArgs(replicas=cfg.observability.prometheus_replicas), opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[node_pools]))
+keda = Keda(
+    f"{name}-keda",
+    KedaArgs(replicas=cfg.observability.prometheus_replicas),
+    opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[node_pools]),
+)
+
+model_store = ModelStore(
+    f"{name}-models",
+    ModelStoreArgs(
+        cluster_name=name,
+        models=cfg.models,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        protect=cfg.environment == "production",
+        tags=tags,
+    ),
+    opts=on_aws,
+)
+serving_prerequisites = [node_pools, monitoring, keda]
+if cfg.ingress is not None:
+    serving_prerequisites.append(
+        LoadBalancerController(
+            f"{name}-lb-controller",
+            LoadBalancerControllerArgs(
+                cluster_name=name,
+                vpc_id=network.vpc_id,
+                region=cfg.region,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer=cluster.oidc_issuer,
+                replicas=2,
+                system_node_selector={NODE_ROLE_LABEL: "system"},
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.k8s_provider}, depends_on=[node_pools]),
+        )
+    )
+# Model servers need the GPU pools, the device plugin, Prometheus (ServiceMonitor CRD, scaling queries)
+# and KEDA (ScaledObject CRD) in place.
+serving = Serving(
+    f"{name}-serving",
+    ServingArgs(
+        models=cfg.models,
+        bucket=model_store.bucket,
+        role_arns=model_store.role_arns,
+        vpc_cidr=str(cfg.network.cidr),
+        ingress=cfg.ingress,
+        hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
+    ),
+    opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=serving_prerequisites),
+)
 
 pulumi.export("region", cfg.region)
 pulumi.export("vpcId", network.vpc_id)
@@ -119,3 +171,6 @@ pulumi.export("defaultStorageClass", storage.default_storage_class)
 pulumi.export("monitoringNamespace", monitoring.namespace)
 pulumi.export("grafanaAdminPassword", monitoring.grafana_admin_password)
 pulumi.export("alertTopics", alert_topics.topic_arns)
+pulumi.export("modelBucket", model_store.bucket)
+pulumi.export("modelEndpoints", serving.endpoints)
+pulumi.export("modelApiKeys", serving.api_keys)

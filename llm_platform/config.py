@@ -344,6 +344,140 @@ class ObservabilityConfig(ConfigModel):
         return _email_list(emails)
 
 
+# Bytes per weight by precision, for the seeds' fit rule (parameters x bytes x 1.2).
+BYTES_PER_PARAMETER = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "awq-4bit": 0.5, "gptq-4bit": 0.5}
+# Weights plus activations, CUDA graphs and a minimal KV cache (the seeds' rule of thumb).
+FIT_OVERHEAD = 1.2
+HF_SOURCE = re.compile(r"^hf://[A-Za-z0-9][\w.-]*/[\w.-]+$")
+S3_SOURCE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
+
+
+class EngineConfig(ConfigModel):
+    """vLLM engine settings (flags of `vllm serve`)."""
+
+    max_model_len: Annotated[int, Field(ge=256, le=1_048_576)] = 8192
+    """`--max-model-len`: longest prompt plus output, in tokens."""
+
+    gpu_memory_utilization: Annotated[float, Field(gt=0.1, le=0.98)] = 0.90
+    """`--gpu-memory-utilization`: share of GPU memory vLLM reserves for weights and KV cache."""
+
+    max_num_seqs: Annotated[int, Field(ge=1, le=4096)] = 64
+    """`--max-num-seqs`: sequences batched at once."""
+
+    prefix_caching: bool = True
+    """`--enable-prefix-caching`: reuse KV cache across requests sharing a prompt prefix (system prompts)."""
+
+    chunked_prefill: bool = True
+    """`--enable-chunked-prefill`: split long prompts so decoding of running requests keeps flowing."""
+
+    max_num_batched_tokens: Annotated[int, Field(ge=256)] | None = None
+    """`--max-num-batched-tokens`; vLLM's default when absent."""
+
+    extra_args: list[str] = Field(default_factory=list)
+    """Further `vllm serve` flags, passed verbatim after the ones above."""
+
+    @field_validator("extra_args")
+    @classmethod
+    def _not_managed(cls, args: list[str]) -> list[str]:
+        managed = {"--model", "--port", "--host", "--api-key", "--served-model-name", "--tensor-parallel-size"}
+        clash = [arg for arg in args if arg.split("=")[0] in managed]
+        if clash:
+            raise ValueError(f"{clash} are set by the platform")
+        return args
+
+
+class ModelResources(ConfigModel):
+    """CPU and memory per replica (GPUs come from `gpusPerReplica`)."""
+
+    cpu: Annotated[float, Field(gt=0)] = 3
+    """vCPUs requested."""
+
+    memory_gib: Annotated[int, Field(ge=4)] = 12
+    """Memory requested and limited, GiB."""
+
+
+class ModelConfig(ConfigModel):
+    """One model served by vLLM behind an OpenAI-compatible API."""
+
+    name: DnsLabel
+    """Model name: the Deployment, Service and served model name (what clients put in `model`)."""
+
+    source: str
+    """`hf://org/model` (staged into the stack's weights bucket with `make stage-model`) or
+    `s3://bucket/prefix` (weights already in S3)."""
+
+    revision: str | None = None
+    """Hugging Face revision (commit, tag or branch) to stage and, as a fallback, to download."""
+
+    parameters_billion: Annotated[float, Field(gt=0, le=2000)]
+    """Parameter count in billions, for the fit check."""
+
+    precision: Literal["bf16", "fp16", "fp8", "int8", "awq-4bit", "gptq-4bit"] = "bf16"
+    """Weight precision, for the fit check."""
+
+    pool_group: str
+    """The GPU pool group the model runs on (`gpuPools[].group`, or a pool's name)."""
+
+    gpus_per_replica: Annotated[int, Field(ge=1, le=8)] = 1
+    """GPUs per replica (`--tensor-parallel-size`); tensor parallelism stays inside one node."""
+
+    min_replicas: Annotated[int, Field(ge=0, le=64)] = 1
+    """Replicas kept when idle; 0 lets KEDA scale the model to zero."""
+
+    max_replicas: Annotated[int, Field(ge=1, le=64)] = 2
+    """Replicas at most; times `gpusPerReplica` it must fit the pool group's `maxGpus`."""
+
+    target_waiting_per_replica: Annotated[int, Field(ge=1, le=1000)] = 5
+    """Scale out when vLLM's waiting requests per replica pass this (the seeds' HPA target)."""
+
+    startup_seconds: Annotated[int, Field(ge=60, le=3600)] = 900
+    """How long a replica may take to fetch and load weights before it is restarted."""
+
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    """vLLM engine settings."""
+
+    resources: ModelResources = Field(default_factory=ModelResources)
+    """CPU and memory per replica."""
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, source: str) -> str:
+        if not (HF_SOURCE.match(source) or S3_SOURCE.match(source)):
+            raise ValueError("must be hf://<org>/<model> or s3://<bucket>/<prefix>")
+        return source
+
+    @property
+    def weights_gib(self) -> float:
+        return self.parameters_billion * 1e9 * BYTES_PER_PARAMETER[self.precision] / 2**30
+
+    @property
+    def required_gb(self) -> float:
+        return self.parameters_billion * BYTES_PER_PARAMETER[self.precision] * FIT_OVERHEAD
+
+
+class IngressConfig(ConfigModel):
+    """An HTTPS endpoint for the models through an AWS Application Load Balancer."""
+
+    scheme: Literal["internal", "internet-facing"] = "internal"
+    """`internal`: reachable from the VPC and networks routed to it; `internet-facing`: public."""
+
+    host: str
+    """DNS name clients use; point it at the load balancer (`pulumi stack output ingressHostname`)."""
+
+    certificate_arn: str
+    """ACM certificate for `host` in the stack's region (TLS ends at the load balancer)."""
+
+    allowed_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list)
+    """Networks allowed to connect; empty means anywhere the scheme reaches (only non-production)."""
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _acm(cls, arn: str) -> str:
+        if not re.match(r"^arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$", arn):
+            raise ValueError("must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)")
+        return arn
+
+
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 
 
@@ -414,6 +548,16 @@ class StackConfig(ConfigModel):
     gpu_pools: list[GpuPoolConfig] = Field(default_factory=list)
     """GPU NodePools; each is bounded by its `maxGpus`."""
 
+    models: list[ModelConfig] = Field(default_factory=list)
+    """Models to serve, each on a GPU pool group."""
+
+    ingress: IngressConfig | None = None
+    """An HTTPS endpoint for the models; without it, reach them with `kubectl port-forward`."""
+
+    hugging_face_token: str | None = None
+    """Secret (`pulumi config set --secret llm-platform:huggingFaceToken hf_...`): lets a pod download
+    an `hf://` model from Hugging Face when it was not staged in S3 (gated models need it)."""
+
     gpu_quiet_hours: DisruptionWindow | None = None
     """When set, Karpenter does not voluntarily disrupt GPU nodes (consolidation, drift, expiry) inside
     this window: serving hours, when a restarting model server would be felt."""
@@ -449,6 +593,7 @@ class StackConfig(ConfigModel):
         names = [pool.name for pool in self.gpu_pools]
         for duplicate in sorted({n for n in names if names.count(n) > 1}):
             yield _violation("gpuPools", duplicate, "pool names must be unique")
+        yield from self._model_violations()
         cluster = self.cluster
         if self.environment == "production":
             if cluster.endpoint_public_access and (not cluster.public_access_cidrs or any(c.prefixlen == 0 for c in cluster.public_access_cidrs)):
@@ -467,6 +612,51 @@ class StackConfig(ConfigModel):
                 yield _violation("network.flowLogs", None, "production must record VPC flow logs")
             if self.observability.prometheus_storage_gib is None:
                 yield _violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
+
+    def pools_of_group(self, group: str) -> list[GpuPoolConfig]:
+        return [pool for pool in self.gpu_pools if pool.pool_group == group]
+
+    def _model_violations(self):
+        model_names = [model.name for model in self.models]
+        for duplicate in sorted({n for n in model_names if model_names.count(n) > 1}):
+            yield _violation("models", duplicate, "model names must be unique")
+        groups = sorted({pool.pool_group for pool in self.gpu_pools})
+        for index, model in enumerate(self.models):
+            key = f"models[{index}]"
+            pools = self.pools_of_group(model.pool_group)
+            if not pools:
+                yield _violation(f"{key}.poolGroup", model.pool_group, f"must name a GPU pool group of this stack ({', '.join(groups) or 'none defined'})")
+                continue
+            sizes = [size for pool in pools for size in pool.sizes()]
+            most_gpus = max(size.gpus for size in sizes)
+            if model.gpus_per_replica > most_gpus:
+                yield _violation(f"{key}.gpusPerReplica", model.gpus_per_replica,
+                                 f"tensor parallelism stays inside one node, and the largest instance of pool group {model.pool_group} has {most_gpus} GPU(s)")
+            hosts = [size for size in sizes if size.gpus >= model.gpus_per_replica] or sizes
+            gpu_gb = min(size.gpu_memory_mib for size in hosts) * 2**20 / 1e9
+            usable = model.gpus_per_replica * gpu_gb * model.engine.gpu_memory_utilization
+            if model.required_gb > usable:
+                yield _violation(f"{key}.parametersBillion", model.parameters_billion,
+                                 f"{model.parameters_billion:g}B x {BYTES_PER_PARAMETER[model.precision]:g} bytes ({model.precision}) x {FIT_OVERHEAD} = "
+                                 f"{model.required_gb:.1f} GB does not fit {model.gpus_per_replica} x {gpu_gb:.1f} GB x {model.engine.gpu_memory_utilization:g} "
+                                 f"= {usable:.1f} GB of pool group {model.pool_group}")
+            pool_gpus = sum(pool.max_gpus for pool in pools)
+            if model.max_replicas * model.gpus_per_replica > pool_gpus:
+                yield _violation(f"{key}.maxReplicas", model.max_replicas,
+                                 f"{model.max_replicas} replicas x {model.gpus_per_replica} GPU(s) = {model.max_replicas * model.gpus_per_replica} "
+                                 f"exceeds the {pool_gpus} GPUs (maxGpus) of pool group {model.pool_group}")
+            if model.min_replicas > model.max_replicas:
+                yield _violation(f"{key}.minReplicas", model.min_replicas, f"must not exceed maxReplicas ({model.max_replicas})")
+            smallest = min(hosts, key=lambda size: (size.vcpus, size.memory_gib))
+            # Leave room for the kubelet's reserve and the node's daemonsets (device plugin, DCGM, node exporter).
+            if model.resources.cpu > smallest.vcpus * 0.85 or model.resources.memory_gib > smallest.memory_gib * 0.8:
+                yield _violation(f"{key}.resources", {"cpu": model.resources.cpu, "memoryGib": model.resources.memory_gib},
+                                 f"must fit the smallest instance of pool group {model.pool_group} ({smallest.name}: {smallest.vcpus} vCPU, "
+                                 f"{smallest.memory_gib:g} GiB) after system reserves: at most {smallest.vcpus * 0.85:g} vCPU and {smallest.memory_gib * 0.8:g} GiB")
+            if self.environment == "production" and model.min_replicas < 2:
+                yield _violation(f"{key}.minReplicas", model.min_replicas, "production keeps at least two replicas so one can drain or fail")
+        if self.ingress and self.environment == "production" and not self.ingress.allowed_cidrs and self.ingress.scheme == "internet-facing":
+            yield _violation("ingress.allowedCidrs", [], "a production internet-facing endpoint must list the networks allowed to reach it")
 
     def common_tags(self) -> dict[str, str]:
         """Tags for every taggable resource of the stack."""
@@ -553,9 +743,13 @@ def raw_config_from_pulumi() -> dict[str, Any]:
     """Every `llm-platform:*` key the running Pulumi program was given, decoded."""
     from pulumi.runtime import config as runtime_config
 
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return decode_flat_config({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
+
+
+def decode_flat_config(flat: dict[str, str]) -> dict[str, Any]:
+    """`llm-platform:*` keys of flat Pulumi config (as a program or a stack file holds it), decoded."""
     prefix = f"{NAMESPACE}:"
-    return {key[len(prefix):]: _decode(value) for key, value in merged.items() if key.startswith(prefix)}
+    return {key[len(prefix):]: _decode(value) for key, value in flat.items() if key.startswith(prefix)}
 
 
 def load() -> StackConfig:

@@ -53,3 +53,19 @@ DCGM_EXPORTER_VERSION = "4.8.2"
 KEDA_CHART = "keda"
 KEDA_REPO = "https://kedacore.github.io/charts"
 KEDA_VERSION = "2.20.2"
+
+# vLLM's OpenAI-compatible server image, by tag and digest: v0.31.0, the newest release whose image digest
+# could be confirmed (docker.io/vllm/vllm-openai, multi-arch index digest as recorded 2026-10-10 by several
+# public deployment repositories; verify with `docker buildx imagetools inspect` before changing). Its
+# entrypoint is `vllm serve`, it runs as root, and it ships boto3 (via runai-model-streamer[s3], which
+# requires it) and huggingface_hub, which the weight fetcher uses.
+VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.31.0@sha256:c1c9f6fd5c109ba7f0546a59f5b2f15fb87f64c77782e90a27b648b42a8e67c3"
+
+# AWS Load Balancer Controller chart 3.5.0 / app v3.5.0 (aws/eks-charts stable/aws-load-balancer-controller,
+# commit 5239609242f3 "aws-load-balancer-controller: v3.5.0", 2026-08-03; listed in the repo's index.yaml
+# on gh-pages). Its values.yaml is byte-identical to helm/aws-load-balancer-controller/values.yaml of
+# kubernetes-sigs/aws-load-balancer-controller tag v3.5.0 (11eb202c97e4), whose docs/install/iam_policy.json
+# is the controller policy in llm_platform/iam/data/.
+AWS_LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
+AWS_LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
+AWS_LOAD_BALANCER_CONTROLLER_VERSION = "3.5.0"

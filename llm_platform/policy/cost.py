@@ -45,7 +45,7 @@ class CostReport:
         return round(sum(item.monthly_usd for item in self.items), 2)
 
     def largest(self, count: int = 3) -> list[CostItem]:
-        return sorted(self.items, key=lambda item: item.monthly_usd, reverse=True)[:count]
+        return sorted(self.items, key=lambda item: (-item.monthly_usd, item.name))[:count]
 
     def to_json(self) -> dict[str, Any]:
         return {"monthlyCeilingUsd": self.monthly_usd, "items": [item.to_json() for item in self.items]}

@@ -35,7 +35,7 @@ def test_grafana_password_comes_from_a_generated_secret(stack_plan):
     assert grafana["sidecar"]["dashboards"] == {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"}
     secret = declared.one("kubernetes:core/v1:Secret", "llm-staging-monitoring-grafana-admin")
     assert secret.inputs["stringData"]["admin-password"] == "[secret]"
-    password = declared.one("random:index/randomPassword:RandomPassword")
+    password = declared.one("random:index/randomPassword:RandomPassword", "llm-staging-monitoring-grafana-admin")
     assert password.inputs["length"] == 32
     assert declared.plan.outputs["grafanaAdminPassword"] == "[secret]"
 
@@ -69,7 +69,7 @@ def test_dcgm_exporter_runs_on_gpu_nodes_only_and_keeps_workload_labels(stack_pl
 
 
 def test_karpenter_is_scraped(stack_plan):
-    monitor = stack_plan("staging").one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor")
+    monitor = stack_plan("staging").one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "llm-staging-monitoring-karpenter-monitor")
     assert validate_custom_resource(monitor.inputs) == []
     assert monitor.inputs["spec"]["namespaceSelector"] == {"matchNames": ["karpenter"]}
     assert monitor.inputs["spec"]["endpoints"][0]["port"] == "http-metrics"

@@ -208,3 +208,65 @@ def test_every_field_is_documented():
                     walk(candidate)
 
     walk(StackConfig)
+
+
+# -- models: fit, tensor parallelism and replica rules ----------------------------------------------------
+
+SERVING = {
+    **VALID,
+    "gpuPools": [{"name": "l4", "instanceTypes": ["g6.xlarge", "g6.2xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 2}],
+    "models": [{"name": "mistral", "source": "hf://mistralai/Mistral-7B-Instruct-v0.3", "parametersBillion": 7.25, "poolGroup": "l4", "maxReplicas": 2}],
+}
+
+
+def with_model(**changes) -> dict:
+    raw = copy.deepcopy(SERVING)
+    raw["models"][0].update(changes)
+    return raw
+
+
+def problems(raw: dict) -> str:
+    with pytest.raises(ConfigError) as refused:
+        parse_stack_config(raw)
+    return "\n".join(refused.value.problems)
+
+
+def test_a_7b_model_fits_one_l4():
+    (model,) = parse_stack_config(SERVING).models
+    # 7.25 B x 2 bytes x 1.2 = 17.4 GB against 22888 MiB (24.0 GB) x 0.9 = 21.6 GB.
+    assert round(model.required_gb, 1) == 17.4
+
+
+def test_a_model_too_big_for_its_gpus_is_refused_with_the_numbers():
+    message = problems(with_model(parametersBillion=13))
+    assert "llm-platform:models[0].parametersBillion: 13.0 is invalid" in message
+    assert "13B x 2 bytes (bf16) x 1.2 = 31.2 GB does not fit 1 x 24.0 GB x 0.9 = 21.6 GB of pool group l4" in message
+
+
+def test_quantised_weights_fit_where_bf16_does_not():
+    assert parse_stack_config(with_model(parametersBillion=13, precision="awq-4bit")).models[0].required_gb == pytest.approx(7.8)
+
+
+def test_tensor_parallelism_stays_inside_one_node():
+    message = problems(with_model(gpusPerReplica=2, maxReplicas=1))
+    assert "llm-platform:models[0].gpusPerReplica: 2 is invalid" in message
+    assert "the largest instance of pool group l4 has 1 GPU(s)" in message
+
+
+def test_replicas_beyond_the_pool_gpus_are_refused():
+    message = problems(with_model(maxReplicas=3))
+    assert "llm-platform:models[0].maxReplicas: 3 is invalid (rule: 3 replicas x 1 GPU(s) = 3 exceeds the 2 GPUs (maxGpus) of pool group l4)" in message
+
+
+def test_unknown_pool_group_and_oversized_resources():
+    assert "llm-platform:models[0].poolGroup: \"a100\" is invalid (rule: must name a GPU pool group of this stack (l4))" in problems(with_model(poolGroup="a100"))
+    assert "must fit the smallest instance of pool group l4 (g6.xlarge: 4 vCPU, 16 GiB)" in problems(with_model(resources={"cpu": 4, "memoryGib": 12}))
+
+
+@pytest.mark.parametrize("source", ["huggingface.co/org/model", "hf://just-a-name", "s3://UPPER/prefix"])
+def test_bad_sources_are_refused(source):
+    assert "must be hf://<org>/<model> or s3://<bucket>/<prefix>" in problems(with_model(source=source))
+
+
+def test_engine_args_the_platform_sets_cannot_be_overridden():
+    assert "['--port=9000'] are set by the platform" in problems(with_model(engine={"extraArgs": ["--port=9000"]}))
