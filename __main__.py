@@ -49,6 +49,12 @@ karpenter_infra = KarpenterInfra(
 )
 
 in_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider})
+
+
+def in_cluster_after(*prerequisites: pulumi.Resource) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=list(prerequisites))
+
+
 karpenter = Karpenter(
     f"{name}-karpenter",
     KarpenterArgs(
@@ -70,7 +76,7 @@ node_pools = NodePools(
         gpu_quiet_hours=cfg.gpu_quiet_hours,
         tags=tags,
     ),
-    opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[karpenter]),
+    opts=in_cluster_after(karpenter),
 )
 NvidiaDevicePlugin(f"{name}-nvidia", NvidiaDevicePluginArgs(), opts=in_cluster)
 EbsCsiDriver(
@@ -103,14 +109,13 @@ monitoring = Monitoring(
         alert_topic_arns=alert_topics.topic_arns,
         alertmanager_role_arn=alert_topics.alertmanager_role_arn,
     ),
-    opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[node_pools, storage]),
+    opts=in_cluster_after(node_pools, storage),
 )
-after_monitoring = pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[monitoring])
-ServingObservability(f"{name}-observability", ServingObservabilityArgs(config=cfg.observability), opts=after_monitoring)
+ServingObservability(f"{name}-observability", ServingObservabilityArgs(config=cfg.observability), opts=in_cluster_after(monitoring))
 keda = Keda(
     f"{name}-keda",
     KedaArgs(replicas=cfg.observability.prometheus_replicas),
-    opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[node_pools]),
+    opts=in_cluster_after(node_pools),
 )
 
 model_store = ModelStore(
@@ -155,7 +160,7 @@ serving = Serving(
         ingress=cfg.ingress,
         hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
     ),
-    opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=serving_prerequisites),
+    opts=in_cluster_after(*serving_prerequisites),
 )
 
 pulumi.export("region", cfg.region)

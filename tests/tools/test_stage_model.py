@@ -10,13 +10,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
 
-import boto3
 import huggingface_hub
 import pytest
-from moto import mock_aws
+
 
 from llm_platform.pod.fetch_weights import MANIFEST_NAME
 from tools.stage_model import main, stage
+from tests.moto_s3 import moto_bucket
 
 REGION = "us-west-2"
 BUCKET = "llm-staging-weights-123456789012"
@@ -57,14 +57,8 @@ class Recording:
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("HF_TOKEN", HF_TOKEN)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    with moto_bucket(monkeypatch, BUCKET, REGION) as client:
         client.put_bucket_encryption(
             Bucket=BUCKET,
             ServerSideEncryptionConfiguration={"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KMS_KEY}}]},

@@ -12,14 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-import boto3
 import huggingface_hub
 import pytest
-from moto import mock_aws
+
 
 from llm_platform.pod import fetch_weights
 from llm_platform.pod.fetch_weights import MANIFEST_NAME, FetchError, build_manifest, parse_manifest, verify_dir
 from tools.stage_model import stage
+from tests.moto_s3 import moto_bucket
 
 REGION = "us-west-2"
 BUCKET = "llm-staging-weights-123456789012"
@@ -48,13 +48,7 @@ def snapshot(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name=REGION)
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    with moto_bucket(monkeypatch, BUCKET, REGION) as client:
         yield client
 
 
