@@ -14,7 +14,7 @@ from components.load_balancer_controller import LoadBalancerController, LoadBala
 from components.model_store import ModelStore, ModelStoreArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.network import Network, NetworkArgs
-from components.node_pools import NODE_ROLE_LABEL, NodePools, NodePoolsArgs
+from components.node_pools import SYSTEM_NODES, NodePools, NodePoolsArgs
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from components.observability import ServingObservability, ServingObservabilityArgs
 from components.serving import Serving, ServingArgs
@@ -142,7 +142,7 @@ if cfg.ingress is not None:
                 oidc_provider_arn=cluster.oidc_provider_arn,
                 oidc_issuer=cluster.oidc_issuer,
                 replicas=2,
-                system_node_selector={NODE_ROLE_LABEL: "system"},
+                system_node_selector=SYSTEM_NODES,
                 tags=tags,
             ),
             opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.k8s_provider}, depends_on=[node_pools]),

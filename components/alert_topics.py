@@ -4,13 +4,13 @@ that could leak."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.eks_cluster import irsa_trust_policy
+from llm_platform.iam.documents import policy_json
 from llm_platform.kubernetes import MONITORING_NAMESPACE
 
 SEVERITIES = ("critical", "warning")
@@ -58,7 +58,7 @@ class AlertTopics(pulumi.ComponentResource):
             f"{name}-alertmanager-publish",
             role=role.name,
             policy=pulumi.Output.all(*topics.values()).apply(
-                lambda arns: json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": list(arns)}]})
+                lambda arns: policy_json({"Effect": "Allow", "Action": "sns:Publish", "Resource": list(arns)})
             ),
             opts=child,
         )

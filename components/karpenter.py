@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.eks_cluster import KARPENTER_NAMESPACE
+from components.helm import pinned_release
 from components.karpenter_infra import KARPENTER_SERVICE_ACCOUNT
 from llm_platform import pins
 
@@ -40,20 +40,13 @@ class Karpenter(pulumi.ComponentResource):
     def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:karpenter:Karpenter", name, None, opts)
         # The CRD chart upgrades CRDs on every release; Helm never upgrades a chart's crds/ directory.
-        crds = k8s.helm.v3.Release(
-            f"{name}-crd",
-            name="karpenter-crd",
-            chart=pins.KARPENTER_CRD_CHART,
-            version=pins.KARPENTER_VERSION,
-            namespace=KARPENTER_NAMESPACE,
-            create_namespace=True,
-            opts=pulumi.ResourceOptions(parent=self),
+        crds = pinned_release(
+            f"{name}-crd", "karpenter-crd", pins.KARPENTER_CRD_CHART, namespace=KARPENTER_NAMESPACE, create_namespace=True, opts=pulumi.ResourceOptions(parent=self)
         )
-        controller = k8s.helm.v3.Release(
+        controller = pinned_release(
             name,
-            name="karpenter",
-            chart=pins.KARPENTER_CHART,
-            version=pins.KARPENTER_VERSION,
+            "karpenter",
+            pins.KARPENTER_CHART,
             namespace=KARPENTER_NAMESPACE,
             create_namespace=True,
             skip_crds=True,

@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components.eks_cluster import KARPENTER_NAMESPACE, irsa_trust_policy
 from llm_platform.iam import karpenter as upstream
+from llm_platform.iam.documents import policy_json
 
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
 # Node role policies from Karpenter's getting-started template (KarpenterNodeRole).
@@ -48,12 +49,7 @@ class KarpenterInfra(pulumi.ComponentResource):
         node_role = aws.iam.Role(
             f"{name}-node",
             name=f"{args.cluster_name}-karpenter-node",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-                }
-            ),
+            assume_role_policy=policy_json({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}),
             tags=tags,
             opts=child,
         )

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from components.monitoring import SYSTEM_NODES
+from components.helm import pinned_release
+from components.node_pools import SYSTEM_NODES
 from llm_platform import pins
 
 NAMESPACE = "keda"
@@ -36,16 +36,8 @@ class Keda(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KedaArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:keda:Keda", name, None, opts)
-        k8s.helm.v3.Release(
-            name,
-            name="keda",
-            chart=pins.KEDA_CHART,
-            version=pins.KEDA_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pins.KEDA_REPO),
-            namespace=NAMESPACE,
-            create_namespace=True,
-            values=keda_values(args),
-            opts=pulumi.ResourceOptions(parent=self),
+        pinned_release(
+            name, "keda", pins.KEDA_CHART, namespace=NAMESPACE, create_namespace=True, values=keda_values(args), opts=pulumi.ResourceOptions(parent=self)
         )
         self.namespace = NAMESPACE
         self.register_outputs({"namespace": self.namespace})

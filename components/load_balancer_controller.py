@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_kubernetes as k8s
 
 from components.eks_cluster import irsa_trust_policy
+from components.helm import pinned_release
 from llm_platform import pins
 from llm_platform.iam import load_balancer_controller as upstream
 
@@ -78,12 +78,10 @@ class LoadBalancerController(pulumi.ComponentResource):
             opts=child,
         )
         attachment = aws.iam.RolePolicyAttachment(f"{name}-controller", role=role.name, policy_arn=policy.arn, opts=child)
-        k8s.helm.v3.Release(
+        pinned_release(
             name,
-            name=RELEASE_NAME,
-            chart=pins.AWS_LOAD_BALANCER_CONTROLLER_CHART,
-            version=pins.AWS_LOAD_BALANCER_CONTROLLER_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pins.AWS_LOAD_BALANCER_CONTROLLER_REPO),
+            RELEASE_NAME,
+            pins.AWS_LOAD_BALANCER_CONTROLLER_CHART,
             namespace=NAMESPACE,
             values=controller_values(args, role.arn),
             # The controller calls AWS as soon as it starts: let it find its permissions in place.

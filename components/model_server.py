@@ -11,11 +11,10 @@ import pulumi
 
 from components.model_store import service_account_name
 from components.monitoring import RELEASE as MONITORING_RELEASE
-from components.node_pools import GPU_RESOURCE, GPU_TAINT, POOL_GROUP_LABEL
+from components.node_pools import GPU_TOLERATION, POOL_GROUP_LABEL
 from llm_platform import pins
 from llm_platform.config import ModelConfig
-from llm_platform.kubernetes import MONITORING_NAMESPACE, SERVING_NAMESPACE, KubernetesObject
-from llm_platform.policy.cost import WEIGHTS_ANNOTATION
+from llm_platform.kubernetes import GPU_RESOURCE, MONITORING_NAMESPACE, SERVING_NAMESPACE, WEIGHTS_ANNOTATION, KubernetesObject
 
 PORT = 8000
 CACHE_DIR = "/models"
@@ -54,7 +53,7 @@ def _metadata(model: ModelConfig, name: str | None = None) -> dict:
     return {"name": name or model.name, "namespace": SERVING_NAMESPACE, "labels": labels(model)}
 
 
-def service_account(model: ModelConfig, role_arn: str) -> dict:
+def service_account(model: ModelConfig, role_arn: pulumi.Input[str]) -> dict:
     metadata = _metadata(model, service_account_name(model)) | {"annotations": {"eks.amazonaws.com/role-arn": role_arn}}
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
 
@@ -122,7 +121,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                 "spec": {
                     "serviceAccountName": service_account_name(model),
                     "nodeSelector": {POOL_GROUP_LABEL: model.pool_group},
-                    "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"]}],
+                    "tolerations": [GPU_TOLERATION],
                     # Spread replicas over zones when capacity allows; GPU capacity is often in one zone only,
                     # so a skew never blocks scheduling.
                     "topologySpreadConstraints": [
@@ -262,7 +261,7 @@ class ModelServer(pulumi.ComponentResource):
         def declare(suffix: str, manifest: dict, depends_on: list | None = None) -> KubernetesObject:
             return KubernetesObject(f"{name}-{suffix}", manifest, pulumi.ResourceOptions(parent=self, depends_on=depends_on or []))
 
-        account = KubernetesObject(f"{name}-sa", {**service_account(model, ""), "metadata": pulumi.Output.from_input(args.role_arn).apply(lambda arn: service_account(model, arn)["metadata"])}, child)
+        account = KubernetesObject(f"{name}-sa", service_account(model, args.role_arn), child)
         secrets = [declare("api-key", secret(model, "api-key", {"api-key": pulumi.Output.secret(args.api_key)}))]
         if args.hugging_face_token is not None:
             secrets.append(declare("hugging-face", secret(model, "hugging-face", {"token": pulumi.Output.secret(args.hugging_face_token)})))

@@ -4,7 +4,6 @@ only that model's weights."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -12,6 +11,7 @@ import pulumi_aws as aws
 
 from components.eks_cluster import irsa_trust_policy
 from llm_platform.config import ModelConfig
+from llm_platform.iam.documents import policy_json
 from llm_platform.kubernetes import SERVING_NAMESPACE
 
 MODELS_PREFIX = "models"
@@ -43,20 +43,15 @@ def weights_location(model: ModelConfig, bucket: str) -> tuple[str, str]:
 
 
 def read_policy(bucket: str, prefix: str, key_arn: str, partition: str) -> str:
-    return json.dumps(
+    return policy_json(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:{partition}:s3:::{bucket}/{prefix}/*"},
         {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:{partition}:s3:::{bucket}/{prefix}/*"},
-                {
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": f"arn:{partition}:s3:::{bucket}",
-                    "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
-                },
-                {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn},
-            ],
-        }
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"arn:{partition}:s3:::{bucket}",
+            "Condition": {"StringLike": {"s3:prefix": [prefix, f"{prefix}/*"]}},
+        },
+        {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn},
     )
 
 
@@ -131,19 +126,14 @@ class ModelStore(pulumi.ComponentResource):
             f"{name}-tls-only",
             bucket=bucket.id,
             policy=bucket.arn.apply(
-                lambda arn: json.dumps(
+                lambda arn: policy_json(
                     {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "DenyInsecureTransport",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        ],
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [arn, f"{arn}/*"],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                     }
                 )
             ),

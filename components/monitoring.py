@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.alert_topics import ALERTMANAGER_SERVICE_ACCOUNT, SEVERITIES
 from components.eks_cluster import KARPENTER_NAMESPACE
-from components.node_pools import GPU_TAINT, NODE_ROLE_LABEL
+from components.helm import pinned_release
+from components.node_pools import GPU_TOLERATION, NODE_ROLE_LABEL, SYSTEM_NODES
 from llm_platform import pins
 from llm_platform.config import ObservabilityConfig
 from llm_platform.kubernetes import MONITORING_NAMESPACE, KubernetesObject
@@ -19,8 +19,6 @@ from llm_platform.kubernetes import MONITORING_NAMESPACE, KubernetesObject
 RELEASE = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 DASHBOARD_LABEL = ("grafana_dashboard", "1")
-SYSTEM_NODES = {NODE_ROLE_LABEL: "system"}
-GPU_TOLERATION = {"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"]}
 
 
 @dataclass(frozen=True)
@@ -160,27 +158,16 @@ class Monitoring(pulumi.ComponentResource):
         values = pulumi.Output.all(args.storage_class, args.alert_topic_arns, args.alertmanager_role_arn).apply(
             lambda resolved: stack_values(args.config, region=args.region, storage_class=resolved[0], topic_arns=resolved[1], alertmanager_role_arn=resolved[2])
         )
-        release = k8s.helm.v3.Release(
+        release = pinned_release(
             name,
-            name=RELEASE,
-            chart=pins.KUBE_PROMETHEUS_STACK_CHART,
-            version=pins.KUBE_PROMETHEUS_STACK_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pins.KUBE_PROMETHEUS_STACK_REPO),
+            RELEASE,
+            pins.KUBE_PROMETHEUS_STACK_CHART,
             namespace=MONITORING_NAMESPACE,
             values=values,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, admin]),
         )
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[release])
-        k8s.helm.v3.Release(
-            f"{name}-dcgm",
-            name="dcgm-exporter",
-            chart=pins.DCGM_EXPORTER_CHART,
-            version=pins.DCGM_EXPORTER_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pins.DCGM_EXPORTER_REPO),
-            namespace=MONITORING_NAMESPACE,
-            values=dcgm_values(),
-            opts=after_crds,
-        )
+        pinned_release(f"{name}-dcgm", "dcgm-exporter", pins.DCGM_EXPORTER_CHART, namespace=MONITORING_NAMESPACE, values=dcgm_values(), opts=after_crds)
         KubernetesObject(f"{name}-karpenter-monitor", karpenter_service_monitor(), after_crds)
 
         self.namespace = MONITORING_NAMESPACE

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from llm_platform.config import NetworkConfig
+from llm_platform.iam.documents import policy_json
 
 
 @dataclass(frozen=True)
@@ -202,16 +202,11 @@ class Network(pulumi.ComponentResource):
             role=role.id,
             # Write access to this one log group only, not the account-wide "*" of the documentation example.
             policy=log_group.arn.apply(
-                lambda arn: json.dumps(
+                lambda arn: policy_json(
                     {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
-                                "Resource": [arn, f"{arn}:*"],
-                            }
-                        ],
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
+                        "Resource": [arn, f"{arn}:*"],
                     }
                 )
             ),

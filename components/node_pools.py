@@ -10,14 +10,15 @@ import pulumi
 
 from llm_platform import catalog
 from llm_platform.config import DisruptionWindow, GpuPoolConfig, SystemPoolConfig
-from llm_platform.kubernetes import KubernetesObject
+from llm_platform.kubernetes import GPU_RESOURCE, KubernetesObject
 
 NODE_ROLE_LABEL = "llm-platform.io/node-role"
 POOL_LABEL = "llm-platform.io/pool"
 POOL_GROUP_LABEL = "llm-platform.io/pool-group"
-GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT = {"key": GPU_RESOURCE, "value": "true", "effect": "NoSchedule"}
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 SYSTEM_POOL = "system"
+SYSTEM_NODES = {NODE_ROLE_LABEL: SYSTEM_POOL}
 # Longer than any pod's termination grace period (model servers drain in-flight requests for up to
 # 120 s), so Karpenter never cuts a drain short; bounded so a stuck pod cannot pin a node forever.
 TERMINATION_GRACE_PERIOD = "1h"
@@ -40,7 +41,7 @@ def gpu_node_pool_name(pool: GpuPoolConfig) -> str:
     return f"gpu-{pool.name}"
 
 
-def ec2_node_class(name: str, *, cluster_name: str, node_role_name: str, ami_alias: str, root_volume_gib: int, tags: dict[str, str]) -> dict:
+def ec2_node_class(name: str, *, cluster_name: str, node_role_name: pulumi.Input[str], ami_alias: str, root_volume_gib: int, tags: dict[str, str]) -> dict:
     discovery = [{"tags": {"karpenter.sh/discovery": cluster_name}}]
     return {
         "apiVersion": "karpenter.k8s.aws/v1",
@@ -153,15 +154,10 @@ class NodePools(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         def node_class(class_name: str, root_volume_gib: int) -> KubernetesObject:
-            def manifest(role: str) -> dict:
-                return ec2_node_class(
-                    class_name, cluster_name=args.cluster_name, node_role_name=role, ami_alias=args.ami_alias, root_volume_gib=root_volume_gib, tags=args.tags
-                )
-
-            # The node role name is only known once IAM has it; everything else is known now.
-            shape = manifest("")
-            spec = pulumi.Output.from_input(args.node_role_name).apply(lambda role: manifest(role)["spec"])
-            return KubernetesObject(f"{name}-{class_name}-class", {**shape, "spec": spec}, child)
+            manifest = ec2_node_class(
+                class_name, cluster_name=args.cluster_name, node_role_name=args.node_role_name, ami_alias=args.ami_alias, root_volume_gib=root_volume_gib, tags=args.tags
+            )
+            return KubernetesObject(f"{name}-{class_name}-class", manifest, child)
 
         system_class = node_class(SYSTEM_POOL, root_volume_gib=50)
         KubernetesObject(f"{name}-{SYSTEM_POOL}", system_node_pool(args.system_pool), pulumi.ResourceOptions(parent=self, depends_on=[system_class]))

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from components.node_pools import GPU_TAINT, NODE_ROLE_LABEL
+from components.helm import pinned_release
+from components.node_pools import GPU_TOLERATION, NODE_ROLE_LABEL
 from llm_platform import pins
 
 NAMESPACE = "nvidia-device-plugin"
@@ -32,7 +32,7 @@ def device_plugin_values(args: NvidiaDevicePluginArgs) -> dict:
                 }
             }
         },
-        "tolerations": [{"key": GPU_TAINT["key"], "operator": "Exists", "effect": GPU_TAINT["effect"]}],
+        "tolerations": [GPU_TOLERATION],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
     }
 
@@ -42,12 +42,10 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NvidiaDevicePluginArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:nvidia_device_plugin:NvidiaDevicePlugin", name, None, opts)
-        release = k8s.helm.v3.Release(
+        release = pinned_release(
             name,
-            name="nvidia-device-plugin",
-            chart=pins.NVIDIA_DEVICE_PLUGIN_CHART,
-            version=pins.NVIDIA_DEVICE_PLUGIN_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=pins.NVIDIA_DEVICE_PLUGIN_REPO),
+            "nvidia-device-plugin",
+            pins.NVIDIA_DEVICE_PLUGIN_CHART,
             namespace=NAMESPACE,
             create_namespace=True,
             values=device_plugin_values(args),

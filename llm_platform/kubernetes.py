@@ -29,6 +29,10 @@ class KubernetesObject(pulumi.CustomResource):
         super().__init__(type_token(manifest["apiVersion"], manifest["kind"]), resource_name, dict(manifest), opts)
 
 
-# Namespaces shared by several components.
+# Names shared by the components that declare objects and the rules and tools that read them.
 MONITORING_NAMESPACE = "monitoring"
 SERVING_NAMESPACE = "serving"
+GPU_RESOURCE = "nvidia.com/gpu"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+WEIGHTS_ANNOTATION = "llm-platform.io/weights-gib"
+"""On a model Deployment: GiB of weights it keeps in S3, which the cost ceiling prices."""

@@ -1,5 +1,16 @@
 """Every version the platform pins, with where each pin comes from. Change them here only."""
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HelmChart:
+    chart: str
+    """Chart name in `repo`, or an `oci://` reference (then `repo` is None)."""
+    version: str
+    repo: str | None = None
+
+
 # EKS Kubernetes version: newest in EKS standard support on 2026-11-21 that Karpenter 1.14.1 supports
 # (EKS "Kubernetes version lifecycle" docs; karpenter-provider-aws website/.../upgrading/compatibility.md).
 KUBERNETES_VERSION = "1.36"
@@ -7,8 +18,8 @@ KUBERNETES_VERSION = "1.36"
 # Karpenter controller and CRD charts, the release whose CRDs are vendored (structure only) in
 # tests/schemas/crds (aws/karpenter-provider-aws tag v1.14.1, commit bde00654cd31).
 KARPENTER_VERSION = "1.14.1"
-KARPENTER_CHART = "oci://public.ecr.aws/karpenter/karpenter"
-KARPENTER_CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
+KARPENTER_CHART = HelmChart("oci://public.ecr.aws/karpenter/karpenter", KARPENTER_VERSION)
+KARPENTER_CRD_CHART = HelmChart("oci://public.ecr.aws/karpenter/karpenter-crd", KARPENTER_VERSION)
 
 # EKS-optimized AL2023 AMI release for Karpenter's `al2023@<version>` alias: awslabs/amazon-eks-ami
 # release v20260903, which ships Kubernetes 1.36 images including the NVIDIA variant Karpenter picks for
@@ -16,9 +27,8 @@ KARPENTER_CRD_CHART = "oci://public.ecr.aws/karpenter/karpenter-crd"
 AL2023_AMI_RELEASE = "v20260903"
 
 # NVIDIA device plugin chart (NVIDIA/k8s-device-plugin tag v0.20.0; chart index on the gh-pages branch).
-NVIDIA_DEVICE_PLUGIN_CHART = "nvidia-device-plugin"
-NVIDIA_DEVICE_PLUGIN_REPO = "https://nvidia.github.io/k8s-device-plugin"
 NVIDIA_DEVICE_PLUGIN_VERSION = "0.20.0"
+NVIDIA_DEVICE_PLUGIN_CHART = HelmChart("nvidia-device-plugin", NVIDIA_DEVICE_PLUGIN_VERSION, "https://nvidia.github.io/k8s-device-plugin")
 
 # EKS managed add-on versions per Kubernetes version. Verify before changing the Kubernetes version:
 #   aws eks describe-addon-versions --kubernetes-version 1.36 --addon-name <name>
@@ -39,20 +49,14 @@ EKS_ADDON_VERSIONS = {
 # kube-prometheus-stack (prometheus-community/helm-charts tag kube-prometheus-stack-88.5.3, 2026-08-21;
 # Prometheus Operator v0.93.1, kube-state-metrics v2.20.0). Its default values are the structure the
 # tests check our values against (tests/schemas/values/kube-prometheus-stack.json).
-KUBE_PROMETHEUS_STACK_CHART = "kube-prometheus-stack"
-KUBE_PROMETHEUS_STACK_REPO = "https://prometheus-community.github.io/helm-charts"
-KUBE_PROMETHEUS_STACK_VERSION = "88.5.3"
+KUBE_PROMETHEUS_STACK_CHART = HelmChart("kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts")
 
 # NVIDIA DCGM exporter chart 4.8.2 (NVIDIA/dcgm-exporter tag 4.5.3-4.8.2, 2026-05-06); the chart pins the
 # image nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless itself.
-DCGM_EXPORTER_CHART = "dcgm-exporter"
-DCGM_EXPORTER_REPO = "https://nvidia.github.io/dcgm-exporter/helm-charts"
-DCGM_EXPORTER_VERSION = "4.8.2"
+DCGM_EXPORTER_CHART = HelmChart("dcgm-exporter", "4.8.2", "https://nvidia.github.io/dcgm-exporter/helm-charts")
 
 # KEDA 2.20.2 (kedacore/charts tag v2.20.2, 2026-07-31): ScaledObjects scale model servers on vLLM's queue.
-KEDA_CHART = "keda"
-KEDA_REPO = "https://kedacore.github.io/charts"
-KEDA_VERSION = "2.20.2"
+KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
 
 # vLLM's OpenAI-compatible server image, by tag and digest: v0.31.0, the newest release whose image digest
 # could be confirmed (docker.io/vllm/vllm-openai, multi-arch index digest as recorded 2026-10-10 by several
@@ -66,6 +70,4 @@ VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.31.0@sha256:c1c9f6fd5c109ba7f0546a59
 # on gh-pages). Its values.yaml is byte-identical to helm/aws-load-balancer-controller/values.yaml of
 # kubernetes-sigs/aws-load-balancer-controller tag v3.5.0 (11eb202c97e4), whose docs/install/iam_policy.json
 # is the controller policy in llm_platform/iam/data/.
-AWS_LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
-AWS_LOAD_BALANCER_CONTROLLER_REPO = "https://aws.github.io/eks-charts"
-AWS_LOAD_BALANCER_CONTROLLER_VERSION = "3.5.0"
+AWS_LOAD_BALANCER_CONTROLLER_CHART = HelmChart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")

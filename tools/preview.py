@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 import yaml
 
+from llm_platform.kubernetes import HELM_RELEASE
 from llm_platform.policy.config_file import PolicyConfigError, load_config
 from llm_platform.policy.core import Finding, Resource
 from llm_platform.policy.cost import CostReport, monthly_ceiling
@@ -247,7 +248,6 @@ def _plain(value: Any) -> Any:
 
 # -- rendering ---------------------------------------------------------------------------------------
 
-HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 MANIFEST_KEY_ORDER = ("apiVersion", "kind", "metadata")
 
 

@@ -9,7 +9,7 @@ from typing import Any, Mapping
 
 import jsonschema
 
-from llm_platform.policy.pack import BY_NAME, POLICIES
+from llm_platform.policy.pack import BY_NAME, POLICIES, policy_entry
 
 
 class PolicyConfigError(ValueError):
@@ -23,9 +23,7 @@ def validate_config(pack_config: Mapping[str, Any], source: str) -> None:
         if name not in BY_NAME:
             problems.append(f"{source}: unknown policy {name!r} (rule: policies are {', '.join(BY_NAME)})")
             continue
-        if isinstance(config, str):
-            config = {"enforcementLevel": config}
-        for error in jsonschema.Draft7Validator(BY_NAME[name].config_schema()).iter_errors(config):
+        for error in jsonschema.Draft7Validator(BY_NAME[name].config_schema()).iter_errors(policy_entry(config)):
             path = ".".join([name, *map(str, error.absolute_path)])
             problems.append(f"{source}: {path}: {json.dumps(error.instance)} is invalid (rule: {error.message})")
     for policy in POLICIES:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from llm_platform import catalog
+from llm_platform.kubernetes import GPU_RESOURCE, HELM_RELEASE, WEIGHTS_ANNOTATION
 from llm_platform.policy import kube
 from llm_platform.policy.core import Resource
 
@@ -114,7 +115,7 @@ def _node_pools(resources: list[Resource], region: str | None, report: CostRepor
                 continue
             nodes = kube.max_nodes(pool.props, size)
             if nodes is None:
-                report.unbounded.append((pool.urn, f"NodePool {pool_name} has no cpu, memory or {kube.GPU_RESOURCE} limit"))
+                report.unbounded.append((pool.urn, f"NodePool {pool_name} has no cpu, memory or {GPU_RESOURCE} limit"))
                 break
             candidates.append((nodes * size.on_demand_usd_per_hour(region), nodes, size))
         else:
@@ -173,7 +174,7 @@ def _fargate(resources: list[Resource], report: CostReport) -> None:
     if not any(r.type == EKS_CLUSTER_TYPES[0] and r.props.get("fargate") for r in resources):
         return
     pods: list[tuple[str, float, float]] = [("CoreDNS", 0.1, 0.07)] * _assumption("corednsReplicas")
-    for release in kube.of_type(resources, kube.HELM_RELEASE):
+    for release in kube.of_type(resources, HELM_RELEASE):
         if kube.helm_chart_name(release.props) == "karpenter":
             values = release.props.get("values") or {}
             requests = kube.dig(values, "controller", "resources", "requests") or {}
@@ -224,7 +225,7 @@ def _claims(values: Any, replicas: int = 1) -> Iterable[float]:
 
 
 def _volumes(resources: list[Resource], report: CostReport) -> None:
-    for release in kube.of_type(resources, kube.HELM_RELEASE):
+    for release in kube.of_type(resources, HELM_RELEASE):
         gib = sum(_claims(release.props.get("values") or {}))
         if gib:
             report.items.append(_item(f"persistent volumes of {release.props.get('name') or release.name}", f"{gib:g} GiB gp3", gib, "gp3GbMonth"))
@@ -233,8 +234,6 @@ def _volumes(resources: list[Resource], report: CostReport) -> None:
     if gib:
         report.items.append(_item("persistent volume claims", f"{len(claims)} claim(s), {gib:g} GiB gp3", gib, "gp3GbMonth"))
 
-
-WEIGHTS_ANNOTATION = "llm-platform.io/weights-gib"
 
 
 def _other(resources: list[Resource], report: CostReport) -> None:

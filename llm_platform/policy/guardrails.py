@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Iterator, Mapping
 
+from llm_platform.kubernetes import GPU_RESOURCE, HELM_RELEASE
 from llm_platform.policy import kube
 from llm_platform.policy.core import Config, Resource
 
@@ -139,7 +140,7 @@ def _image_pinned(image: str) -> bool:
 
 
 def images_pinned(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
-    if resource_type == kube.HELM_RELEASE and not props.get("version"):
+    if resource_type == HELM_RELEASE and not props.get("version"):
         yield f"Helm release of chart {props.get('chart')} has no pinned chart version"
     spec = kube.pod_spec(resource_type, props)
     for container in kube.containers(spec or {}):
@@ -149,8 +150,8 @@ def images_pinned(resource_type: str, props: Mapping[str, Any], config: Config) 
 
 def _wants_gpu_nodes(spec: Mapping[str, Any]) -> bool:
     tolerations = spec.get("tolerations") or []
-    return any(t.get("key") == kube.GPU_RESOURCE for t in tolerations) or any(
-        kube.GPU_RESOURCE in ((c.get("resources") or {}).get("requests") or {}) for c in kube.containers(spec)
+    return any(t.get("key") == GPU_RESOURCE for t in tolerations) or any(
+        GPU_RESOURCE in ((c.get("resources") or {}).get("requests") or {}) for c in kube.containers(spec)
     )
 
 
@@ -158,8 +159,8 @@ def gpu_limits_set(resource_type: str, props: Mapping[str, Any], config: Config)
     spec = kube.pod_spec(resource_type, props)
     if spec is None or not _wants_gpu_nodes(spec) or _workload_id(props) in config["allowList"]:
         return
-    if not any(kube.GPU_RESOURCE in ((c.get("resources") or {}).get("limits") or {}) for c in spec.get("containers") or []):
-        yield f"pods of {_workload_id(props)} run on GPU nodes but no container sets a {kube.GPU_RESOURCE} limit"
+    if not any(GPU_RESOURCE in ((c.get("resources") or {}).get("limits") or {}) for c in spec.get("containers") or []):
+        yield f"pods of {_workload_id(props)} run on GPU nodes but no container sets a {GPU_RESOURCE} limit"
 
 
 def required_tags(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:

@@ -7,12 +7,11 @@ import re
 from typing import Any, Iterator, Mapping
 
 from llm_platform import catalog
+from llm_platform.kubernetes import GPU_RESOURCE
 from llm_platform.policy.core import Resource
 
-GPU_RESOURCE = "nvidia.com/gpu"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
-HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
 # Workload kinds whose pod template the guardrails inspect, with the path to the pod spec.

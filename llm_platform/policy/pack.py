@@ -59,11 +59,14 @@ POLICIES: tuple[Policy, ...] = (
     Policy("karpenter-ami-pinned", "Karpenter node classes pin a dated AMI release instead of @latest.", "mandatory", check_resource=guardrails.ami_pinned),
 )
 BY_NAME = {policy.name: policy for policy in POLICIES}
+def policy_entry(raw: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A policy's entry in a pack config; `--policy-pack-config` allows a bare enforcement level."""
+    return {"enforcementLevel": raw} if isinstance(raw, str) else raw or {}
+
+
 def settings(policy: Policy, pack_config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The policy's enforcement level and config (with schema defaults) under a stack's pack config."""
-    raw = pack_config.get(policy.name) or {}
-    if isinstance(raw, str):
-        raw = {"enforcementLevel": raw}
+    raw = policy_entry(pack_config.get(policy.name))
     return raw.get("enforcementLevel", policy.enforcement), policy.config_with_defaults(raw)
 
 

@@ -7,6 +7,7 @@ from collections import defaultdict
 from typing import Iterator
 
 from llm_platform import catalog
+from llm_platform.kubernetes import GPU_RESOURCE
 from llm_platform.policy import kube
 from llm_platform.policy.core import Config, Resource
 
@@ -47,17 +48,14 @@ def vcpu_ceilings(resources: list[Resource]) -> dict[str, int]:
 
 
 def gpus_within_quota(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
-    total = 0
-    for pool in gpu_node_pools(resources):
-        limit = kube.gpu_limit(pool.props)
-        name = kube.dig(pool.props, "metadata", "name")
+    limits = [(pool.urn, kube.dig(pool.props, "metadata", "name"), kube.gpu_limit(pool.props)) for pool in gpu_node_pools(resources)]
+    for urn, name, limit in limits:
         if limit is None:
-            yield pool.urn, f"GPU NodePool {name} has no {kube.GPU_RESOURCE} limit: it could launch GPUs without bound"
-        else:
-            total += limit
+            yield urn, f"GPU NodePool {name} has no {GPU_RESOURCE} limit: it could launch GPUs without bound"
+    total = sum(limit for *_, limit in limits if limit is not None)
     if total > config["maxGpus"]:
-        limits = ", ".join(f"{kube.dig(p.props, 'metadata', 'name')}={kube.gpu_limit(p.props)}" for p in gpu_node_pools(resources))
-        yield "", f"GPU node pools can reach {total} GPUs ({limits}), above the environment's maxGpus {config['maxGpus']:g}"
+        listing = ", ".join(f"{name}={limit}" for _, name, limit in limits)
+        yield "", f"GPU node pools can reach {total} GPUs ({listing}), above the environment's maxGpus {config['maxGpus']:g}"
     quotas = config.get("vcpuQuotas") or {}
     for code, vcpus in sorted(vcpu_ceilings(resources).items()):
         if code in quotas and vcpus > quotas[code]:

@@ -21,8 +21,8 @@ def test_values_use_only_keys_the_chart_defines():
 def test_releases_are_pinned_and_wired(stack_plan, stack, replicas):
     releases = {r.inputs["name"]: r for r in stack_plan(stack).of_type(RELEASE)}
     crd, controller = releases["karpenter-crd"], releases["karpenter"]
-    assert crd.inputs["chart"] == pins.KARPENTER_CRD_CHART and crd.inputs["version"] == pins.KARPENTER_VERSION
-    assert controller.inputs["chart"] == pins.KARPENTER_CHART and controller.inputs["version"] == pins.KARPENTER_VERSION
+    assert crd.inputs["chart"] == pins.KARPENTER_CRD_CHART.chart and crd.inputs["version"] == pins.KARPENTER_VERSION
+    assert controller.inputs["chart"] == pins.KARPENTER_CHART.chart and controller.inputs["version"] == pins.KARPENTER_VERSION
     assert controller.inputs["skipCrds"] is True and crd.urn in controller.depends_on
     values = controller.inputs["values"]
     assert values["replicas"] == replicas

@@ -82,9 +82,9 @@ def test_release_is_pinned_and_wired(declared):
         "https://aws.github.io/eks-charts",
     )
     assert (inputs["chart"], inputs["version"], inputs["repositoryOpts"]["repo"]) == (
-        pins.AWS_LOAD_BALANCER_CONTROLLER_CHART,
-        pins.AWS_LOAD_BALANCER_CONTROLLER_VERSION,
-        pins.AWS_LOAD_BALANCER_CONTROLLER_REPO,
+        pins.AWS_LOAD_BALANCER_CONTROLLER_CHART.chart,
+        pins.AWS_LOAD_BALANCER_CONTROLLER_CHART.version,
+        pins.AWS_LOAD_BALANCER_CONTROLLER_CHART.repo,
     )
     assert inputs["name"] == "aws-load-balancer-controller" and inputs["namespace"] == "kube-system"
     values = inputs["values"]

@@ -12,7 +12,7 @@ import pytest
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from llm_platform.policy.pack import POLICIES
+from llm_platform.policy.pack import POLICIES, policy_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED}
@@ -40,8 +40,7 @@ def _struct(value: dict) -> struct_pb2.Struct:
 def configure(analyzer, pack_config: dict) -> None:
     policy_config = {}
     for policy in POLICIES:
-        raw = pack_config.get(policy.name, {})
-        raw = {"enforcementLevel": raw} if isinstance(raw, str) else raw
+        raw = policy_entry(pack_config.get(policy.name))
         level = raw.get("enforcementLevel", policy.enforcement)
         properties = {k: v for k, v in raw.items() if k != "enforcementLevel"}
         policy_config[policy.name] = analyzer_pb2.PolicyConfig(enforcementLevel=LEVELS[level], properties=_struct(properties))
