@@ -9,17 +9,16 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.eks_cluster import irsa_trust_policy
+from components.eks_cluster import IRSA_ANNOTATION, irsa_trust_policy
 from llm_platform.iam.documents import policy_json
 from llm_platform.kubernetes import MONITORING_NAMESPACE
-
-SEVERITIES = ("critical", "warning")
-ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"
+from llm_platform.observability.delivery import ALERTMANAGER_SERVICE_ACCOUNT, SEVERITIES, AlertDelivery, sns_receivers
 
 
 @dataclass(frozen=True)
 class AlertTopicsArgs:
     cluster_name: str
+    region: str
     emails: list[str]
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
@@ -29,6 +28,7 @@ class AlertTopicsArgs:
 class AlertTopics(pulumi.ComponentResource):
     topic_arns: pulumi.Output[dict[str, str]]
     alertmanager_role_arn: pulumi.Output[str]
+    delivery: AlertDelivery
 
     def __init__(self, name: str, args: AlertTopicsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:alert_topics:AlertTopics", name, None, opts)
@@ -64,4 +64,8 @@ class AlertTopics(pulumi.ComponentResource):
         )
         self.topic_arns = pulumi.Output.all(**topics)
         self.alertmanager_role_arn = role.arn
+        self.delivery = AlertDelivery(
+            receivers=self.topic_arns.apply(lambda arns: sns_receivers(arns, args.region)),
+            service_account_annotations=role.arn.apply(lambda arn: {IRSA_ANNOTATION: arn}),
+        )
         self.register_outputs({"topic_arns": self.topic_arns, "alertmanager_role_arn": self.alertmanager_role_arn})

@@ -132,6 +132,10 @@ class EksCluster(pulumi.ComponentResource):
         )
 
 
+# IRSA: the annotation by which EKS's pod identity webhook gives a service account's pods an IAM role.
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+
+
 def irsa_trust_policy(
     parent: pulumi.Resource, oidc_provider_arn: pulumi.Input[str], oidc_issuer: pulumi.Input[str], namespace: str, service_account: str
 ) -> pulumi.Output[str]:

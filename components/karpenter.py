@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.eks_cluster import KARPENTER_NAMESPACE
+from components.eks_cluster import IRSA_ANNOTATION, KARPENTER_NAMESPACE
 from components.helm import pinned_release
 from components.karpenter_infra import KARPENTER_SERVICE_ACCOUNT
 from llm_platform import pins
@@ -24,7 +24,7 @@ def controller_values(args: KarpenterArgs) -> dict:
     return {
         "settings": {"clusterName": args.cluster_name, "interruptionQueue": args.interruption_queue_name},
         # A Fargate pod cannot use EKS Pod Identity (its node agent is a DaemonSet), hence IRSA.
-        "serviceAccount": {"name": KARPENTER_SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": args.controller_role_arn}},
+        "serviceAccount": {"name": KARPENTER_SERVICE_ACCOUNT, "annotations": {IRSA_ANNOTATION: args.controller_role_arn}},
         "replicas": args.replicas,
         # Resolve through the VPC resolver, so that the controller does not depend on CoreDNS, which in
         # turn may be waiting for capacity.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.eks_cluster import irsa_trust_policy
+from components.eks_cluster import IRSA_ANNOTATION, irsa_trust_policy
 from components.helm import pinned_release
 from llm_platform import pins
 from llm_platform.iam import load_balancer_controller as upstream
@@ -48,7 +48,7 @@ def controller_values(args: LoadBalancerControllerArgs, role_arn: pulumi.Input[s
         "serviceAccount": {
             "create": True,
             "name": SERVICE_ACCOUNT,
-            "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+            "annotations": {IRSA_ANNOTATION: role_arn},
         },
         "nodeSelector": args.system_node_selector,
     }

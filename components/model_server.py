@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Mapping
 
 import pulumi
 
@@ -38,8 +39,9 @@ PRESTOP_SLEEP_SECONDS = 10
 class ModelServerArgs:
     model: ModelConfig
     weights_uri: pulumi.Input[str]
-    """`s3://bucket/prefix` the pods read."""
-    role_arn: pulumi.Input[str]
+    """`s3://bucket/prefix` or `gs://bucket/prefix` the pods read."""
+    service_account_annotations: Mapping[str, pulumi.Input[str]]
+    """What lets the pods read the weights: the IRSA role annotation on EKS, nothing on GKE."""
     api_key: pulumi.Input[str]
     hugging_face_token: pulumi.Input[str] | None
     vpc_cidr: str
@@ -53,8 +55,8 @@ def _metadata(model: ModelConfig, name: str | None = None) -> dict:
     return {"name": name or model.name, "namespace": SERVING_NAMESPACE, "labels": labels(model)}
 
 
-def service_account(model: ModelConfig, role_arn: pulumi.Input[str]) -> dict:
-    metadata = _metadata(model, service_account_name(model)) | {"annotations": {"eks.amazonaws.com/role-arn": role_arn}}
+def service_account(model: ModelConfig, annotations: Mapping[str, pulumi.Input[str]]) -> dict:
+    metadata = _metadata(model, service_account_name(model)) | ({"annotations": dict(annotations)} if annotations else {})
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
 
 
@@ -261,7 +263,7 @@ class ModelServer(pulumi.ComponentResource):
         def declare(suffix: str, manifest: dict, depends_on: list | None = None) -> KubernetesObject:
             return KubernetesObject(f"{name}-{suffix}", manifest, pulumi.ResourceOptions(parent=self, depends_on=depends_on or []))
 
-        account = KubernetesObject(f"{name}-sa", service_account(model, args.role_arn), child)
+        account = KubernetesObject(f"{name}-sa", service_account(model, args.service_account_annotations), child)
         secrets = [declare("api-key", secret(model, "api-key", {"api-key": pulumi.Output.secret(args.api_key)}))]
         if args.hugging_face_token is not None:
             secrets.append(declare("hugging-face", secret(model, "hugging-face", {"token": pulumi.Output.secret(args.hugging_face_token)})))

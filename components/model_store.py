@@ -35,9 +35,11 @@ def bucket_name(cluster_name: str, account_id: str) -> str:
 
 
 def weights_location(model: ModelConfig, bucket: str) -> tuple[str, str]:
-    """(bucket, prefix) a model's pods read: its staged copy for hf:// sources, the source itself for s3://."""
-    if model.source.startswith("s3://"):
-        source_bucket, _, prefix = model.source.removeprefix("s3://").partition("/")
+    """(bucket, prefix) a model's pods read: its staged copy in the stack's bucket for hf:// sources, the
+    source itself for s3:// and gs:// ones."""
+    scheme, _, rest = model.source.partition("://")
+    if scheme in ("s3", "gs"):
+        source_bucket, _, prefix = rest.partition("/")
         return source_bucket, prefix.strip("/")
     return bucket, f"{MODELS_PREFIX}/{model.name}"
 

@@ -3,18 +3,19 @@ node exporter) on the system pool, the DCGM exporter on GPU nodes, and a Service
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 import pulumi
 import pulumi_random as random
 
-from components.alert_topics import ALERTMANAGER_SERVICE_ACCOUNT, SEVERITIES
 from components.eks_cluster import KARPENTER_NAMESPACE
 from components.helm import pinned_release
 from components.node_pools import GPU_TOLERATION, NODE_ROLE_LABEL, SYSTEM_NODES
 from llm_platform import pins
 from llm_platform.config import ObservabilityConfig
 from llm_platform.kubernetes import MONITORING_NAMESPACE, KubernetesObject
+from llm_platform.observability.delivery import ALERTMANAGER_SERVICE_ACCOUNT, DELIVERY_SECRET, SEVERITIES, AlertDelivery
 
 RELEASE = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
@@ -24,29 +25,18 @@ DASHBOARD_LABEL = ("grafana_dashboard", "1")
 @dataclass(frozen=True)
 class MonitoringArgs:
     config: ObservabilityConfig
-    region: str
     storage_class: pulumi.Input[str]
-    alert_topic_arns: pulumi.Input[dict[str, str]]
-    alertmanager_role_arn: pulumi.Input[str]
+    """Class of Prometheus's volumes: the stack's encrypted gp3 class on EKS, GKE's pd-balanced one."""
+    alert_delivery: AlertDelivery
+    scrape_karpenter: bool
+    """EKS: Karpenter runs in the cluster and its metrics feed the spot and capacity alerts."""
+    dcgm_overrides: dict = field(default_factory=dict)
+    """DCGM exporter values the cloud's GPU nodes need on top of the common ones (GKE's driver location)."""
 
 
-def alertmanager_config(topic_arns: dict[str, str], region: str) -> dict:
-    """Critical and warning alerts each to their SNS topic; Watchdog and info alerts nowhere. A critical
+def alertmanager_config(receivers: Mapping[str, dict]) -> dict:
+    """Critical and warning alerts each to their receiver; Watchdog and info alerts nowhere. A critical
     alert silences the warnings of the same alert name and target."""
-
-    def sns_receiver(severity: str) -> dict:
-        return {
-            "name": severity,
-            "sns_configs": [
-                {
-                    "topic_arn": topic_arns[severity],
-                    "sigv4": {"region": region},
-                    "subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
-                    "send_resolved": True,
-                }
-            ],
-        }
-
     return {
         "route": {
             "receiver": "warning",
@@ -61,12 +51,14 @@ def alertmanager_config(topic_arns: dict[str, str], region: str) -> dict:
                 {"receiver": "warning", "matchers": ['severity = "warning"']},
             ],
         },
-        "receivers": [{"name": "null"}] + [sns_receiver(severity) for severity in SEVERITIES],
+        "receivers": [{"name": "null"}] + [{"name": severity, **receivers[severity]} for severity in SEVERITIES],
         "inhibit_rules": [{"source_matchers": ['severity = "critical"'], "target_matchers": ['severity = "warning"'], "equal": ["alertname", "namespace"]}],
     }
 
 
-def stack_values(config: ObservabilityConfig, *, region: str, storage_class: str, topic_arns: dict[str, str], alertmanager_role_arn: str) -> dict:
+def stack_values(
+    config: ObservabilityConfig, *, storage_class: str, receivers: Mapping[str, dict], service_account_annotations: Mapping[str, str], secrets: list[str]
+) -> dict:
     prometheus_spec: dict = {
         # Discover ServiceMonitors, PodMonitors and rules from every namespace, not only this release's.
         "serviceMonitorSelectorNilUsesHelmValues": False,
@@ -87,9 +79,9 @@ def stack_values(config: ObservabilityConfig, *, region: str, storage_class: str
     return {
         "prometheus": {"prometheusSpec": prometheus_spec},
         "alertmanager": {
-            "serviceAccount": {"create": True, "name": ALERTMANAGER_SERVICE_ACCOUNT, "annotations": {"eks.amazonaws.com/role-arn": alertmanager_role_arn}},
-            "config": alertmanager_config(topic_arns, region),
-            "alertmanagerSpec": {"replicas": config.prometheus_replicas, "nodeSelector": SYSTEM_NODES},
+            "serviceAccount": {"create": True, "name": ALERTMANAGER_SERVICE_ACCOUNT, "annotations": dict(service_account_annotations)},
+            "config": alertmanager_config(receivers),
+            "alertmanagerSpec": {"replicas": config.prometheus_replicas, "nodeSelector": SYSTEM_NODES} | ({"secrets": secrets} if secrets else {}),
         },
         "grafana": {
             "admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
@@ -106,7 +98,7 @@ def stack_values(config: ObservabilityConfig, *, region: str, storage_class: str
     }
 
 
-def dcgm_values() -> dict:
+def dcgm_values(overrides: Mapping | None = None) -> dict:
     return {
         "nodeSelector": {NODE_ROLE_LABEL: "gpu"},
         "tolerations": [GPU_TOLERATION],
@@ -114,7 +106,7 @@ def dcgm_values() -> dict:
         # instead of renaming them exported_* under the exporter's own pod labels.
         "serviceMonitor": {"enabled": True, "interval": "15s", "honorLabels": True},
         "resources": {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
-    }
+    } | dict(overrides or {})
 
 
 def karpenter_service_monitor() -> dict:
@@ -129,6 +121,16 @@ def karpenter_service_monitor() -> dict:
             "selector": {"matchLabels": {"app.kubernetes.io/name": "karpenter"}},
             "endpoints": [{"port": "http-metrics", "interval": "30s"}],
         },
+    }
+
+
+def delivery_secret(data: Mapping[str, pulumi.Input[str]]) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": DELIVERY_SECRET, "namespace": MONITORING_NAMESPACE},
+        "type": "Opaque",
+        "stringData": dict(data),
     }
 
 
@@ -153,10 +155,16 @@ class Monitoring(pulumi.ComponentResource):
         password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
         # The provider marks `result` secret; wrapping it again keeps that true whatever reads it.
         admin_password = pulumi.Output.secret(password.result)
-        admin = KubernetesObject(f"{name}-grafana-admin", grafana_admin_secret(admin_password), pulumi.ResourceOptions(parent=self, depends_on=[namespace]))
-
-        values = pulumi.Output.all(args.storage_class, args.alert_topic_arns, args.alertmanager_role_arn).apply(
-            lambda resolved: stack_values(args.config, region=args.region, storage_class=resolved[0], topic_arns=resolved[1], alertmanager_role_arn=resolved[2])
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
+        prerequisites = [namespace, KubernetesObject(f"{name}-grafana-admin", grafana_admin_secret(admin_password), in_namespace)]
+        delivery = args.alert_delivery
+        if delivery.secret_data:
+            prerequisites.append(KubernetesObject(f"{name}-alert-delivery", delivery_secret(delivery.secret_data), in_namespace))
+        secrets = [DELIVERY_SECRET] if delivery.secret_data else []
+        values = pulumi.Output.all(args.storage_class, delivery.receivers, delivery.service_account_annotations).apply(
+            lambda resolved: stack_values(
+                args.config, storage_class=resolved[0], receivers=resolved[1], service_account_annotations=resolved[2], secrets=secrets
+            )
         )
         release = pinned_release(
             name,
@@ -164,11 +172,14 @@ class Monitoring(pulumi.ComponentResource):
             pins.KUBE_PROMETHEUS_STACK_CHART,
             namespace=MONITORING_NAMESPACE,
             values=values,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, admin]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites),
         )
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[release])
-        pinned_release(f"{name}-dcgm", "dcgm-exporter", pins.DCGM_EXPORTER_CHART, namespace=MONITORING_NAMESPACE, values=dcgm_values(), opts=after_crds)
-        KubernetesObject(f"{name}-karpenter-monitor", karpenter_service_monitor(), after_crds)
+        pinned_release(
+            f"{name}-dcgm", "dcgm-exporter", pins.DCGM_EXPORTER_CHART, namespace=MONITORING_NAMESPACE, values=dcgm_values(args.dcgm_overrides), opts=after_crds
+        )
+        if args.scrape_karpenter:
+            KubernetesObject(f"{name}-karpenter-monitor", karpenter_service_monitor(), after_crds)
 
         self.namespace = MONITORING_NAMESPACE
         self.grafana_admin_password = admin_password

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import pulumi
 import pulumi_random as random
@@ -25,7 +26,11 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 class ServingArgs:
     models: list[ModelConfig]
     bucket: pulumi.Input[str]
-    role_arns: dict[str, pulumi.Input[str]]
+    object_store: str
+    """URI scheme of the stack's object store: `s3` or `gs`."""
+    service_account_annotations: dict[str, Mapping[str, pulumi.Input[str]]]
+    """By model: what its Kubernetes service account carries so that its pods can read the weights (the
+    IRSA role on EKS; nothing on GKE, where the bucket grants the service account itself)."""
     vpc_cidr: str
     ingress: IngressConfig | None
     hugging_face_token: pulumi.Input[str] | None
@@ -92,8 +97,10 @@ class Serving(pulumi.ComponentResource):
                 f"{name}-{model.name}",
                 ModelServerArgs(
                     model=model,
-                    weights_uri=pulumi.Output.from_input(args.bucket).apply(lambda bucket, m=model: "s3://{}/{}".format(*weights_location(m, bucket))),
-                    role_arn=args.role_arns[model.name],
+                    weights_uri=pulumi.Output.from_input(args.bucket).apply(
+                        lambda bucket, m=model: "{}://{}/{}".format(args.object_store, *weights_location(m, bucket))
+                    ),
+                    service_account_annotations=args.service_account_annotations.get(model.name, {}),
                     api_key=keys[model.name],
                     hugging_face_token=args.hugging_face_token if model.source.startswith("hf://") else None,
                     vpc_cidr=args.vpc_cidr,

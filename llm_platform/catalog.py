@@ -1,10 +1,10 @@
-"""The instance catalog: the one place that says which instance types the platform supports, what
-GPUs they carry and what they cost. Config validation, node pools, the budget policy and the quota
-policy all read it from `data/gpu_catalog.yaml`."""
+"""The instance catalog: the one place that says which AWS instance types and Google Cloud machine types
+the platform supports, what GPUs they carry and what they cost. Config validation, node pools, the
+budget policy and the quota policy all read it from `data/gpu_catalog.yaml`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +25,9 @@ class InstanceType:
     """Per GPU, as the driver reports it (what vLLM can actually use), not the marketing figure."""
     prices: dict[str, float]
     """On-demand USD per hour by region."""
+    spot_prices: dict[str, float] = field(default_factory=dict)
+    """Spot USD per hour by region, where the catalog records it (Google Cloud: spot prices change at
+    most once a month). The cost ceiling never uses them: see `policy.cost`."""
 
     def on_demand_usd_per_hour(self, region: str) -> float:
         try:
@@ -36,13 +39,15 @@ class InstanceType:
 @dataclass(frozen=True)
 class GpuFamily:
     name: str
-    quota_bucket: str
-    """EC2 vCPU quota bucket: `G` (G and VT instances) or `P` (P instances)."""
-    gpu_name: str
-    """Value of the Karpenter label `karpenter.k8s.aws/instance-gpu-name`."""
     gpu_model: str
     gpu_memory_mib: int
     sizes: tuple[InstanceType, ...]
+    quota_bucket: str = ""
+    """AWS: EC2 vCPU quota bucket, `G` (G and VT instances) or `P` (P instances)."""
+    gpu_name: str = ""
+    """AWS: value of the Karpenter label `karpenter.k8s.aws/instance-gpu-name`."""
+    accelerator_type: str = ""
+    """Google Cloud: the Compute Engine accelerator type, e.g. `nvidia-l4`."""
 
 
 @cache
@@ -64,6 +69,7 @@ def _instance(name: str, family: str, spec: dict, gpu_memory_mib: int = 0) -> In
         gpus=spec.get("gpus", 0),
         gpu_memory_mib=gpu_memory_mib,
         prices=dict(spec["onDemandUsdPerHour"]),
+        spot_prices=dict(spec.get("spotUsdPerHour") or {}),
     )
 
 
@@ -119,7 +125,73 @@ def find_aws_instance_type(name: str) -> InstanceType | None:
 
 
 @cache
-def aws_prices() -> dict:
-    """Prices of everything that is not an instance, and the usage assumptions of the cost ceiling."""
+def service_prices() -> dict:
+    """Prices of everything that is not an instance, by cloud, and the usage assumptions of the cost ceiling."""
     with PRICES_FILE.open() as handle:
         return yaml.safe_load(handle)
+
+
+# -- Google Cloud ----------------------------------------------------------------------------------
+
+
+def gcp_regions() -> tuple[str, ...]:
+    return tuple(_raw()["gcp"]["regions"])
+
+
+@cache
+def gcp_gpu_families() -> dict[str, GpuFamily]:
+    families = {}
+    for name, family in _raw()["gcp"]["gpuFamilies"].items():
+        families[name] = GpuFamily(
+            name=name,
+            gpu_model=family["gpuModel"],
+            gpu_memory_mib=family["gpuMemoryMiB"],
+            accelerator_type=family["acceleratorType"],
+            sizes=tuple(_instance(size, name, spec, family["gpuMemoryMiB"]) for size, spec in family["sizes"].items()),
+        )
+    return families
+
+
+@cache
+def gcp_general_families() -> dict[str, tuple[InstanceType, ...]]:
+    return {
+        name: tuple(_instance(size, name, spec) for size, spec in family["sizes"].items())
+        for name, family in _raw()["gcp"]["generalFamilies"].items()
+    }
+
+
+def gcp_gpu_quota_metric(accelerator_type: str, spot: bool) -> str:
+    """The regional Compute Engine quota metric that bounds GPUs of `accelerator_type` (spot GPUs have their own)."""
+    return _raw()["gcp"]["gpuQuotas"][accelerator_type]["spot" if spot else "on-demand"]
+
+
+def gcp_gpu_accelerator_types() -> tuple[str, ...]:
+    return tuple(_raw()["gcp"]["gpuQuotas"])
+
+
+def gcp_gpu_quota_metrics() -> list[str]:
+    return [metric for quotas in _raw()["gcp"]["gpuQuotas"].values() for metric in quotas.values()]
+
+
+@cache
+def _gcp_family_by_machine_type() -> dict[str, GpuFamily]:
+    return {size.name: family for family in gcp_gpu_families().values() for size in family.sizes}
+
+
+def gcp_gpu_family_of(machine_type: str) -> GpuFamily | None:
+    return _gcp_family_by_machine_type().get(machine_type)
+
+
+@cache
+def _all_gcp_machine_types() -> dict[str, InstanceType]:
+    sizes = [size for family in gcp_gpu_families().values() for size in family.sizes]
+    sizes += [size for family in gcp_general_families().values() for size in family]
+    return {size.name: size for size in sizes}
+
+
+def gcp_machine_type(name: str) -> InstanceType:
+    return _all_gcp_machine_types()[name]
+
+
+def find_gcp_machine_type(name: str) -> InstanceType | None:
+    return _all_gcp_machine_types().get(name)

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from llm_platform import catalog, pins
@@ -31,6 +31,17 @@ IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+
 # Karpenter durations are Go durations restricted to hours/minutes/seconds (NodePool CRD pattern).
 DURATION = re.compile(r"^(([0-9]+(s|m|h))+)$")
 CRON_FIELDS = 5
+# Google Cloud project ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a
+# letter, not ending with a hyphen (Resource Manager `projects.create` reference).
+GCP_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+# Cloud Billing account ids, e.g. 012345-6789AB-CDEF01 (Cloud Billing API `billingAccounts` reference).
+BILLING_ACCOUNT_ID = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
+# Google Cloud label keys and values: lowercase letters, digits, '_' and '-', at most 63 characters;
+# keys start with a letter (Resource Manager "Labels" requirements).
+GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+# Cloud Storage bucket names (without dots) are at most 63 characters.
+GCS_BUCKET_MAX_LENGTH = 63
 # EKS control-plane log types that security reviews need at the least.
 REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
 
@@ -64,10 +75,30 @@ class FlowLogsConfig(ConfigModel):
         return days
 
 
+def _strict_network(value: Any) -> Any:
+    # Host bits set (10.0.0.1/16) are a typo more often than not: refuse instead of masking them.
+    if isinstance(value, str):
+        try:
+            ipaddress.IPv4Network(value, strict=True)
+        except ValueError as exc:
+            raise ValueError(f"not a valid IPv4 network in CIDR notation ({exc})") from None
+    return value
+
+
+def _private_network(network: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+    if not network.is_private:
+        raise ValueError("must be a private (RFC 1918) range")
+    return network
+
+
+StrictNetwork = Annotated[ipaddress.IPv4Network, BeforeValidator(_strict_network)]
+PrivateNetwork = Annotated[ipaddress.IPv4Network, BeforeValidator(_strict_network), AfterValidator(_private_network)]
+
+
 class NetworkConfig(ConfigModel):
     """The VPC: public subnets for load balancers and NAT, private subnets for every node."""
 
-    cidr: ipaddress.IPv4Network = ipaddress.IPv4Network("10.0.0.0/16")
+    cidr: StrictNetwork = ipaddress.IPv4Network("10.0.0.0/16")
     """VPC CIDR, /16 to /20. Subnets are carved from it: one private /(n+3) per zone (pods take VPC IPs
     through the VPC CNI, so private subnets get most of the space) and one public /(n+6) per zone taken
     from the last /(n+3) block."""
@@ -81,16 +112,6 @@ class NetworkConfig(ConfigModel):
 
     flow_logs: FlowLogsConfig | None = None
     """VPC flow logs; off when absent."""
-
-    @field_validator("cidr", mode="before")
-    @classmethod
-    def _strict_network(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                ipaddress.IPv4Network(value, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"not a valid IPv4 network in CIDR notation ({exc})") from None
-        return value
 
     @field_validator("cidr")
     @classmethod
@@ -236,50 +257,95 @@ class DisruptionWindow(ConfigModel):
 
 
 class GpuPoolConfig(ConfigModel):
-    """One Karpenter NodePool of GPU nodes."""
+    """One pool of GPU nodes: a Karpenter NodePool on AWS, a GKE node pool on Google Cloud."""
 
     name: DnsLabel
-    """Pool name (DNS label); the NodePool is `gpu-<name>` and its nodes carry `llm-platform.io/pool: <name>`."""
+    """Pool name (DNS label); the node pool is `gpu-<name>` and its nodes carry `llm-platform.io/pool: <name>`."""
 
     group: str | None = None
     """Pools of one group serve the same models: their nodes carry `llm-platform.io/pool-group: <group>`,
-    which workloads select. Defaults to the pool name. Give an on-demand baseline pool a higher `weight`
-    and a spot burst pool of the same group a lower one."""
-
-    instance_types: list[str]
-    """GPU instance types the pool may launch, e.g. `g6.xlarge`; each must be in the instance catalog."""
+    which workloads select. Defaults to the pool name. On AWS, give an on-demand baseline pool a higher
+    `weight` and a spot burst pool of the same group a lower one."""
 
     capacity_types: Annotated[list[CapacityType], Field(min_length=1), AfterValidator(_unique)]
-    """`spot` and/or `on-demand`. With both, Karpenter launches spot and falls back to on-demand when
-    spot capacity is short."""
+    """`spot` and/or `on-demand`. On AWS, with both, Karpenter launches spot and falls back to on-demand
+    when spot capacity is short. A GKE node pool is one or the other: declare two pools of one group."""
 
     max_gpus: Annotated[int, Field(ge=1, le=512)]
-    """The pool's `nvidia.com/gpu` limit. Required: an unbounded GPU pool is refused."""
-
-    weight: Annotated[int, Field(ge=1, le=100)] = 10
-    """Karpenter tries pools with a higher weight first."""
-
-    consolidate_after: Duration = "10m"
-    """How long a GPU node must sit empty before Karpenter removes it."""
-
-    expire_after: Duration = "720h"
-    """Maximum node lifetime, so that nodes pick up new AMIs and patches."""
+    """The most GPUs the pool can hold (the NodePool's `nvidia.com/gpu` limit on AWS, the node pool's total
+    autoscaling maximum times GPUs per node on Google Cloud). Required: an unbounded GPU pool is refused."""
 
     root_volume_gib: Annotated[int, Field(ge=100, le=2000)] = 200
-    """Encrypted gp3 root volume per node: container images (vLLM's is ~10 GB) plus cached model weights."""
+    """Encrypted boot disk per node (gp3 on AWS, pd-balanced on Google Cloud): container images (vLLM's is
+    ~10 GB) plus cached model weights."""
+
+    # -- AWS (Karpenter) ------------------------------------------------------------------------------
+    instance_types: list[str] | None = None
+    """AWS: GPU instance types the pool may launch, e.g. `g6.xlarge`; each must be in the instance catalog."""
+
+    weight: Annotated[int, Field(ge=1, le=100)] = 10
+    """AWS: Karpenter tries pools with a higher weight first."""
+
+    consolidate_after: Duration = "10m"
+    """AWS: how long a GPU node must sit empty before Karpenter removes it."""
+
+    expire_after: Duration = "720h"
+    """AWS: maximum node lifetime, so that nodes pick up new AMIs and patches."""
+
+    # -- Google Cloud (GKE) ---------------------------------------------------------------------------
+    machine_type: str | None = None
+    """Google Cloud: the accelerator-optimized machine type of every node, e.g. `g2-standard-8` (L4),
+    `a2-highgpu-1g` (A100 40GB), `a3-highgpu-1g` (H100 80GB); must be in the instance catalog."""
+
+    accelerator_type: str | None = None
+    """Google Cloud: the GPU type the machine type carries, e.g. `nvidia-l4`; stated so that a reviewer
+    sees the GPU in the stack file, and checked against the machine type."""
+
+    accelerator_count: Annotated[int, Field(ge=1, le=16)] | None = None
+    """Google Cloud: GPUs per node; must be what the machine type carries."""
+
+    zones: list[str] | None = None
+    """Google Cloud: zones of the region that offer the GPU, e.g. `[us-central1-a, us-central1-c]`;
+    defaults to the cluster's node zones. GPUs are not offered in every zone."""
 
     @field_validator("instance_types")
     @classmethod
-    def _known_gpu_types(cls, types: list[str]) -> list[str]:
+    def _known_gpu_types(cls, types: list[str] | None) -> list[str] | None:
+        if types is None:
+            return None
         gpu_families = {name: family.sizes for name, family in catalog.aws_gpu_families().items()}
         return _catalog_types(types, gpu_families, "GPU")
+
+    @field_validator("machine_type")
+    @classmethod
+    def _known_machine_type(cls, machine_type: str | None) -> str | None:
+        if machine_type is not None:
+            gpu_families = {name: family.sizes for name, family in catalog.gcp_gpu_families().items()}
+            _catalog_types([machine_type], gpu_families, "GPU machine")
+        return machine_type
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, zones: list[str] | None) -> list[str] | None:
+        if zones is None:
+            return None
+        if not zones:
+            raise ValueError("must list at least one zone, or be left out")
+        return _unique(zones)
 
     @property
     def pool_group(self) -> str:
         return self.group or self.name
 
     def sizes(self) -> list[catalog.InstanceType]:
-        return [catalog.aws_instance_type(name) for name in self.instance_types]
+        if self.machine_type:
+            return [catalog.gcp_machine_type(self.machine_type)]
+        return [catalog.aws_instance_type(name) for name in self.instance_types or []]
+
+
+# Pool fields that only one cloud reads; setting one on the other cloud's stack is a mistake to report.
+AWS_POOL_FIELDS = ("instance_types", "weight", "consolidate_after", "expire_after")
+GCP_POOL_FIELDS = ("machine_type", "accelerator_type", "accelerator_count", "zones")
 
 
 class AlertThresholds(ConfigModel):
@@ -314,6 +380,40 @@ class AlertThresholds(ConfigModel):
     """SpotInterruptions: more spot interruption notices than this in an hour (warning)."""
 
 
+class SmtpConfig(ConfigModel):
+    """The mail relay Alertmanager sends alert e-mail through (Google Cloud stacks: there is no SNS).
+    Compute Engine blocks outbound port 25, so use a relay on 587 or 465."""
+
+    smarthost: str
+    """`host:port` of the relay, e.g. `smtp-relay.gmail.com:587` (Google Workspace's SMTP relay)."""
+
+    sender: str = Field(alias="from")
+    """The From address."""
+
+    username: str | None = None
+    """Relay login. Without it Alertmanager sends unauthenticated: use a relay that admits the cluster's
+    Cloud NAT address (`pulumi stack output natAddresses`), such as the Workspace relay with IP
+    authentication. With it, set the password as the secret `llm-platform:alertSmtpPassword`."""
+
+    require_tls: bool = True
+    """Refuse to send unless the relay offers STARTTLS."""
+
+    @field_validator("smarthost")
+    @classmethod
+    def _host_port(cls, smarthost: str) -> str:
+        host, _, port = smarthost.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. smtp-relay.gmail.com:587")
+        if int(port) == 25:
+            raise ValueError("Compute Engine blocks outbound port 25; use the relay's port 587 or 465")
+        return smarthost
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, sender: str) -> str:
+        return _email_list([sender])[0]
+
+
 class ObservabilityConfig(ConfigModel):
     """Prometheus, Alertmanager and Grafana (kube-prometheus-stack), DCGM GPU metrics and KEDA."""
 
@@ -328,11 +428,16 @@ class ObservabilityConfig(ConfigModel):
     """Prometheus replicas (each scrapes everything; two survive a node loss)."""
 
     alert_emails: Annotated[list[str], Field(min_length=1, max_length=10)]
-    """Addresses subscribed to the alert topics (critical and warning). Alertmanager publishes to SNS
-    through its own IAM role, so no webhook secret or SMTP password is needed."""
+    """Addresses critical and warning alerts go to. On AWS they subscribe to one SNS topic per severity,
+    which Alertmanager publishes to through its own IAM role (no webhook secret, no SMTP password); on
+    Google Cloud Alertmanager mails them through `smtp`."""
 
     thresholds: AlertThresholds = Field(default_factory=AlertThresholds)
     """Alert thresholds."""
+
+    smtp: SmtpConfig | None = None
+    """Google Cloud only, and required there: the mail relay alert e-mail goes through. (AWS stacks
+    deliver through SNS and need no relay.)"""
 
     runbook_base_url: str = "docs/runbooks.md"
     """Where alerts' `runbook_url` annotations point (one anchor per alert), e.g. the runbooks file in
@@ -350,6 +455,7 @@ BYTES_PER_PARAMETER = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "awq-4
 FIT_OVERHEAD = 1.2
 HF_SOURCE = re.compile(r"^hf://[A-Za-z0-9][\w.-]*/[\w.-]+$")
 S3_SOURCE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
+GCS_SOURCE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
 
 
 class EngineConfig(ConfigModel):
@@ -403,8 +509,8 @@ class ModelConfig(ConfigModel):
     """Model name: the Deployment, Service and served model name (what clients put in `model`)."""
 
     source: str
-    """`hf://org/model` (staged into the stack's weights bucket with `make stage-model`) or
-    `s3://bucket/prefix` (weights already in S3)."""
+    """`hf://org/model` (staged into the stack's weights bucket with `make stage-model`), or weights already
+    in the stack cloud's object store: `s3://bucket/prefix` (AWS) or `gs://bucket/prefix` (Google Cloud)."""
 
     revision: str | None = None
     """Hugging Face revision (commit, tag or branch) to stage and, as a fallback, to download."""
@@ -442,8 +548,8 @@ class ModelConfig(ConfigModel):
     @field_validator("source")
     @classmethod
     def _source(cls, source: str) -> str:
-        if not (HF_SOURCE.match(source) or S3_SOURCE.match(source)):
-            raise ValueError("must be hf://<org>/<model> or s3://<bucket>/<prefix>")
+        if not (HF_SOURCE.match(source) or S3_SOURCE.match(source) or GCS_SOURCE.match(source)):
+            raise ValueError("must be hf://<org>/<model>, s3://<bucket>/<prefix> (AWS) or gs://<bucket>/<prefix> (Google Cloud)")
         return source
 
     @property
@@ -489,7 +595,8 @@ def _email_list(emails: list[str]) -> list[str]:
 
 
 class BudgetConfig(ConfigModel):
-    """An AWS Budget that watches the stack's actual and forecast monthly spend."""
+    """A budget that watches the stack's actual and forecast monthly spend: an AWS Budget, or a Cloud
+    Billing budget scoped to the stack's project."""
 
     monthly_limit_usd: Annotated[float, Field(gt=0)]
     """Monthly budget in USD. The policy pack refuses a limit above the environment's policy budget."""
@@ -503,10 +610,149 @@ class BudgetConfig(ConfigModel):
     actual_threshold_percent: Annotated[float, Field(gt=0, le=1000)] = 100
     """Notify when actual spend passes this share of the limit."""
 
+    billing_account: str | None = None
+    """Google Cloud only, and required there: the Cloud Billing account that pays for the project
+    (`gcloud billing projects describe <project>`), e.g. `012345-6789AB-CDEF01`."""
+
+    @field_validator("billing_account")
+    @classmethod
+    def _billing_account(cls, account: str | None) -> str | None:
+        if account is not None and not BILLING_ACCOUNT_ID.match(account):
+            raise ValueError("must be a Cloud Billing account id: three groups of six uppercase hex digits, e.g. 012345-6789AB-CDEF01")
+        return account
+
     @field_validator("alert_emails")
     @classmethod
     def _emails(cls, emails: list[str]) -> list[str]:
         return _email_list(emails)
+
+
+class GcpNetworkConfig(ConfigModel):
+    """The VPC network of a Google Cloud stack: one regional subnetwork for the nodes, with secondary
+    ranges for pods and services (VPC-native cluster), Cloud Router and Cloud NAT for the private nodes."""
+
+    nodes_cidr: PrivateNetwork = ipaddress.IPv4Network("10.40.0.0/20")
+    """The subnetwork's primary range (node addresses): a /20 holds 4,000 nodes."""
+
+    pods_cidr: PrivateNetwork = ipaddress.IPv4Network("10.44.0.0/14")
+    """Secondary range for pods. GKE gives every node a /24 by default (110 pods), so a /14 allows 1,024 nodes."""
+
+    services_cidr: PrivateNetwork = ipaddress.IPv4Network("10.48.0.0/20")
+    """Secondary range for Service cluster IPs."""
+
+    control_plane_cidr: PrivateNetwork = ipaddress.IPv4Network("172.16.0.0/28")
+    """The /28 GKE peers the private control plane into; must not overlap any other range."""
+
+    nat_addresses: Annotated[int, Field(ge=1, le=8)] = 1
+    """Static external addresses Cloud NAT uses: fixed so that relays and partner allowlists can trust them.
+    Each address carries 64,512 concurrent connections per destination."""
+
+    flow_logs: bool = False
+    """VPC flow logs on the subnetwork (sampled 50%, 5-second aggregation)."""
+
+    @field_validator("control_plane_cidr")
+    @classmethod
+    def _slash_28(cls, network: ipaddress.IPv4Network) -> ipaddress.IPv4Network:
+        if network.prefixlen != 28:
+            raise ValueError("GKE needs exactly a /28 for the private control plane")
+        return network
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> GcpNetworkConfig:
+        ranges = {"nodesCidr": self.nodes_cidr, "podsCidr": self.pods_cidr, "servicesCidr": self.services_cidr, "controlPlaneCidr": self.control_plane_cidr}
+        names = list(ranges)
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                if ranges[first].overlaps(ranges[second]):
+                    raise ValueError(f"{first} {ranges[first]} overlaps {second} {ranges[second]}: every range must be disjoint")
+        return self
+
+
+class GkeClusterConfig(ConfigModel):
+    """The GKE Standard control plane (regional)."""
+
+    release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
+    """Release channel GKE upgrades the control plane and nodes on. RAPID is refused in production."""
+
+    authorized_networks: list[StrictNetwork] = Field(default_factory=list)
+    """CIDRs allowed to reach the control plane's public endpoint (master authorized networks). Empty
+    means anywhere, which only non-production stacks may do."""
+
+    private_endpoint: bool = False
+    """Serve the control plane on its private address only (reach it through a VPN or bastion)."""
+
+    node_zones: list[str] | None = None
+    """Zones of the region nodes run in; GKE picks three when absent."""
+
+    gpu_driver_version: Literal["DEFAULT", "LATEST"] = "DEFAULT"
+    """GKE installs the NVIDIA driver on GPU nodes: `DEFAULT` is the driver version GKE pins for the node
+    version (changes only with a node upgrade), `LATEST` the newest it offers for it."""
+
+    deletion_protection: bool = False
+    """Refuse `pulumi destroy` of the cluster until this is switched off."""
+
+    @field_validator("authorized_networks")
+    @classmethod
+    def _networks(cls, networks: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+        return _unique(networks)
+
+    @field_validator("node_zones")
+    @classmethod
+    def _zones(cls, zones: list[str] | None) -> list[str] | None:
+        return None if zones is None else _unique(zones)
+
+
+class GkeSystemPoolConfig(ConfigModel):
+    """The GKE node pool for everything that is not a model server: monitoring, add-ons."""
+
+    machine_type: str = "e2-standard-4"
+    """General-purpose machine type; must be in the instance catalog."""
+
+    min_nodes: Annotated[int, Field(ge=1, le=100)] = 2
+    """Nodes at least, over all zones (the autoscaler's total minimum)."""
+
+    max_nodes: Annotated[int, Field(ge=1, le=100)] = 4
+    """Nodes at most, over all zones (the autoscaler's total maximum)."""
+
+    spot: bool = False
+    """Run the system pool on Spot VMs (refused in production)."""
+
+    disk_size_gib: Annotated[int, Field(ge=20, le=1000)] = 100
+    """pd-balanced boot disk per node."""
+
+    @field_validator("machine_type")
+    @classmethod
+    def _known_type(cls, machine_type: str) -> str:
+        return _catalog_types([machine_type], catalog.gcp_general_families(), "general-purpose")[0]
+
+    @model_validator(mode="after")
+    def _bounds(self) -> GkeSystemPoolConfig:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"minNodes {self.min_nodes} exceeds maxNodes {self.max_nodes}")
+        return self
+
+
+class GcpConfig(ConfigModel):
+    """Everything a Google Cloud stack needs besides what both clouds share."""
+
+    project: str
+    """The project everything is created in (project id, not number)."""
+
+    network: GcpNetworkConfig = Field(default_factory=GcpNetworkConfig)
+    """The VPC network and Cloud NAT."""
+
+    cluster: GkeClusterConfig = Field(default_factory=GkeClusterConfig)
+    """The GKE cluster."""
+
+    system_pool: GkeSystemPoolConfig = Field(default_factory=GkeSystemPoolConfig)
+    """Nodes for everything that is not a model server."""
+
+    @field_validator("project")
+    @classmethod
+    def _project_id(cls, project: str) -> str:
+        if not GCP_PROJECT_ID.match(project):
+            raise ValueError("must be a project id: 6-30 lowercase letters, digits or '-', starting with a letter")
+        return project
 
 
 class StackConfig(ConfigModel):
@@ -515,12 +761,13 @@ class StackConfig(ConfigModel):
     environment: Literal["dev", "staging", "production"]
     """Environment tier. `production` switches on the stricter rules (HA NAT, flow logs, pinned AMIs, ...)."""
 
-    cloud: Literal["aws"] = "aws"
-    """Cloud provider the stack deploys to."""
+    cloud: Literal["aws", "gcp"] = "aws"
+    """Cloud the stack deploys to: `aws` (EKS with Karpenter) or `gcp` (GKE Standard). The in-cluster
+    platform (monitoring, alerts, dashboards, model serving) is the same on both."""
 
     region: str
-    """Cloud region, e.g. `us-west-2`. Must be a region where the instance catalog prices every supported
-    instance type, so that every pool's cost can be bounded."""
+    """Cloud region, e.g. `us-west-2` or `us-central1`. Must be a region where the instance catalog prices
+    every supported instance type of the stack's cloud, so that every pool's cost can be bounded."""
 
     cluster_name: DnsLabel
     """Kubernetes cluster name; also used for Karpenter discovery tags. DNS label, at most 40 characters
@@ -531,22 +778,25 @@ class StackConfig(ConfigModel):
     `managed-by` are set by the platform and cannot be overridden."""
 
     network: NetworkConfig = Field(default_factory=NetworkConfig)
-    """The VPC and its subnets."""
+    """AWS: the VPC and its subnets."""
 
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
-    """The EKS cluster."""
+    """AWS: the EKS cluster."""
 
     system_pool: SystemPoolConfig = Field(default_factory=SystemPoolConfig)
-    """Nodes for everything that is not a model server."""
+    """AWS: nodes for everything that is not a model server."""
+
+    gcp: GcpConfig | None = None
+    """Google Cloud: the project, network, GKE cluster and system pool; required when `cloud` is `gcp`."""
 
     budget: BudgetConfig
-    """The AWS Budget for the stack; required so that actual spend is always watched."""
+    """The stack's budget (AWS Budgets or Cloud Billing); required so that actual spend is always watched."""
 
     observability: ObservabilityConfig
     """Monitoring, GPU metrics, dashboards and alerts; required so that every stack pages someone."""
 
     gpu_pools: list[GpuPoolConfig] = Field(default_factory=list)
-    """GPU NodePools; each is bounded by its `maxGpus`."""
+    """GPU node pools; each is bounded by its `maxGpus`."""
 
     models: list[ModelConfig] = Field(default_factory=list)
     """Models to serve, each on a GPU pool group."""
@@ -558,14 +808,18 @@ class StackConfig(ConfigModel):
     """Secret (`pulumi config set --secret llm-platform:huggingFaceToken hf_...`): lets a pod download
     an `hf://` model from Hugging Face when it was not staged in S3 (gated models need it)."""
 
+    alert_smtp_password: str | None = None
+    """Secret (`pulumi config set --secret llm-platform:alertSmtpPassword ...`), Google Cloud only: the
+    password of `observability.smtp.username`."""
+
     gpu_quiet_hours: DisruptionWindow | None = None
-    """When set, Karpenter does not voluntarily disrupt GPU nodes (consolidation, drift, expiry) inside
+    """AWS: when set, Karpenter does not voluntarily disrupt GPU nodes (consolidation, drift, expiry) inside
     this window: serving hours, when a restarting model server would be felt."""
 
     @field_validator("region")
     @classmethod
-    def _region_in_catalog(cls, region: str) -> str:
-        known = catalog.aws_regions()
+    def _region_in_catalog(cls, region: str, info: ValidationInfo) -> str:
+        known = catalog.gcp_regions() if info.data.get("cloud") == "gcp" else catalog.aws_regions()
         if region not in known:
             raise ValueError(f"no prices for this region in the instance catalog; supported regions: {', '.join(known)}")
         return region
@@ -593,7 +847,30 @@ class StackConfig(ConfigModel):
         names = [pool.name for pool in self.gpu_pools]
         for duplicate in sorted({n for n in names if names.count(n) > 1}):
             yield _violation("gpuPools", duplicate, "pool names must be unique")
+        if self.cloud == "gcp":
+            yield from self._gcp_violations()
+        else:
+            yield from self._aws_violations()
+        yield from self._shared_production_violations()
         yield from self._model_violations()
+
+    def _aws_violations(self):
+        for index, pool in enumerate(self.gpu_pools):
+            if not pool.instance_types:
+                yield _violation(f"gpuPools[{index}].instanceTypes", None, "an AWS pool lists the instance types Karpenter may launch")
+            yield from _foreign_fields(f"gpuPools[{index}]", pool, GCP_POOL_FIELDS, "a GKE setting; AWS pools use instanceTypes")
+        foreign = {
+            "gcp": self.gcp,
+            "budget.billingAccount": self.budget.billing_account,
+            "observability.smtp": self.observability.smtp,
+            "alertSmtpPassword": self.alert_smtp_password,
+        }
+        for key, value in foreign.items():
+            if value is not None:
+                yield _violation(key, "[secret]" if key == "alertSmtpPassword" else _plain(value), "is a Google Cloud setting; this stack's cloud is aws")
+        for index, model in enumerate(self.models):
+            if model.source.startswith("gs://"):
+                yield _violation(f"models[{index}].source", model.source, "an AWS stack reads weights from S3 (s3://) or Hugging Face (hf://)")
         cluster = self.cluster
         if self.environment == "production":
             if cluster.endpoint_public_access and (not cluster.public_access_cidrs or any(c.prefixlen == 0 for c in cluster.public_access_cidrs)):
@@ -610,8 +887,73 @@ class StackConfig(ConfigModel):
                                  "production must use 'perAz' so that one zone's outage does not cut egress for the others")
             if self.network.flow_logs is None:
                 yield _violation("network.flowLogs", None, "production must record VPC flow logs")
-            if self.observability.prometheus_storage_gib is None:
-                yield _violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
+
+    def _gcp_violations(self):
+        if self.gcp is None:
+            yield _violation("gcp", None, "a gcp stack sets gcp.project (and, optionally, gcp.network, gcp.cluster and gcp.systemPool)")
+            return
+        for key in ("network", "cluster", "system_pool", "gpu_quiet_hours"):
+            if key in self.model_fields_set:
+                yield _violation(to_camel(key), _plain(getattr(self, key)), "is an AWS setting; a gcp stack configures gcp.network, gcp.cluster and gcp.systemPool")
+        if self.ingress is not None:
+            yield _violation("ingress", _plain(self.ingress), "is not available on gcp yet; reach models in the cluster or through `kubectl port-forward`")
+        if self.budget.billing_account is None:
+            yield _violation("budget.billingAccount", None, "a gcp stack names the Cloud Billing account its budget watches")
+        smtp = self.observability.smtp
+        if smtp is None:
+            yield _violation("observability.smtp", None, "a gcp stack names the mail relay Alertmanager sends alerts through")
+        elif bool(smtp.username) != bool(self.alert_smtp_password):
+            yield _violation("alertSmtpPassword", "[secret]" if self.alert_smtp_password else None,
+                             "is set exactly when observability.smtp.username is (`pulumi config set --secret llm-platform:alertSmtpPassword ...`)")
+        bucket = gcs_bucket_name(self.cluster_name, self.gcp.project)
+        if len(bucket) > GCS_BUCKET_MAX_LENGTH:
+            yield _violation("clusterName", self.cluster_name,
+                             f"the weights bucket name {bucket} would be {len(bucket)} characters; Cloud Storage allows {GCS_BUCKET_MAX_LENGTH}: shorten clusterName")
+        for key in sorted(self.tags):
+            if not GCP_LABEL_KEY.match(key) or not GCP_LABEL_VALUE.match(self.tags[key]):
+                yield _violation(f"tags.{key}", self.tags[key], "Google Cloud labels are lowercase letters, digits, '_' and '-' (keys start with a letter), at most 63 characters")
+        cluster = self.gcp.cluster
+        for zone in cluster.node_zones or []:
+            if not zone.startswith(f"{self.region}-"):
+                yield _violation("gcp.cluster.nodeZones", zone, f"must be a zone of region {self.region}")
+        for index, pool in enumerate(self.gpu_pools):
+            yield from self._gke_pool_violations(f"gpuPools[{index}]", pool)
+        for index, model in enumerate(self.models):
+            if model.source.startswith("s3://"):
+                yield _violation(f"models[{index}].source", model.source, "a gcp stack reads weights from Cloud Storage (gs://) or Hugging Face (hf://)")
+        if self.environment == "production":
+            if not cluster.private_endpoint and (not cluster.authorized_networks or any(c.prefixlen == 0 for c in cluster.authorized_networks)):
+                yield _violation("gcp.cluster.authorizedNetworks", [str(c) for c in cluster.authorized_networks],
+                                 "production must list the networks allowed to reach the control plane (not 0.0.0.0/0), or set privateEndpoint: true")
+            if cluster.release_channel == "RAPID":
+                yield _violation("gcp.cluster.releaseChannel", cluster.release_channel, "production takes REGULAR or STABLE; RAPID versions are not covered by the GKE SLA")
+            if self.gcp.system_pool.spot:
+                yield _violation("gcp.systemPool.spot", True, "production runs monitoring and add-ons on on-demand nodes only")
+            if not self.gcp.network.flow_logs:
+                yield _violation("gcp.network.flowLogs", False, "production must record VPC flow logs")
+
+    def _gke_pool_violations(self, key: str, pool: GpuPoolConfig):
+        yield from _foreign_fields(key, pool, AWS_POOL_FIELDS, "a Karpenter setting; GKE pools use machineType, acceleratorType and acceleratorCount")
+        if not pool.machine_type:
+            yield _violation(f"{key}.machineType", None, "a GKE pool names its GPU machine type, e.g. g2-standard-8")
+            return
+        size = catalog.gcp_machine_type(pool.machine_type)
+        family = catalog.gcp_gpu_family_of(pool.machine_type)
+        if pool.accelerator_type != family.accelerator_type:
+            yield _violation(f"{key}.acceleratorType", pool.accelerator_type, f"{pool.machine_type} carries {family.accelerator_type}")
+        if pool.accelerator_count != size.gpus:
+            yield _violation(f"{key}.acceleratorCount", pool.accelerator_count, f"{pool.machine_type} carries {size.gpus} GPU(s)")
+        if len(pool.capacity_types) != 1:
+            yield _violation(f"{key}.capacityTypes", pool.capacity_types, "a GKE node pool is either spot or on-demand; declare two pools of one group for both")
+        if pool.max_gpus % size.gpus:
+            yield _violation(f"{key}.maxGpus", pool.max_gpus, f"must be a multiple of the {size.gpus} GPU(s) of one {pool.machine_type} node")
+        for zone in pool.zones or []:
+            if not zone.startswith(f"{self.region}-"):
+                yield _violation(f"{key}.zones", zone, f"must be a zone of region {self.region}")
+
+    def _shared_production_violations(self):
+        if self.environment == "production" and self.observability.prometheus_storage_gib is None:
+            yield _violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
 
     def pools_of_group(self, group: str) -> list[GpuPoolConfig]:
         return [pool for pool in self.gpu_pools if pool.pool_group == group]
@@ -664,6 +1006,22 @@ class StackConfig(ConfigModel):
 
 
 CROSS_FIELD_SEPARATOR = "\n"
+
+
+def gcs_bucket_name(cluster_name: str, project: str) -> str:
+    # Deterministic like the S3 bucket's, so `make stage-model` finds it from the stack config alone;
+    # the project id makes it globally unique.
+    return f"{cluster_name}-weights-{project}"
+
+
+def _plain(value: Any) -> Any:
+    return value.model_dump(mode="json", by_alias=True, exclude_unset=True) if isinstance(value, BaseModel) else value
+
+
+def _foreign_fields(key: str, model: BaseModel, fields: tuple[str, ...], rule: str):
+    for name in fields:
+        if name in model.model_fields_set:
+            yield _violation(f"{key}.{to_camel(name)}", _plain(getattr(model, name)), f"is {rule}")
 
 
 def _violation(key: str, value: Any, rule: str) -> str:

@@ -1,4 +1,4 @@
-"""A Pulumi mock engine that answers like AWS would, for the offline preview and the tests.
+"""A Pulumi mock engine that answers like AWS or Google Cloud would, for the offline preview and the tests.
 
 Resource ids and ARNs are derived from a hash of (type, name), so two previews of the same program
 produce the same plan and a plan diff shows only real changes. An invoke or remote component that the
@@ -15,6 +15,9 @@ import pulumi
 
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
+# Google Cloud project numbers are 12 digits, like AWS account ids.
+GCP_PROJECT_NUMBER = "210987654321"
+GCP_API = "https://www.googleapis.com/compute/v1"
 
 # ID prefixes of the EC2 resources the platform declares (EC2 API reference).
 EC2_ID_PREFIXES = {
@@ -66,6 +69,8 @@ class CloudMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str, zone_count: int = 4):
         self.region = region
         self.zones = [f"{region}{letter}" for letter in "abcdef"[:zone_count]]
+        # Taken from the program's explicit gcp provider, which is registered before anything uses it.
+        self.gcp_project = ""
 
     # -- invokes -----------------------------------------------------------------------------------
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -83,6 +88,12 @@ class CloudMocks(pulumi.runtime.Mocks):
             return {"id": PARTITION, "partition": PARTITION, "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}
         if token == "aws:index/getRegion:getRegion":
             return {"id": self.region, "name": self.region, "region": self.region, "endpoint": f"ec2.{self.region}.amazonaws.com", "description": self.region}
+        if token == "gcp:organizations/getProject:getProject":
+            project = args.args.get("projectId") or self.gcp_project
+            return {"id": f"projects/{project}", "projectId": project, "number": GCP_PROJECT_NUMBER, "name": project}
+        if token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
+            email = f"service-{GCP_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
+            return {"id": email, "emailAddress": email, "member": f"serviceAccount:{email}", "project": args.args.get("project") or self.gcp_project}
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"id": _digest(token, json.dumps(args.args, sort_keys=True)), "json": render_policy_document(args.args), "minifiedJson": ""}
         raise NotImplementedError(f"the offline preview has no answer for invoke {token}; add one to tools/mock_cloud.py")
@@ -97,7 +108,11 @@ class CloudMocks(pulumi.runtime.Mocks):
 
         if package == "aws":
             return self._aws(service, kind, name, inputs, digest)
+        if package == "gcp":
+            return self._gcp(service, kind, name, inputs, digest)
         if typ.startswith("pulumi:providers:"):
+            if typ == "pulumi:providers:gcp":
+                self.gcp_project = inputs.get("project", "")
             return f"{name}-provider-id", inputs
         if package == "kubernetes":
             metadata = inputs.get("metadata") or {}
@@ -213,4 +228,48 @@ class CloudMocks(pulumi.runtime.Mocks):
             state["arn"] = self._arn("sns", physical)
             return state["arn"], state
         state.setdefault("arn", self._arn(service, f"{kind.lower()}/{physical}"))
+        return f"{physical}-{digest[:8]}", state
+
+    def _gcp(self, service: str, kind: str, name: str, inputs: dict[str, Any], digest: str):
+        """Ids and computed attributes in the formats the Google APIs use (resource names, self links)."""
+        state = dict(inputs)
+        project = inputs.get("project") or self.gcp_project
+        physical = inputs.get("name") or f"{name}-{digest[:7]}"
+        state["name"] = physical
+        regional = f"projects/{project}/regions/{self.region}"
+        if service == "compute":
+            collection = {"Network": "global/networks", "Subnetwork": f"regions/{self.region}/subnetworks", "Router": f"regions/{self.region}/routers",
+                          "Address": f"regions/{self.region}/addresses"}.get(kind)
+            if collection:
+                rid = f"projects/{project}/{collection}/{physical}"
+                state["selfLink"] = f"{GCP_API}/{rid}"
+                if kind == "Address":
+                    state["address"] = "198.51.100.%d" % (int(digest[:2], 16) % 250 + 1)
+                return rid, state
+            if kind == "RouterNat":
+                return f"{project}/{self.region}/{inputs.get('router')}/{physical}", state
+        if service == "container" and kind == "Cluster":
+            rid = f"projects/{project}/locations/{inputs.get('location')}/clusters/{physical}"
+            state["endpoint"] = "203.0.113.%d" % (int(digest[:2], 16) % 250 + 1)
+            state["masterAuth"] = {"clusterCaCertificate": "LS0tLS1CRUdJTi1PRkZMSU5FLVBSRVZJRVctLS0tLQ=="}
+            state["selfLink"] = f"https://container.googleapis.com/v1/{rid}"
+            return rid, state
+        if service == "container" and kind == "NodePool":
+            return f"{inputs.get('cluster')}/nodePools/{physical}", state
+        if service == "kms" and kind == "KeyRing":
+            return f"projects/{project}/locations/{inputs.get('location')}/keyRings/{physical}", state
+        if service == "kms" and kind == "CryptoKey":
+            return f"{inputs.get('keyRing')}/cryptoKeys/{physical}", state
+        if service == "serviceaccount" and kind == "Account":
+            email = f"{inputs['accountId']}@{project}.iam.gserviceaccount.com"
+            state |= {"email": email, "member": f"serviceAccount:{email}", "uniqueId": str(int(digest[:12], 16))}
+            return f"projects/{project}/serviceAccounts/{email}", state
+        if service == "storage" and kind == "Bucket":
+            state |= {"url": f"gs://{physical}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{physical}"}
+            return physical, state
+        if service == "monitoring" and kind == "NotificationChannel":
+            rid = f"projects/{project}/notificationChannels/{int(digest[:12], 16)}"
+            state["name"] = rid
+            return rid, state
+        del regional
         return f"{physical}-{digest[:8]}", state

@@ -1,5 +1,5 @@
-"""Budget rules: the stack's cost ceiling against the environment's budget, and the AWS Budget that
-watches actual spend."""
+"""Budget rules: the stack's cost ceiling against the environment's budget, and the budget that watches
+actual spend (an AWS Budget, or a Cloud Billing budget on Google Cloud)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from llm_platform.policy import cost
 from llm_platform.policy.core import Config, Resource
 
 AWS_BUDGET = "aws:budgets/budget:Budget"
+GCP_BUDGET = "gcp:billing/budget:Budget"
 BUDGET_PROPERTIES = {
     "monthlyBudgetUsd": {"type": "number", "exclusiveMinimum": 0, "description": "The environment's monthly budget in USD."},
 }
@@ -38,13 +39,25 @@ def ceiling_within_budget(resources: list[Resource], config: Config) -> Iterator
             f"worst-case monthly cost ${report.monthly_usd:,.2f} exceeds the budget ${budget:,.2f} by "
             f"${report.monthly_usd - budget:,.2f}; largest items: {cost.breakdown(report)}"
         )
-    budgets = [r for r in resources if r.type == AWS_BUDGET]
+    budgets = [r for r in resources if r.type in (AWS_BUDGET, GCP_BUDGET)]
     if not budgets:
-        yield "", "the stack declares no AWS Budget (aws.budgets.Budget) to watch actual spend"
+        kind = "Cloud Billing budget (gcp.billing.Budget)" if cost.stack_cloud(resources) == "gcp" else "AWS Budget (aws.budgets.Budget)"
+        yield "", f"the stack declares no {kind} to watch actual spend"
     for resource in budgets:
+        limit = _budget_limit(resource)
+        if limit is not None and limit > budget:
+            kind = "Cloud Billing budget amount" if resource.type == GCP_BUDGET else "AWS Budget limit"
+            yield resource.urn, f"{kind} ${limit:,.2f} is above the policy budget ${budget:,.2f}"
+
+
+def _budget_limit(resource: Resource) -> float | None:
+    if resource.type == AWS_BUDGET:
         limit = resource.props.get("limitAmount")
-        if limit is not None and float(limit) > budget:
-            yield resource.urn, f"AWS Budget limit ${float(limit):,.2f} is above the policy budget ${budget:,.2f}"
+        return None if limit is None else float(limit)
+    amount = (resource.props.get("amount") or {}).get("specifiedAmount") or {}
+    if amount.get("units") is None:
+        return None
+    return float(amount["units"]) + float(amount.get("nanos") or 0) / 1e9
 
 
 def ceiling_below_warning(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:

@@ -1,9 +1,9 @@
-"""The worst-case monthly cost a stack can reach, from what it declares.
+"""The worst-case monthly cost a stack can reach, from what it declares, on AWS or Google Cloud.
 
-Every node pool is priced at its limits on its most expensive allowed instance type at on-demand price
-(spot prices move and spot can always fall back to on-demand, so spot is never a ceiling). Usage that no
-resource bounds (NAT traffic, load balancer capacity units, log volume) comes from the planning
-assumptions in `data/prices.yaml`.
+Every node pool is priced at its limits on its most expensive allowed instance type at on-demand price.
+Spot is never a ceiling: on AWS spot can fall back to on-demand, and on Google Cloud spot prices move
+(up to once a month) while the on-demand price bounds them. Usage that no resource bounds (NAT traffic,
+load balancer capacity units, log volume) comes from the planning assumptions in `data/prices.yaml`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from llm_platform import catalog
 from llm_platform.kubernetes import GPU_RESOURCE, HELM_RELEASE, WEIGHTS_ANNOTATION
-from llm_platform.policy import kube
+from llm_platform.policy import gke, kube
 from llm_platform.policy.core import Resource
 
 EKS_CLUSTER_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
@@ -52,17 +52,22 @@ class CostReport:
         return {"monthlyCeilingUsd": self.monthly_usd, "items": [item.to_json() for item in self.items]}
 
 
-def _price(key: str) -> tuple[float, str]:
-    entry = catalog.aws_prices()["aws"][key]
-    return entry["usd"], entry["unit"]
+def _price(key: str, cloud: str = "aws", region: str | None = None) -> tuple[float, str]:
+    entry = catalog.service_prices()[cloud][key]
+    usd = entry["usd"]
+    if isinstance(usd, Mapping):
+        if region not in usd:
+            raise KeyError(f"prices.yaml has no {region} price for {cloud} {key}")
+        usd = usd[region]
+    return usd, entry["unit"]
 
 
 def _assumption(key: str) -> Any:
-    return catalog.aws_prices()["assumptions"][key]
+    return catalog.service_prices()["assumptions"][key]
 
 
-def _item(name: str, detail: str, quantity: float, price_key: str) -> CostItem:
-    usd, unit = _price(price_key)
+def _item(name: str, detail: str, quantity: float, price_key: str, cloud: str = "aws", region: str | None = None) -> CostItem:
+    usd, unit = _price(price_key, cloud, region)
     return CostItem(name, detail, round(quantity, 3), unit, usd, round(quantity * usd, 2))
 
 
@@ -70,20 +75,29 @@ def _hours() -> int:
     return _assumption("hoursPerMonth")
 
 
+def stack_cloud(resources: list[Resource]) -> str:
+    return "gcp" if any(r.type == "pulumi:providers:gcp" for r in resources) else "aws"
+
+
 def stack_region(resources: list[Resource]) -> str | None:
-    regions = {r.props.get("region") for r in resources if r.type == "pulumi:providers:aws" and r.props.get("region")}
+    provider = f"pulumi:providers:{stack_cloud(resources)}"
+    regions = {r.props.get("region") for r in resources if r.type == provider and r.props.get("region")}
     return regions.pop() if len(regions) == 1 else None
 
 
 def monthly_ceiling(resources: list[Resource]) -> CostReport:
     report = CostReport()
     region = stack_region(resources)
+    if stack_cloud(resources) == "gcp":
+        _gcp_ceiling(resources, region, report)
+        _volumes(resources, report, "pdBalancedGbMonth", "pd-balanced", "gcp", region)
+        return report
     _node_pools(resources, region, report)
     _control_plane(resources, report)
     _network(resources, report)
     _fargate(resources, report)
     _load_balancers(resources, report)
-    _volumes(resources, report)
+    _volumes(resources, report, "gp3GbMonth", "gp3")
     _other(resources, report)
     return report
 
@@ -224,15 +238,15 @@ def _claims(values: Any, replicas: int = 1) -> Iterable[float]:
             yield from _claims(child, replicas)
 
 
-def _volumes(resources: list[Resource], report: CostReport) -> None:
+def _volumes(resources: list[Resource], report: CostReport, price_key: str, disk: str, cloud: str = "aws", region: str | None = None) -> None:
     for release in kube.of_type(resources, HELM_RELEASE):
         gib = sum(_claims(release.props.get("values") or {}))
         if gib:
-            report.items.append(_item(f"persistent volumes of {release.props.get('name') or release.name}", f"{gib:g} GiB gp3", gib, "gp3GbMonth"))
+            report.items.append(_item(f"persistent volumes of {release.props.get('name') or release.name}", f"{gib:g} GiB {disk}", gib, price_key, cloud, region))
     claims = [r for r in resources if r.type == "kubernetes:core/v1:PersistentVolumeClaim"]
     gib = sum(kube.gib_of(kube.dig(c.props, "spec", "resources", "requests", "storage") or 0) for c in claims)
     if gib:
-        report.items.append(_item("persistent volume claims", f"{len(claims)} claim(s), {gib:g} GiB gp3", gib, "gp3GbMonth"))
+        report.items.append(_item("persistent volume claims", f"{len(claims)} claim(s), {gib:g} GiB {disk}", gib, price_key, cloud, region))
 
 
 
@@ -243,13 +257,75 @@ def _other(resources: list[Resource], report: CostReport) -> None:
     if _count(resources, "aws:cloudwatch/logGroup:LogGroup", *EKS_CLUSTER_TYPES):
         gb = _assumption("cloudwatchLogsGbPerMonth")
         report.items.append(_item("CloudWatch Logs ingestion", f"assumed {gb} GB: control plane and flow logs", gb, "cloudwatchLogsIngestGb"))
-    weights = sum(
+    weights = _weights_gib(resources)
+    if weights:
+        report.items.append(_item("model weights in S3", f"{weights:g} GiB", weights, "s3StandardGbMonth"))
+
+
+def _weights_gib(resources: list[Resource]) -> float:
+    return sum(
         float((kube.dig(r.props, "metadata", "annotations") or {}).get(WEIGHTS_ANNOTATION, 0))
         for r in resources
         if r.type == "kubernetes:apps/v1:Deployment"
     )
+
+
+def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostReport) -> None:
+    if region is None:
+        report.unbounded.append(("", "the stack's Google Cloud region is unknown, so nothing can be priced"))
+        return
+    total_nodes = 0
+    for pool in gke.node_pools(resources):
+        pool_name = gke.name(pool)
+        machine = catalog.find_gcp_machine_type(gke.machine_type(pool.props) or "")
+        nodes = gke.max_nodes(pool.props)
+        disk = gke.disk_gib(pool.props)
+        if machine is None or region not in machine.prices:
+            report.unbounded.append((pool.urn, f"node pool {pool_name}: no {region} price for machine type {gke.machine_type(pool.props)} in the instance catalog"))
+            continue
+        if nodes is None:
+            report.unbounded.append((pool.urn, f"node pool {pool_name} has no total maximum node count"))
+            continue
+        if disk is None:
+            report.unbounded.append((pool.urn, f"node pool {pool_name} does not set its boot disk size"))
+            continue
+        total_nodes += nodes
+        kind = "GPU" if gke.accelerators(pool.props) else "node"
+        hourly = machine.on_demand_usd_per_hour(region)
+        report.items.append(
+            CostItem(f"{kind} pool {pool_name}", f"{nodes} x {machine.name} on-demand", nodes * _hours(), "instance-hour", hourly, round(nodes * _hours() * hourly, 2))
+        )
+        if nodes:
+            report.items.append(_item(f"boot disks of pool {pool_name}", f"{nodes} x {disk:g} GiB pd-balanced", nodes * disk, "pdBalancedGbMonth", "gcp", region))
+    clusters = _count(resources, gke.CLUSTER)
+    if clusters:
+        report.items.append(_item("GKE cluster management", f"{clusters} regional cluster(s)", clusters * _hours(), "gkeClusterHour", "gcp"))
+    gateways = _count(resources, "gcp:compute/routerNat:RouterNat")
+    if gateways:
+        # The gateway charge grows with the VMs using it, up to a cap.
+        per_vm, _ = _price("natVmHour", "gcp")
+        cap, _ = _price("natGatewayCapHour", "gcp")
+        hourly = min(per_vm * total_nodes, cap)
+        report.items.append(
+            CostItem("Cloud NAT gateways", f"{gateways} gateway(s) for up to {total_nodes} VMs", gateways * _hours(), "gateway-hour", round(hourly, 4), round(gateways * _hours() * hourly, 2))
+        )
+        gb = gateways * _assumption("natProcessedGbPerGatewayMonth")
+        report.items.append(_item("Cloud NAT data processed", f"assumed {_assumption('natProcessedGbPerGatewayMonth')} GiB per gateway", gb, "natGb", "gcp"))
+    addresses = _count(resources, "gcp:compute/address:Address")
+    if addresses:
+        report.items.append(_item("NAT addresses", f"{addresses} static address(es)", addresses * _hours(), "natIpHour", "gcp"))
+    keys = _count(resources, "gcp:kms/cryptoKey:CryptoKey")
+    if keys:
+        versions = keys * _assumption("kmsActiveVersionsPerKey")
+        report.items.append(_item("Cloud KMS key versions", f"{keys} key(s), {_assumption('kmsActiveVersionsPerKey')} active versions each", versions, "kmsKeyVersionMonth", "gcp"))
+    if clusters:
+        billed = max(_assumption("cloudLoggingGbPerMonth") - _assumption("cloudLoggingFreeGbPerMonth"), 0)
+        report.items.append(
+            _item("Cloud Logging ingestion", f"assumed {_assumption('cloudLoggingGbPerMonth')} GiB, {_assumption('cloudLoggingFreeGbPerMonth')} free", billed, "loggingGb", "gcp")
+        )
+    weights = _weights_gib(resources)
     if weights:
-        report.items.append(_item("model weights in S3", f"{weights:g} GiB", weights, "s3StandardGbMonth"))
+        report.items.append(_item("model weights in Cloud Storage", f"{weights:g} GiB", weights, "gcsStandardGbMonth", "gcp", region))
 
 
 def breakdown(report: CostReport, count: int = 3) -> str:

@@ -1,5 +1,5 @@
-"""GPU quota rules: what the GPU pools can launch against the environment's GPU allowance and the
-account's EC2 vCPU quotas."""
+"""GPU quota rules: what the GPU pools can launch against the environment's GPU allowance, and against the
+cloud's quotas: EC2 vCPU quotas on AWS, regional GPU quotas per GPU model on Google Cloud."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Iterator
 
 from llm_platform import catalog
 from llm_platform.kubernetes import GPU_RESOURCE
-from llm_platform.policy import kube
+from llm_platform.policy import gke, kube
 from llm_platform.policy.core import Config, Resource
 
 QUOTA_PROPERTIES = {
@@ -18,6 +18,13 @@ QUOTA_PROPERTIES = {
         "description": "EC2 vCPU quotas of the account by Service Quotas code (L-DB2E81BA G/VT on-demand, "
         "L-3819A6DF G/VT spot, L-417A185B P on-demand, L-7212CCBC P spot).",
         "propertyNames": {"enum": catalog.aws_vcpu_quota_codes()},
+        "additionalProperties": {"type": "integer", "minimum": 0},
+    },
+    "gpuQuotas": {
+        "type": "object",
+        "description": "Google Cloud: the project's regional Compute Engine GPU quotas by metric (NVIDIA_L4_GPUS, "
+        "PREEMPTIBLE_NVIDIA_L4_GPUS for spot, ...).",
+        "propertyNames": {"enum": catalog.gcp_gpu_quota_metrics()},
         "additionalProperties": {"type": "integer", "minimum": 0},
     },
 }
@@ -47,11 +54,37 @@ def vcpu_ceilings(resources: list[Resource]) -> dict[str, int]:
     return dict(ceilings)
 
 
+def gke_gpu_pools(resources: list[Resource]) -> list[Resource]:
+    return [pool for pool in gke.node_pools(resources) if gke.accelerators(pool.props)]
+
+
+def gke_gpu_limit(pool: Resource) -> int | None:
+    nodes = gke.max_nodes(pool.props)
+    return None if nodes is None else nodes * sum(count for _, count in gke.accelerators(pool.props))
+
+
+def gpu_quota_ceilings(resources: list[Resource]) -> dict[str, int]:
+    """GPUs each regional GPU quota would have to cover if every GKE GPU pool ran at its maximum, by
+    quota metric. Spot GPUs count against their own (PREEMPTIBLE_) quota."""
+    ceilings: dict[str, int] = defaultdict(int)
+    for pool in gke_gpu_pools(resources):
+        nodes = gke.max_nodes(pool.props)
+        for accelerator, count in gke.accelerators(pool.props):
+            if nodes is not None and accelerator in catalog.gcp_gpu_accelerator_types():
+                ceilings[catalog.gcp_gpu_quota_metric(accelerator, gke.is_spot(pool.props))] += nodes * count
+    return dict(ceilings)
+
+
 def gpus_within_quota(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
     limits = [(pool.urn, kube.dig(pool.props, "metadata", "name"), kube.gpu_limit(pool.props)) for pool in gpu_node_pools(resources)]
     for urn, name, limit in limits:
         if limit is None:
             yield urn, f"GPU NodePool {name} has no {GPU_RESOURCE} limit: it could launch GPUs without bound"
+    gke_limits = [(pool.urn, gke.name(pool), gke_gpu_limit(pool)) for pool in gke_gpu_pools(resources)]
+    for urn, name, limit in gke_limits:
+        if limit is None:
+            yield urn, f"GKE GPU node pool {name} has no total maximum node count: it could launch GPUs without bound"
+    limits += gke_limits
     total = sum(limit for *_, limit in limits if limit is not None)
     if total > config["maxGpus"]:
         listing = ", ".join(f"{name}={limit}" for _, name, limit in limits)
@@ -60,3 +93,7 @@ def gpus_within_quota(resources: list[Resource], config: Config) -> Iterator[tup
     for code, vcpus in sorted(vcpu_ceilings(resources).items()):
         if code in quotas and vcpus > quotas[code]:
             yield "", f"GPU node pools can launch {vcpus} vCPUs under EC2 quota {code}, above the account's quota of {quotas[code]:g}"
+    gpu_quotas = config.get("gpuQuotas") or {}
+    for metric, gpus in sorted(gpu_quota_ceilings(resources).items()):
+        if metric in gpu_quotas and gpus > gpu_quotas[metric]:
+            yield "", f"GKE GPU node pools can reach {gpus} GPUs under Compute Engine quota {metric}, above the project's regional quota of {gpu_quotas[metric]:g}"

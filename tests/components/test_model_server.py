@@ -21,7 +21,8 @@ POD = DEPLOYMENT["spec"]["template"]["spec"]
         model_server.service(MODEL),
         model_server.disruption_budget(MODEL),
         model_server.network_policy(MODEL, "10.20.0.0/16"),
-        model_server.service_account(MODEL, "arn:aws:iam::123456789012:role/r"),
+        model_server.service_account(MODEL, {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"}),
+        model_server.service_account(MODEL, {}),
         model_server.secret(MODEL, "api-key", {"api-key": "x"}),
     ],
     ids=lambda m: m["kind"],
@@ -113,7 +114,10 @@ def test_hugging_face_token_becomes_a_secret_only_when_configured(declare, stack
         model_server.ModelServer(
             "m",
             model_server.ModelServerArgs(
-                model=MODEL, weights_uri="s3://b/models/m", role_arn="arn:aws:iam::123456789012:role/r", api_key="k", hugging_face_token="hf_plaintext", vpc_cidr="10.0.0.0/16"
+                model=MODEL,
+                weights_uri="s3://b/models/m",
+                service_account_annotations={"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"},
+                api_key="k", hugging_face_token="hf_plaintext", vpc_cidr="10.0.0.0/16"
             ),
         )
 

@@ -149,7 +149,7 @@ GPU_POOL_PROBLEMS = [
     ({"capacityTypes": ["reserved"]}, 'llm-platform:gpuPools[0].capacityTypes[0]: "reserved" is invalid', "'spot' or 'on-demand'"),
     ({"consolidateAfter": "ten minutes"}, 'llm-platform:gpuPools[0].consolidateAfter: "ten minutes" is invalid', "duration"),
     ({"name": "L4_Pool"}, 'llm-platform:gpuPools[0].name: "L4_Pool" is invalid', "DNS label"),
-    ({"gpuCount": 2}, "llm-platform:gpuPools[0].gpuCount: unknown key", "allowed keys are name, group, instanceTypes"),
+    ({"gpuCount": 2}, "llm-platform:gpuPools[0].gpuCount: unknown key", "allowed keys are name, group, capacityTypes, maxGpus"),
 ]
 
 
@@ -265,7 +265,7 @@ def test_unknown_pool_group_and_oversized_resources():
 
 @pytest.mark.parametrize("source", ["huggingface.co/org/model", "hf://just-a-name", "s3://UPPER/prefix"])
 def test_bad_sources_are_refused(source):
-    assert "must be hf://<org>/<model> or s3://<bucket>/<prefix>" in problems(with_model(source=source))
+    assert "must be hf://<org>/<model>, s3://<bucket>/<prefix> (AWS) or gs://<bucket>/<prefix> (Google Cloud)" in problems(with_model(source=source))
 
 
 def test_engine_args_the_platform_sets_cannot_be_overridden():

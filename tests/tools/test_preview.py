@@ -15,6 +15,13 @@ import yaml
 from tools.preview import ROOT, SECRET, SECRET_PLACEHOLDER, load_stack_file, redact, run_under_mocks, write_outputs
 
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
+CLOUD = {stack: yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"].get("llm-platform:cloud", "aws") for stack in STACKS}
+AWS_STACKS = [stack for stack in STACKS if CLOUD[stack] == "aws"]
+GCP_STACKS = [stack for stack in STACKS if CLOUD[stack] == "gcp"]
+# Helm releases every stack installs, and those only the stacks of one cloud do (GKE runs its own
+# NVIDIA device plugin and has no Karpenter).
+COMMON_RELEASES = {"kube-prometheus-stack", "dcgm-exporter", "keda"}
+AWS_RELEASES = {"karpenter", "karpenter-crd", "nvidia-device-plugin"}
 
 
 def preview(stack: str, out: Path, root: Path = ROOT) -> subprocess.CompletedProcess:
@@ -33,8 +40,9 @@ def previews(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, P
     return {stack: (preview(stack, out), out / stack) for stack in STACKS}
 
 
-def test_both_environments_have_a_stack():
-    assert {"staging", "production"} <= set(STACKS)
+def test_both_environments_and_clouds_have_a_stack():
+    assert {"staging", "production"} <= set(AWS_STACKS)
+    assert "staging-gcp" in GCP_STACKS
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -49,10 +57,23 @@ def test_stack_previews_cleanly(previews, stack):
     for resource in plan["resources"]:
         assert set(resource) == {"urn", "type", "name", "parent", "custom", "provider", "protect", "dependsOn", "inputs"}
     types = {r["type"] for r in plan["resources"]}
-    assert {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway"} <= types
-    assert plan["outputs"]["vpcId"].startswith("vpc-")
-    assert len(plan["outputs"]["privateSubnetIds"]) == 3
+    if CLOUD[stack] == "aws":
+        assert {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway"} <= types
+        assert plan["outputs"]["vpcId"].startswith("vpc-")
+        assert len(plan["outputs"]["privateSubnetIds"]) == 3
+    else:
+        assert {"gcp:compute/network:Network", "gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool", "gcp:compute/routerNat:RouterNat"} <= types
+        assert not any(t.startswith("aws:") for t in types)
+        assert plan["outputs"]["cloud"] == "gcp" and plan["outputs"]["natAddresses"]
     assert (out / "manifests").is_dir() and (out / "helm").is_dir()
+
+
+@pytest.mark.parametrize("stack", GCP_STACKS)
+def test_every_gcp_resource_uses_the_explicit_provider(previews, stack):
+    plan = json.loads((previews[stack][1] / "plan.json").read_text())
+    for resource in plan["resources"]:
+        if resource["type"].startswith("gcp:"):
+            assert "pulumi:providers:gcp::gcp::" in resource["provider"], resource["urn"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -159,11 +180,12 @@ from tests.k8s_schemas import validate_any, validate_helm_values  # noqa: E402
 # Release name -> (chart whose default values are the reference, key paths the reference cannot check).
 # kube-prometheus-stack's defaults do not carry its subcharts' own keys (grafana, kube-state-metrics,
 # prometheus-node-exporter charts), and alertmanager.config is Alertmanager's configuration file, checked
-# in tests/components/test_monitoring.py.
+# in tests/components/test_monitoring.py. The DCGM exporter's securityContext is a Kubernetes
+# SecurityContext (its defaults list only some fields); GKE's privileged one is validated as such there.
 CHART_OF_RELEASE = {
     "karpenter": ("karpenter", ()),
     "nvidia-device-plugin": ("nvidia-device-plugin", ()),
-    "dcgm-exporter": ("dcgm-exporter", ()),
+    "dcgm-exporter": ("dcgm-exporter", ("securityContext",)),
     "keda": ("keda", ()),
     "kube-prometheus-stack": (
         "kube-prometheus-stack",
@@ -184,7 +206,9 @@ def test_every_manifest_validates_against_its_schema(previews, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_helm_release_is_pinned_and_uses_chart_keys(previews, stack):
     releases = sorted((previews[stack][1] / "helm").glob("*.yaml"))
-    assert {p.stem for p in releases} >= {"karpenter", "karpenter-crd", "nvidia-device-plugin", "kube-prometheus-stack", "dcgm-exporter", "keda"}
+    names = {p.stem for p in releases}
+    assert names >= COMMON_RELEASES
+    assert (names >= AWS_RELEASES) if CLOUD[stack] == "aws" else not (names & AWS_RELEASES)
     for path in releases:
         release = yaml.safe_load(path.read_text())
         assert release["version"], f"{path.name} is not pinned"
@@ -205,22 +229,31 @@ def _with_policy_config(tmp_path: Path, stack: str, change) -> Path:
 
 
 @pytest.mark.parametrize(
-    "change, policy",
+    "stack, change, policy, message",
     [
-        (lambda c: c["budget-ceiling"].update(monthlyBudgetUsd=500), "budget-ceiling"),
-        (lambda c: c["gpu-quota"].update(maxGpus=1), "gpu-quota"),
+        ("staging", lambda c: c["budget-ceiling"].update(monthlyBudgetUsd=500), "budget-ceiling", "exceeds the budget $500.00"),
+        ("staging", lambda c: c["gpu-quota"].update(maxGpus=1), "gpu-quota", "above the environment's maxGpus 1"),
+        ("staging-gcp", lambda c: c["budget-ceiling"].update(monthlyBudgetUsd=1500), "budget-ceiling", "exceeds the budget $1,500.00"),
+        ("staging-gcp", lambda c: c["gpu-quota"].update(maxGpus=1), "gpu-quota", "GPU node pools can reach 2 GPUs (gpu-l4=2)"),
+        (
+            "staging-gcp",
+            lambda c: c["gpu-quota"]["gpuQuotas"].update(PREEMPTIBLE_NVIDIA_L4_GPUS=1),
+            "gpu-quota",
+            "2 GPUs under Compute Engine quota PREEMPTIBLE_NVIDIA_L4_GPUS, above the project's regional quota of 1",
+        ),
     ],
 )
-def test_a_mandatory_violation_fails_the_preview(tmp_path, change, policy):
-    config = _with_policy_config(tmp_path, "staging", change)
+def test_a_mandatory_violation_fails_the_preview(tmp_path, stack, change, policy, message):
+    config = _with_policy_config(tmp_path, stack, change)
     result = subprocess.run(
-        [sys.executable, "-m", "tools.preview", "staging", "--out", str(tmp_path / "build"), "--policy-config", str(config)],
+        [sys.executable, "-m", "tools.preview", stack, "--out", str(tmp_path / "build"), "--policy-config", str(config)],
         cwd=ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 1
     assert f"mandatory policy violation(s): {policy}" in result.stderr
-    violations = json.loads((tmp_path / "build" / "staging" / "plan.json").read_text())["policy"]["violations"]
+    violations = json.loads((tmp_path / "build" / stack / "plan.json").read_text())["policy"]["violations"]
     assert {v["policy"] for v in violations if v["enforcement"] == "mandatory"} == {policy}
+    assert any(message in v["message"] for v in violations), [v["message"] for v in violations]
 
 
 def test_bad_policy_config_exits_2_naming_the_key(tmp_path):
@@ -234,8 +267,8 @@ def test_bad_policy_config_exits_2_naming_the_key(tmp_path):
     assert "'vcpuQuota' was unexpected" in result.stderr
 
 
-@pytest.mark.parametrize("stack", ["staging", "production"])
-def test_both_stacks_pass_their_own_mandatory_policies(previews, stack):
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_passes_its_own_mandatory_policies(previews, stack):
     result, out = previews[stack]
     assert result.returncode == 0, result.stderr
     plan = json.loads((out / "plan.json").read_text())
@@ -270,3 +303,20 @@ def test_cost_ceiling_matches_a_hand_computation(previews, stack, gpu_pools, sys
     assert items["NAT gateways"]["monthlyUsd"] == round(nat * 0.045 * 730, 2)
     plan = json.loads((previews[stack][1] / "plan.json").read_text())
     assert plan["cost"]["monthlyCeilingUsd"] == round(sum(item["monthlyUsd"] for item in items.values()), 2)
+
+
+def test_gcp_cost_ceiling_matches_a_hand_computation(previews):
+    """staging-gcp: 2 x g2-standard-8 (L4) and at most 3 x e2-standard-4, us-central1 list prices, on-demand."""
+    plan = json.loads((previews["staging-gcp"][1] / "plan.json").read_text())
+    items = {item["name"]: item["monthlyUsd"] for item in plan["cost"]["items"]}
+    assert items["GPU pool gpu-l4"] == round(2 * 0.853624 * 730, 2)
+    assert items["node pool system"] == round(3 * 0.134023 * 730, 2)
+    assert items["GKE cluster management"] == 73.0
+    assert items["boot disks of pool gpu-l4"] == 2 * 200 * 0.10
+    assert items["boot disks of pool system"] == 3 * 100 * 0.10
+    # The NAT gateway charge is per VM using it (5 at most here), below the 32-VM cap.
+    assert items["Cloud NAT gateways"] == round(5 * 0.0014 * 730, 2)
+    assert items["NAT addresses"] == round(0.005 * 730, 2)
+    assert items["model weights in Cloud Storage"] == round(7.25e9 * 2 / 2**30 * 0.020, 2)
+    assert plan["cost"]["monthlyCeilingUsd"] == round(sum(items.values()), 2)
+    assert plan["cost"]["monthlyBudgetUsd"] == 3000

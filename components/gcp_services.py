@@ -1,0 +1,38 @@
+"""The Google Cloud APIs a stack uses, enabled on its project before anything that needs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+# Compute (network, NAT, nodes), GKE, Cloud KMS (Secrets and bucket keys), Cloud Storage (weights),
+# IAM (node service account), Cloud Monitoring (budget notification channels), Cloud Billing Budgets.
+SERVICES = (
+    "compute.googleapis.com",
+    "container.googleapis.com",
+    "cloudkms.googleapis.com",
+    "storage.googleapis.com",
+    "iam.googleapis.com",
+    "monitoring.googleapis.com",
+    "billingbudgets.googleapis.com",
+)
+
+
+@dataclass(frozen=True)
+class GcpServicesArgs:
+    project: str
+
+
+class GcpServices(pulumi.ComponentResource):
+    services: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: GcpServicesArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:gcp_services:GcpServices", name, None, opts)
+        self.services = [
+            # Left enabled on destroy: other stacks or people in the project may use the same APIs.
+            gcp.projects.Service(f"{name}-{service.split('.')[0]}", project=args.project, service=service, disable_on_destroy=False, opts=pulumi.ResourceOptions(parent=self))
+            for service in SERVICES
+        ]
+        self.register_outputs({"services": [service.service for service in self.services]})

@@ -1,0 +1,104 @@
+"""Model weights on Google Cloud: one Cloud Storage bucket per stack in the cluster's region (CMEK,
+versioned, uniform access, public access prevented, protected in production), and per model a
+read-only grant to that model's Kubernetes service account alone, through Workload Identity Federation
+for GKE (no Google service account, no key, no annotation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.model_store import NONCURRENT_VERSION_DAYS, service_account_name, weights_location
+from llm_platform.config import ModelConfig, gcs_bucket_name
+from llm_platform.kubernetes import SERVING_NAMESPACE
+
+# Cloud Storage's own service agent encrypts and decrypts objects with the key; readers need no KMS role.
+KEY_ROTATION_PERIOD = "7776000s"
+
+
+@dataclass(frozen=True)
+class GcsModelStoreArgs:
+    cluster_name: str
+    project: str
+    project_number: pulumi.Input[str]
+    region: str
+    key_ring_id: pulumi.Input[str]
+    models: list[ModelConfig]
+    protect: bool
+    labels: dict[str, str]
+
+
+def workload_principal(project: str, project_number: str, namespace: str, service_account: str) -> str:
+    """The IAM principal of one Kubernetes service account under Workload Identity Federation for GKE."""
+    return (
+        f"principal://iam.googleapis.com/projects/{project_number}/locations/global/workloadIdentityPools/"
+        f"{project}.svc.id.goog/subject/ns/{namespace}/sa/{service_account}"
+    )
+
+
+def read_condition(bucket: str, prefix: str) -> dict:
+    """Objects under the prefix, and listings of it, only (IAM Conditions for Cloud Storage)."""
+    return {
+        "title": "weights-prefix-only",
+        "description": f"read gs://{bucket}/{prefix}/ only",
+        "expression": (
+            f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}/") || '
+            f'(resource.type == "storage.googleapis.com/Bucket" && '
+            f'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("{prefix}/"))'
+        ),
+    }
+
+
+class GcsModelStore(pulumi.ComponentResource):
+    bucket: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GcsModelStoreArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:gcs_model_store:GcsModelStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        storage_agent = gcp.storage.get_project_service_account(project=args.project, opts=pulumi.InvokeOptions(parent=self)).email_address
+
+        key = gcp.kms.CryptoKey(f"{name}-key", key_ring=args.key_ring_id, rotation_period=KEY_ROTATION_PERIOD, labels=args.labels, opts=child)
+        key_grant = gcp.kms.CryptoKeyIAMMember(
+            f"{name}-key-storage",
+            crypto_key_id=key.id,
+            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=f"serviceAccount:{storage_agent}",
+            opts=child,
+        )
+        bucket_name = gcs_bucket_name(args.cluster_name, args.project)
+        bucket = gcp.storage.Bucket(
+            f"{name}-bucket",
+            name=bucket_name,
+            # Same region as the GPUs: no inter-region transfer charge, and the fastest reads.
+            location=args.region.upper(),
+            storage_class="STANDARD",
+            uniform_bucket_level_access=True,
+            public_access_prevention="enforced",
+            versioning={"enabled": True},
+            encryption={"default_kms_key_name": key.id},
+            lifecycle_rules=[
+                {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": NONCURRENT_VERSION_DAYS, "with_state": "ARCHIVED"}},
+                {"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": {"age": 7}},
+            ],
+            labels=args.labels,
+            force_destroy=False,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[key_grant]),
+        )
+
+        for model in args.models:
+            source_bucket, prefix = weights_location(model, bucket_name)
+            gcp.storage.BucketIAMMember(
+                f"{name}-{model.name}-read",
+                bucket=source_bucket,
+                role="roles/storage.objectViewer",
+                member=pulumi.Output.from_input(args.project_number).apply(
+                    lambda number, m=model: workload_principal(args.project, number, SERVING_NAMESPACE, service_account_name(m))
+                ),
+                condition=read_condition(source_bucket, prefix),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket]),
+            )
+
+        self.bucket = bucket.name
+        self.register_outputs({"bucket": self.bucket})
