@@ -970,6 +970,9 @@ class StackConfig(ConfigModel):
                 yield _violation(f"{key}.poolGroup", model.pool_group, f"must name a GPU pool group of this stack ({', '.join(groups) or 'none defined'})")
                 continue
             sizes = [size for pool in pools for size in pool.sizes()]
+            if not sizes:
+                # The pools' own rules already say what they lack; nothing to fit the model against.
+                continue
             most_gpus = max(size.gpus for size in sizes)
             if model.gpus_per_replica > most_gpus:
                 yield _violation(f"{key}.gpusPerReplica", model.gpus_per_replica,

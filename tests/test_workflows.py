@@ -5,6 +5,8 @@ Schema validation uses the copy of the workflow schema vendored in check-jsonsch
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -140,6 +142,7 @@ def test_cloud_preview_only_for_same_repo_prs_with_credentials_configured():
         "github.event.pull_request.head.repo.full_name == github.repository",
         "vars.PULUMI_BACKEND_URL != ''",
         "vars.AWS_ROLE_ARN != ''",
+        "vars.GCP_WORKLOAD_IDENTITY_PROVIDER != ''",
     ):
         assert condition in gate
     preview = wf["jobs"]["preview"]
@@ -149,6 +152,21 @@ def test_cloud_preview_only_for_same_repo_prs_with_credentials_configured():
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["comment-on-pr"] is True
     assert pulumi["with"]["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
+    # Each stack authenticates to its own cloud only.
+    (aws,) = steps_using(preview, "aws-actions/configure-aws-credentials")
+    (gcp,) = steps_using(preview, "google-github-actions/auth")
+    assert aws["if"] == "matrix.cloud == 'aws'" and gcp["if"] == "matrix.cloud == 'gcp'"
+
+
+def test_cloud_preview_matrix_lists_each_stack_with_its_cloud(tmp_path):
+    script = workflow("cloud-preview.yml")["jobs"]["stacks"]["steps"][1]["run"]
+    out = tmp_path / "out"
+    for clouds, expected in (("aws gcp", ["production", "staging-gcp", "staging"]), (" gcp", ["staging-gcp"])):
+        subprocess.run(["bash", "-c", script], cwd=ROOT, env={"PATH": os.environ["PATH"], "CLOUDS": clouds, "GITHUB_OUTPUT": str(out)}, check=True)
+        listed = json.loads(out.read_text().strip().removeprefix("stacks="))
+        assert [entry["stack"] for entry in listed] == expected
+        assert {entry["stack"]: entry["cloud"] for entry in listed}.get("staging-gcp") == "gcp"
+        out.unlink()
 
 
 def test_deploys_are_serialised_per_stack_and_production_waits_for_staging():
@@ -164,6 +182,12 @@ def test_deploys_are_serialised_per_stack_and_production_waits_for_staging():
         assert pulumi["with"]["policyPackConfigs"] == f"policies/config/{stack}.json"
     assert jobs["staging"]["needs"] == "test"
     assert jobs["production"]["needs"] == "staging"
+    gcp = jobs["staging-gcp"]
+    assert gcp["needs"] == "test" and gcp["environment"] == "staging-gcp"
+    assert gcp["concurrency"] == {"group": "deploy-staging-gcp", "cancel-in-progress": False}
+    (pulumi,) = steps_using(gcp, "pulumi/actions")
+    assert pulumi["with"]["stack-name"] == "staging-gcp" and pulumi["with"]["policyPackConfigs"] == "policies/config/staging-gcp.json"
+    assert steps_using(gcp, "google-github-actions/auth") and not steps_using(gcp, "aws-actions/configure-aws-credentials")
 
 
 def test_deploy_runs_on_main_only():

@@ -236,7 +236,6 @@ class CloudMocks(pulumi.runtime.Mocks):
         project = inputs.get("project") or self.gcp_project
         physical = inputs.get("name") or f"{name}-{digest[:7]}"
         state["name"] = physical
-        regional = f"projects/{project}/regions/{self.region}"
         if service == "compute":
             collection = {"Network": "global/networks", "Subnetwork": f"regions/{self.region}/subnetworks", "Router": f"regions/{self.region}/routers",
                           "Address": f"regions/{self.region}/addresses"}.get(kind)
@@ -271,5 +270,4 @@ class CloudMocks(pulumi.runtime.Mocks):
             rid = f"projects/{project}/notificationChannels/{int(digest[:12], 16)}"
             state["name"] = rid
             return rid, state
-        del regional
         return f"{physical}-{digest[:8]}", state

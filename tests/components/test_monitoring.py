@@ -87,3 +87,94 @@ def test_alert_topics_are_encrypted_and_only_alertmanager_may_publish(stack_plan
     assert "system:serviceaccount:monitoring:alertmanager" in statement["Condition"]["StringEquals"].values()
     policy = json.loads(declared.one("aws:iam/rolePolicy:RolePolicy", "llm-production-alerts-alertmanager-publish").inputs["policy"])
     assert policy["Statement"] == [{"Effect": "Allow", "Action": "sns:Publish", "Resource": [t.inputs.get("arn") or f"arn:aws:sns:us-west-2:123456789012:{t.inputs['name']}" for t in sorted(topics, key=lambda t: t.name)]}]
+
+
+# -- the same monitoring on GKE ---------------------------------------------------------------------
+
+# Alertmanager's email_config fields (prometheus/alertmanager docs/configuration.md, <email_config>;
+# auth_password_file since v0.25.0; kube-prometheus-stack 88.5.3 deploys v0.34.0).
+EMAIL_CONFIG_KEYS = {
+    "to", "from", "hello", "smarthost", "auth_username", "auth_password", "auth_password_file", "auth_secret", "auth_identity",
+    "require_tls", "tls_config", "html", "text", "headers", "send_resolved",
+}
+
+
+def test_on_gke_alerts_are_mailed_through_the_relay_with_the_same_routes(stack_plan):
+    values = release(stack_plan, "staging-gcp", "kube-prometheus-stack").inputs["values"]["alertmanager"]
+    assert values["serviceAccount"]["annotations"] == {}, "no cloud identity is needed to send mail"
+    config = values["config"]
+    aws_routes = release(stack_plan, "staging", "kube-prometheus-stack").inputs["values"]["alertmanager"]["config"]["route"]
+    assert config["route"] == aws_routes
+    receivers = {r["name"]: r for r in config["receivers"]}
+    for severity in ("critical", "warning"):
+        (email,) = receivers[severity]["email_configs"]
+        assert set(email) <= EMAIL_CONFIG_KEYS
+        assert email["to"] == "ml-infra-oncall@example.com" and email["smarthost"] == "smtp-relay.gmail.com:587"
+        assert email["require_tls"] is True and "auth_password" not in email
+    assert "secrets" not in values["alertmanagerSpec"], "an unauthenticated relay needs no secret"
+
+
+def test_an_smtp_password_reaches_alertmanager_only_as_a_mounted_secret(declare):
+    from components.monitoring import Monitoring, MonitoringArgs
+    from llm_platform.config import ObservabilityConfig, SmtpConfig
+    from llm_platform.observability.delivery import smtp_delivery
+
+    smtp = SmtpConfig.model_validate({"smarthost": "smtp.sendgrid.net:587", "from": "alerts@example.com", "username": "apikey"})
+    config = ObservabilityConfig(alert_emails=["oncall@example.com"], smtp=smtp)
+
+    def program():
+        Monitoring(
+            "m",
+            MonitoringArgs(config=config, storage_class="standard-rwo", alert_delivery=smtp_delivery(smtp, ["oncall@example.com"], "hunter2-plaintext"), scrape_karpenter=False),
+        )
+
+    declared = declare(program, region="us-central1")
+    values = declared.one(HELM, "m").inputs["values"]["alertmanager"]
+    (email,) = next(r for r in values["config"]["receivers"] if r["name"] == "critical")["email_configs"]
+    assert email["auth_username"] == "apikey"
+    assert email["auth_password_file"] == "/etc/alertmanager/secrets/alertmanager-delivery/smtp-password"
+    assert values["alertmanagerSpec"]["secrets"] == ["alertmanager-delivery"]
+    secret = declared.one("kubernetes:core/v1:Secret", "m-alert-delivery")
+    assert secret.inputs["stringData"] == {"smtp-password": "[secret]"}
+    assert "hunter2-plaintext" not in json.dumps([r.inputs for r in declared.plan.resources])
+    assert not declared.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor"), "no Karpenter to scrape on GKE"
+
+
+def test_dcgm_on_gke_reads_the_driver_gke_installed(stack_plan):
+    from tests.k8s_schemas import validate_core_object
+
+    from llm_platform import pins
+
+    values = release(stack_plan, "staging-gcp", "dcgm-exporter").inputs["values"]
+    assert values["nodeSelector"] == {"llm-platform.io/node-role": "gpu"}
+    assert {"name": "nvidia-install-dir-host", "hostPath": "/home/kubernetes/bin/nvidia"} in values["extraHostVolumes"]
+    mounts = {m["name"]: m for m in values["extraVolumeMounts"]}
+    assert mounts["nvidia-install-dir-host"]["mountPath"] == "/usr/local/nvidia"
+    assert "exporter-metrics-volume" in mounts, "Helm replaces lists: the chart's own counters mount must stay"
+    assert {"name": "LD_LIBRARY_PATH", "value": "/usr/local/nvidia/lib64"} in values["extraEnv"]
+    # The security context is a Kubernetes SecurityContext: the API server must accept it on a container.
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "dcgm"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "exporter",
+                    "image": "nvcr.io/nvidia/k8s/dcgm-exporter",
+                    "securityContext": values["securityContext"],
+                    "volumeMounts": values["extraVolumeMounts"],
+                }
+            ],
+            "volumes": [{"name": "exporter-metrics-volume", "configMap": {"name": "exporter-metrics-config-map"}}]
+            + [{"name": v["name"], "hostPath": {"path": v["hostPath"]}} for v in values["extraHostVolumes"]],
+        },
+    }
+    assert validate_core_object(pod, pins.KUBERNETES_VERSION) == []
+    assert values["securityContext"]["privileged"] is True and values["securityContext"]["allowPrivilegeEscalation"] is True
+    aws = release(stack_plan, "staging", "dcgm-exporter").inputs["values"]
+    assert "extraHostVolumes" not in aws and "securityContext" not in aws
+
+
+def test_prometheus_on_gke_uses_the_pd_balanced_class(stack_plan):
+    assert stack_plan("staging-gcp").plan.outputs["defaultStorageClass"] == "standard-rwo"

@@ -71,7 +71,7 @@ def test_pack_declares_every_rule_with_its_level_and_schema(analyzer):
         assert schema == policy.config_properties
 
 
-@pytest.mark.parametrize("stack", ["staging", "production"])
+@pytest.mark.parametrize("stack", ["staging", "production", "staging-gcp"])
 def test_pack_and_offline_preview_agree(analyzer, stack_plan, stack):
     from llm_platform.policy.config_file import load_config
 

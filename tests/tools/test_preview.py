@@ -180,12 +180,13 @@ from tests.k8s_schemas import validate_any, validate_helm_values  # noqa: E402
 # Release name -> (chart whose default values are the reference, key paths the reference cannot check).
 # kube-prometheus-stack's defaults do not carry its subcharts' own keys (grafana, kube-state-metrics,
 # prometheus-node-exporter charts), and alertmanager.config is Alertmanager's configuration file, checked
-# in tests/components/test_monitoring.py. The DCGM exporter's securityContext is a Kubernetes
-# SecurityContext (its defaults list only some fields); GKE's privileged one is validated as such there.
+# in tests/components/test_monitoring.py. The DCGM exporter's securityContext and extraVolumeMounts are a
+# Kubernetes SecurityContext and VolumeMounts (its defaults show only some fields); GKE's are validated as
+# such, in a container, there.
 CHART_OF_RELEASE = {
     "karpenter": ("karpenter", ()),
     "nvidia-device-plugin": ("nvidia-device-plugin", ()),
-    "dcgm-exporter": ("dcgm-exporter", ("securityContext",)),
+    "dcgm-exporter": ("dcgm-exporter", ("securityContext", "extraVolumeMounts[]")),
     "keda": ("keda", ()),
     "kube-prometheus-stack": (
         "kube-prometheus-stack",

@@ -93,10 +93,42 @@ def compliant_stack() -> list[Resource]:
     ]
 
 
-def mutated(name: str, change) -> list[Resource]:
-    """The compliant stack with `change(props)` applied to the resource called `name`."""
+LABELS = {"environment": "staging", "project": "llm-platform", "managed-by": "pulumi"}
+
+
+def gke_node_pool(machine_type: str, total_max: int, spot: bool, accelerators: list[dict] | None = None, disk_gib: int = 100) -> dict:
+    node_config = {"machineType": machine_type, "spot": spot, "diskSizeGb": disk_gib, "diskType": "pd-balanced"}
+    if accelerators:
+        node_config["guestAccelerators"] = accelerators
+        node_config["taints"] = [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
+    return {"autoscaling": {"totalMinNodeCount": 0, "totalMaxNodeCount": total_max}, "nodeConfig": node_config}
+
+
+def compliant_gke_stack() -> list[Resource]:
+    """A Google Cloud stack: regional GKE cluster, system pool of up to 3 e2-standard-4, an L4 spot pool of
+    up to 2 g2-standard-8, Cloud NAT on one address, two KMS keys, a Cloud Billing budget of $3,000."""
+    return [
+        resource("pulumi:providers:gcp", "gcp", {"project": "p-test-1", "region": "us-central1"}),
+        resource("gcp:container/cluster:Cluster", "cluster", {"location": "us-central1", "resourceLabels": LABELS}),
+        resource("gcp:container/nodePool:NodePool", "system", {"name": "system", **gke_node_pool("e2-standard-4", 3, spot=False)}),
+        resource(
+            "gcp:container/nodePool:NodePool",
+            "gpu-l4",
+            {"name": "gpu-l4", **gke_node_pool("g2-standard-8", 2, spot=True, accelerators=[{"type": "nvidia-l4", "count": 1}], disk_gib=200)},
+        ),
+        resource("gcp:compute/routerNat:RouterNat", "nat", {"natIpAllocateOption": "MANUAL_ONLY"}),
+        resource("gcp:compute/address:Address", "nat-0", {"addressType": "EXTERNAL"}),
+        resource("gcp:kms/cryptoKey:CryptoKey", "secrets", {"rotationPeriod": "7776000s"}),
+        resource("gcp:kms/cryptoKey:CryptoKey", "weights", {"rotationPeriod": "7776000s"}),
+        resource("gcp:billing/budget:Budget", "budget", {"amount": {"specifiedAmount": {"currencyCode": "USD", "units": "3000", "nanos": 0}}}),
+        resource("kubernetes:apps/v1:Deployment", "mistral", model_server()),
+    ]
+
+
+def mutated(name: str, change, stack_of=compliant_stack) -> list[Resource]:
+    """The compliant stack (`stack_of()`) with `change(props)` applied to the resource called `name`."""
     stack = []
-    for r in compliant_stack():
+    for r in stack_of():
         if r.name == name:
             props = copy.deepcopy(dict(r.props))
             change(props)

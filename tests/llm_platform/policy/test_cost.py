@@ -3,7 +3,7 @@ import pytest
 from llm_platform import catalog
 from llm_platform.policy import cost
 from llm_platform.policy.core import Resource
-from tests.llm_platform.policy.fixtures import compliant_stack, mutated, without
+from tests.llm_platform.policy.fixtures import compliant_gke_stack, compliant_stack, mutated, without
 
 HOURS = 730
 
@@ -79,3 +79,49 @@ def test_helm_volumes_and_load_balancers_are_priced():
     assert items["persistent volumes of kps"] == round(110 * 0.08, 2)
     # Two ingresses in one group share one ALB.
     assert items["load balancers"] == round(HOURS * 0.0225, 2)
+
+
+# -- Google Cloud ---------------------------------------------------------------------------------
+
+
+def test_gke_stack_ceiling_by_hand():
+    report = cost.monthly_ceiling(compliant_gke_stack())
+    items = by_name(report)
+    assert items["GPU pool gpu-l4"] == round(2 * HOURS * 0.853624, 2), "spot pools are priced on-demand"
+    assert items["node pool system"] == round(3 * HOURS * 0.134023, 2)
+    assert items["boot disks of pool gpu-l4"] == 2 * 200 * 0.10
+    assert items["boot disks of pool system"] == 3 * 100 * 0.10
+    assert items["GKE cluster management"] == 73.0
+    # Five VMs at most use the NAT gateway: 5 x $0.0014 an hour, below the 32-VM cap of $0.044.
+    assert items["Cloud NAT gateways"] == round(5 * 0.0014 * HOURS, 2)
+    assert items["Cloud NAT data processed"] == 200 * 0.045
+    assert items["NAT addresses"] == round(0.005 * HOURS, 2)
+    assert items["Cloud KMS key versions"] == round(2 * 4 * 0.06, 2)
+    assert items["Cloud Logging ingestion"] == 50 * 0.50
+    assert not any("EKS" in name or "S3" in name for name in items)
+    assert report.unbounded == []
+
+
+def test_gke_nat_gateway_charge_is_capped():
+    big = mutated("gpu-l4", lambda p: p["autoscaling"].update(totalMaxNodeCount=40), compliant_gke_stack)
+    assert by_name(cost.monthly_ceiling(big))["Cloud NAT gateways"] == round(0.044 * HOURS, 2)
+
+
+def test_gke_pool_without_total_maximum_is_unbounded():
+    report = cost.monthly_ceiling(mutated("gpu-l4", lambda p: p.update(autoscaling={"minNodeCount": 0, "maxNodeCount": 2}), compliant_gke_stack))
+    assert [why for _, why in report.unbounded] == ["node pool gpu-l4 has no total maximum node count"]
+
+
+def test_gke_per_zone_maximum_counts_every_zone():
+    per_zone = mutated("gpu-l4", lambda p: p.update(autoscaling={"maxNodeCount": 1}, nodeLocations=["us-central1-a", "us-central1-b"]), compliant_gke_stack)
+    assert details(cost.monthly_ceiling(per_zone))["GPU pool gpu-l4"] == "2 x g2-standard-8 on-demand"
+
+
+def test_gke_machine_type_outside_the_catalog_is_unbounded():
+    report = cost.monthly_ceiling(mutated("gpu-l4", lambda p: p["nodeConfig"].update(machineType="g4-standard-48"), compliant_gke_stack))
+    assert [why for _, why in report.unbounded] == ["node pool gpu-l4: no us-central1 price for machine type g4-standard-48 in the instance catalog"]
+
+
+def test_gke_region_without_prices_is_unbounded():
+    report = cost.monthly_ceiling(mutated("gcp", lambda p: p.update(region="us-east4"), compliant_gke_stack))
+    assert any("no us-east4 price for machine type e2-standard-4" in why for _, why in report.unbounded)
