@@ -16,6 +16,10 @@ under `gpu-quota.vcpuQuotas`, and a status:
 
 The quota is compared as a whole; other instances of the same class in the account and region use it too.
 
+For a Google Cloud stack it prints the GPUs the stack can reach under each regional Compute Engine GPU
+quota (spot GPUs have their own PREEMPTIBLE_ quota) next to what the policy config assumes, and the
+`gcloud` command that shows the project's real values; it does not read them itself, and exits 2.
+
 Needs AWS credentials allowed servicequotas:GetServiceQuota and servicequotas:GetAWSDefaultServiceQuota.
 The region defaults to the stack's. Exit status: 0 every ceiling fits, 1 a ceiling is above the account's
 quota, 2 the stack or its policy config is invalid, or the quotas could not be read.
@@ -34,11 +38,11 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from llm_platform import catalog
-from llm_platform.policy import kube, quota
+from llm_platform.policy import gke, kube, quota
 from llm_platform.policy.config_file import PolicyConfigError, load_config
-from llm_platform.policy.cost import stack_region
+from llm_platform.policy.cost import stack_cloud, stack_region
 from llm_platform.policy.pack import BY_NAME, settings
-from tools.preview import ROOT, run_program
+from tools.preview import ROOT, load_stack_file, run_program
 
 SERVICE_CODE = "ec2"
 PERMISSIONS = ("servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota")
@@ -99,6 +103,10 @@ class StackLimits:
     region: str | None
     assumed_vcpus: dict[str, int]
     max_gpus: int | None
+    cloud: str = "aws"
+    gpu_quota_ceilings: dict[str, int] | None = None
+    """Google Cloud: GPUs per regional GPU quota metric if every GPU pool ran at its maximum."""
+    assumed_gpus: dict[str, int] | None = None
 
     @property
     def gpu_total(self) -> int | None:
@@ -158,13 +166,32 @@ def stack_limits(stack: str) -> StackLimits:
     pack_config = load_config(ROOT / "policies" / "config" / f"{stack}.json")
     # With the schema's defaults, as the policy itself sees its config.
     gpu_quota = settings(BY_NAME["gpu-quota"], pack_config)[1]
+    gpu_limits = {kube.dig(pool.props, "metadata", "name"): kube.gpu_limit(pool.props) for pool in quota.gpu_node_pools(resources)}
+    gpu_limits |= {gke.name(pool): quota.gke_gpu_limit(pool) for pool in quota.gke_gpu_pools(resources)}
     return StackLimits(
         ceilings=quota.vcpu_ceilings(resources),
-        gpu_limits={kube.dig(pool.props, "metadata", "name"): kube.gpu_limit(pool.props) for pool in quota.gpu_node_pools(resources)},
+        gpu_limits=gpu_limits,
         region=stack_region(resources),
         assumed_vcpus=dict(gpu_quota.get("vcpuQuotas") or {}),
         max_gpus=gpu_quota.get("maxGpus"),
+        cloud=stack_cloud(resources),
+        gpu_quota_ceilings=quota.gpu_quota_ceilings(resources),
+        assumed_gpus=dict(gpu_quota.get("gpuQuotas") or {}),
     )
+
+
+def render_gcp(stack: str, region: str, project: str, limits: StackLimits) -> str:
+    lines = [f"Compute Engine GPU quotas in {region} that stack {stack} draws on (ceiling: every GPU pool at its maximum):", ""]
+    for metric, gpus in sorted((limits.gpu_quota_ceilings or {}).items()):
+        assumed = (limits.assumed_gpus or {}).get(metric)
+        lines.append(f"  {metric}: stack ceiling {gpus} GPUs, policy config {_number(assumed)}")
+    lines += [
+        "",
+        "This tool does not read Google Cloud quotas. Compare the ceilings with the project's values:",
+        f"  gcloud compute regions describe {region} --project {project} --flatten=quotas "
+        '--format="table(quotas.metric,quotas.limit,quotas.usage)" | grep GPUS',
+    ]
+    return "\n".join(lines)
 
 
 def _number(value: float | None) -> str:
@@ -224,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     region = args.region or limits.region
+    if limits.cloud == "gcp":
+        project = load_stack_file(args.stack)[0].get("llm-platform:gcp", "{}")
+        print(render_gcp(args.stack, region, json.loads(project).get("project", "<project>"), limits))
+        return 2
     if region is None:
         print(f"error: stack {args.stack} does not name exactly one AWS region; pass --region", file=sys.stderr)
         return 2

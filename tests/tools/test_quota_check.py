@@ -272,3 +272,12 @@ def test_main_without_credentials_exits_2(monkeypatch, capsys):
 def test_main_unknown_stack_exits_2(capsys):
     assert main(["nope"]) == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err
+
+
+def test_gcp_stack_prints_its_gpu_quota_ceilings_and_the_gcloud_command(capsys):
+    from tools import quota_check
+
+    assert quota_check.main(["staging-gcp"]) == 2
+    out = capsys.readouterr().out
+    assert "PREEMPTIBLE_NVIDIA_L4_GPUS: stack ceiling 2 GPUs, policy config 4" in out
+    assert "gcloud compute regions describe us-central1 --project llm-platform-staging" in out
