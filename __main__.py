@@ -50,6 +50,7 @@ class ClusterBase:
     storage_class: pulumi.Input[str]
     alert_delivery: AlertDelivery
     scrape_karpenter: bool
+    """Karpenter runs the nodes: scrape it and alert on its signals."""
     dcgm_overrides: dict
     bucket: pulumi.Input[str]
     object_store: str
@@ -289,7 +290,7 @@ monitoring = Monitoring(
     ),
     opts=in_cluster_after(*base.gpu_capacity),
 )
-ServingObservability(f"{name}-observability", ServingObservabilityArgs(config=cfg.observability), opts=in_cluster_after(monitoring))
+ServingObservability(f"{name}-observability", ServingObservabilityArgs(config=cfg.observability, karpenter=base.scrape_karpenter), opts=in_cluster_after(monitoring))
 keda = Keda(f"{name}-keda", KedaArgs(replicas=cfg.observability.prometheus_replicas), opts=in_cluster_after(*base.gpu_capacity))
 # Model servers need the GPU pools, Prometheus (ServiceMonitor CRD, scaling queries) and KEDA
 # (ScaledObject CRD) in place.

@@ -35,4 +35,4 @@ class GcpServices(pulumi.ComponentResource):
             gcp.projects.Service(f"{name}-{service.split('.')[0]}", project=args.project, service=service, disable_on_destroy=False, opts=pulumi.ResourceOptions(parent=self))
             for service in SERVICES
         ]
-        self.register_outputs({"services": [service.service for service in self.services]})
+        self.register_outputs({"services": self.services})

@@ -19,6 +19,8 @@ RULE_NAME = "llm-platform"
 @dataclass(frozen=True)
 class ServingObservabilityArgs:
     config: ObservabilityConfig
+    karpenter: bool
+    """Whether Karpenter runs the nodes (EKS): its metrics feed the pool-limit, stock-out and spot alerts."""
 
 
 def dashboard_config_map(dashboard: dashboards.Dashboard) -> dict:
@@ -40,7 +42,7 @@ class ServingObservability(pulumi.ComponentResource):
         boards = dashboards.all_dashboards()
         for dashboard in boards:
             KubernetesObject(f"{name}-{dashboard.uid}", dashboard_config_map(dashboard), child)
-        rule = alerts.prometheus_rule(RULE_NAME, MONITORING_NAMESPACE, args.config.thresholds, args.config.runbook_base_url)
+        rule = alerts.prometheus_rule(RULE_NAME, MONITORING_NAMESPACE, args.config.thresholds, args.config.runbook_base_url, args.karpenter)
         KubernetesObject(f"{name}-alerts", rule, child)
 
         self.dashboard_uids = [d.uid for d in boards]

@@ -108,8 +108,10 @@ def gpu_alerts(t: AlertThresholds) -> list[Alert]:
     ]
 
 
-def capacity_alerts(t: AlertThresholds) -> list[Alert]:
-    return [
+def capacity_alerts(t: AlertThresholds, karpenter: bool) -> list[Alert]:
+    """GPU capacity: pending GPU pods on any cluster; Karpenter's own signals where Karpenter runs (on GKE
+    the cluster autoscaler's limits, quota and stock-outs all end in pending pods)."""
+    pending = [
         Alert(
             "GpuPodsPending",
             'max by (namespace, pod) (kube_pod_status_phase{phase="Pending"}) * on (namespace, pod) group_left () '
@@ -117,9 +119,13 @@ def capacity_alerts(t: AlertThresholds) -> list[Alert]:
             f"{t.gpu_pending_minutes}m",
             "critical",
             "{{ $labels.namespace }}/{{ $labels.pod }} waits for a GPU",
-            f"A pod requesting GPUs has been pending for {t.gpu_pending_minutes} minutes: Karpenter cannot launch a node "
-            "(EC2 quota, no capacity in the zones, or the pool's GPU limit).",
+            f"A pod requesting GPUs has been pending for {t.gpu_pending_minutes} minutes: no node can be added for it "
+            "(GPU quota, no capacity in the zones, or the pool's GPU limit).",
         ),
+    ]
+    if not karpenter:
+        return pending
+    return pending + [
         Alert(
             "GpuNodePoolAtLimit",
             'karpenter_nodepools_usage{resource_type="nvidia.com/gpu"} >= karpenter_nodepools_limit{resource_type="nvidia.com/gpu"}',
@@ -152,8 +158,8 @@ def runbook_anchor(alert_name: str) -> str:
     return alert_name.lower()
 
 
-def prometheus_rule(name: str, namespace: str, thresholds: AlertThresholds, runbook_base_url: str) -> dict:
-    groups = {"llm-serving": serving_alerts(thresholds), "llm-gpu": gpu_alerts(thresholds), "llm-gpu-capacity": capacity_alerts(thresholds)}
+def prometheus_rule(name: str, namespace: str, thresholds: AlertThresholds, runbook_base_url: str, karpenter: bool = True) -> dict:
+    groups = {"llm-serving": serving_alerts(thresholds), "llm-gpu": gpu_alerts(thresholds), "llm-gpu-capacity": capacity_alerts(thresholds, karpenter)}
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",

@@ -1,3 +1,4 @@
+import json
 import re
 from pathlib import Path
 
@@ -55,3 +56,16 @@ def test_thresholds_come_from_config():
 def test_an_unexported_metric_is_caught():
     # vLLM removed this gauge; a rule using it would never fire.
     assert "vllm:gpu_cache_usage_perc" in metrics.used_in("vllm:gpu_cache_usage_perc > 0.9") - metrics.exported()
+
+
+def test_without_karpenter_only_the_generic_capacity_alert_remains():
+    rule = alerts.prometheus_rule("r", "monitoring", AlertThresholds(), "docs/runbooks.md", karpenter=False)
+    capacity = next(g for g in rule["spec"]["groups"] if g["name"] == "llm-gpu-capacity")
+    assert [r["alert"] for r in capacity["rules"]] == ["GpuPodsPending"]
+    assert "karpenter" not in json.dumps(rule)
+
+
+def test_gke_stack_declares_no_karpenter_alerts(stack_plan):
+    rule = stack_plan("staging-gcp").one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs
+    names = [r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert "GpuPodsPending" in names and "SpotInterruptions" not in names
