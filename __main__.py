@@ -194,7 +194,11 @@ def gcp_base(cfg: StackConfig) -> ClusterBase:
     labels = cfg.common_tags()
     name = cfg.cluster_name
     # An explicit provider: project and region come from the validated stack config, never from gcloud's.
-    gcp_provider = gcp.Provider("gcp", project=gcp_cfg.project, region=cfg.region, default_labels=labels)
+    # Quota and billing of API calls go to the stack's project, not to whatever project the caller's
+    # credentials default to: the Billing Budgets API refuses user credentials without a quota project.
+    gcp_provider = gcp.Provider(
+        "gcp", project=gcp_cfg.project, region=cfg.region, default_labels=labels, user_project_override=True, billing_project=gcp_cfg.project
+    )
     services = GcpServices(name, GcpServicesArgs(project=gcp_cfg.project), opts=pulumi.ResourceOptions(providers={"gcp": gcp_provider}))
     on_gcp = pulumi.ResourceOptions(providers={"gcp": gcp_provider}, depends_on=services.services)
 

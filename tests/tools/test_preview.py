@@ -74,6 +74,11 @@ def test_every_gcp_resource_uses_the_explicit_provider(previews, stack):
     for resource in plan["resources"]:
         if resource["type"].startswith("gcp:"):
             assert "pulumi:providers:gcp::gcp::" in resource["provider"], resource["urn"]
+    (provider,) = [r for r in plan["resources"] if r["type"] == "pulumi:providers:gcp"]
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    project = config["llm-platform:gcp"]["project"]
+    assert provider["inputs"]["project"] == provider["inputs"]["billingProject"] == project
+    assert provider["inputs"]["region"] == config["llm-platform:region"] and provider["inputs"]["userProjectOverride"] == "true"
 
 
 @pytest.mark.parametrize("stack", STACKS)
