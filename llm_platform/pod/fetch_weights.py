@@ -651,7 +651,7 @@ def download_from_hub(settings: Settings) -> FetchResult:
         f"{settings.source} from Hugging Face instead (slower, and fails whenever Hugging Face is unreachable)"
     )
     log(
-        f"hint: stage them once with `make stage-model` (python -m tools.stage_model --bucket {location.bucket} "
+        f"hint: stage them once with `make stage-model` (python -m tools.stage_model --bucket {location.SCHEME}://{location.bucket} "
         f"--model {PurePosixPath(location.prefix).name} --source {settings.source}{revision})"
     )
     started = time.monotonic()

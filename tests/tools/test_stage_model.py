@@ -1,4 +1,6 @@
-"""`make stage-model` puts every file under models/<name>/ with SSE-KMS, the manifest last, and refuses bad input."""
+"""`make stage-model` puts every file under models/<name>/ (in S3 with SSE-KMS, in Cloud Storage through
+resumable uploads), the manifest last, and refuses bad input. S3 is moto; Cloud Storage is the in-process
+stand-in the fetcher's tests use."""
 
 from __future__ import annotations
 
@@ -14,8 +16,10 @@ import huggingface_hub
 import pytest
 
 
-from llm_platform.pod.fetch_weights import MANIFEST_NAME
-from tools.stage_model import main, stage
+from llm_platform.pod import fetch_weights
+from llm_platform.pod.fetch_weights import MANIFEST_NAME, GCSStore, fetch, settings_from_env, verify_dir
+from tools.stage_model import GCSStaging, UserCredentials, main, stage
+from tests.llm_platform.pod.gcs_stand_in import Fault, GCSStandIn, serve_gcs
 from tests.moto_s3 import moto_bucket
 
 REGION = "us-west-2"
@@ -138,6 +142,8 @@ def test_restaging_skips_unchanged_files_and_withdraws_the_manifest_while_files_
         ("--source", "mistralai/Mistral-7B", "source 'mistralai/Mistral-7B' must be hf://<org>/<model>"),
         ("--source", "s3://other/models/x", "source 's3://other/models/x' must be hf://<org>/<model>"),
         ("--bucket", "llm-missing-weights-123456789012", "bucket 'llm-missing-weights-123456789012' does not exist"),
+        ("--bucket", "gs://llm-staging-weights/models", "--bucket 'gs://llm-staging-weights/models' must be a bucket: gs://<bucket> for Cloud Storage"),
+        ("--bucket", "Not_A_Bucket", "--bucket 'Not_A_Bucket' must be a bucket"),
     ],
 )
 def test_refusals_exit_2_naming_the_value(s3, snapshot, capsys, option, value, message):
@@ -201,3 +207,236 @@ def test_stack_mode_takes_bucket_source_and_region_from_the_stack(s3, snapshot, 
 def test_stack_mode_refuses_a_model_the_stack_does_not_serve(s3, snapshot, capsys):
     assert main(["--stack", "staging", "--model", "llama-3-1-8b-instruct", "--from-dir", str(snapshot)]) == 2
     assert "stack staging serves no such model" in capsys.readouterr().err
+
+
+# -- Google Cloud Storage ------------------------------------------------------------------------
+
+# The staging-gcp stack's bucket, <clusterName>-weights-<gcp.project>.
+GCS_BUCKET = "llm-staging-weights-llm-platform-staging"
+USER_TOKEN = "ya29.a-user-token-that-must-never-be-printed"
+GCLOUD_TOKEN = "ya29.a-gcloud-token-that-must-never-be-printed"
+CHUNK = 256 * 1024
+BIG = "model-00003-of-00003.safetensors"
+BIG_CONTENT = os.urandom(2 * CHUNK + 100 * 1024)
+
+
+@pytest.fixture
+def gcs(monkeypatch: pytest.MonkeyPatch) -> Iterator[GCSStandIn]:
+    monkeypatch.setenv("HF_TOKEN", HF_TOKEN)
+    with serve_gcs({GCS_BUCKET}) as stand_in:
+        stand_in.user_tokens += [USER_TOKEN, GCLOUD_TOKEN]
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", stand_in.endpoint)
+        monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", USER_TOKEN)
+        # A proxy of the developer's must not stand between the tool and a stand-in on loopback.
+        for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setattr(fetch_weights, "HTTP_FIRST_BACKOFF_SECONDS", 0.0)
+        yield stand_in
+
+
+def _gcs_stage(stand_in: GCSStandIn, snapshot: Path) -> Any:
+    store = GCSStaging(stand_in.endpoint, UserCredentials(os.environ), chunk_bytes=CHUNK)
+    return stage(store, bucket=GCS_BUCKET, model="tiny-model", source="hf://org/tiny-model", revision="abc123", snapshot_dir=snapshot)
+
+
+def _gcs_run(capsys: pytest.CaptureFixture[str], *args: str, bucket: str = GCS_BUCKET) -> tuple[int, str]:
+    code = main(["--bucket", f"gs://{bucket}", "--model", "tiny-model", "--source", "hf://org/tiny-model", *args])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def _writes(stand_in: GCSStandIn) -> list[tuple[str, str]]:
+    return [(method, name) for method, name, _ in stand_in.writes]
+
+
+def _fake_gcloud(directory: Path, script: str) -> str:
+    """A directory for PATH holding a `gcloud` that runs `script`."""
+    directory.mkdir()
+    gcloud = directory / "gcloud"
+    gcloud.write_text(f"#!/bin/sh\n{script}\n")
+    gcloud.chmod(0o755)
+    return str(directory)
+
+
+def test_stack_mode_stages_a_gcp_stack_in_its_cloud_storage_bucket_the_manifest_last(gcs, snapshot, capsys):
+    code = main(["--stack", "staging-gcp", "--model", "mistral-7b-instruct", "--from-dir", str(snapshot)])
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+
+    assert code == 0, output
+    prefix = "models/mistral-7b-instruct"
+    manifest_name = f"{prefix}/{MANIFEST_NAME}"
+    assert _writes(gcs) == [
+        ("DELETE", manifest_name),
+        *((method, f"{prefix}/{path}") for path in sorted(FILES) for method in ("POST", "PUT")),
+        ("POST", manifest_name),
+        ("PUT", manifest_name),
+    ]
+    assert {name: content for (_, name), content in gcs.objects.items() if name != manifest_name} == {f"{prefix}/{path}": content for path, content in FILES.items()}
+    for path, content in FILES.items():
+        assert gcs.attributes[(GCS_BUCKET, f"{prefix}/{path}")] == {
+            "contentType": "application/octet-stream",
+            "metadata": {"sha256": hashlib.sha256(content).hexdigest()},
+        }
+    manifest = json.loads(gcs.objects[(GCS_BUCKET, manifest_name)])
+    assert (manifest["model"], manifest["source"]) == ("mistral-7b-instruct", "hf://mistralai/Mistral-7B-Instruct-v0.3")
+    assert gcs.attributes[(GCS_BUCKET, manifest_name)]["contentType"] == "application/json"
+    assert f"uploaded {len(FILES)} files" in output and f"manifest gs://{GCS_BUCKET}/{manifest_name}" in output
+    assert {token for _, token in gcs.storage_requests} == {USER_TOKEN}
+    assert USER_TOKEN not in output and HF_TOKEN not in output
+
+
+def test_restaging_in_gcs_skips_unchanged_files_and_withdraws_the_manifest_while_files_change(gcs, snapshot):
+    _gcs_stage(gcs, snapshot)
+    manifest_name = f"{PREFIX}/{MANIFEST_NAME}"
+    gcs.writes.clear()
+    again = _gcs_stage(gcs, snapshot)
+    assert (again.uploaded, len(again.skipped)) == ((), len(FILES))
+    assert _writes(gcs) == [("POST", manifest_name), ("PUT", manifest_name)]
+
+    (snapshot / "config.json").write_bytes(b'{"architectures": ["LlamaForCausalLM"]}')
+    gcs.writes.clear()
+    changed = _gcs_stage(gcs, snapshot)
+    assert changed.uploaded == ("config.json",)
+    assert _writes(gcs) == [
+        ("DELETE", manifest_name),
+        ("POST", f"{PREFIX}/config.json"),
+        ("PUT", f"{PREFIX}/config.json"),
+        ("POST", manifest_name),
+        ("PUT", manifest_name),
+    ]
+    assert gcs.objects[(GCS_BUCKET, f"{PREFIX}/config.json")] == b'{"architectures": ["LlamaForCausalLM"]}'
+
+
+def test_a_file_larger_than_a_chunk_goes_up_in_chunks_of_256_kib(gcs, snapshot):
+    (snapshot / BIG).write_bytes(BIG_CONTENT)
+    _gcs_stage(gcs, snapshot)
+
+    size = len(BIG_CONTENT)
+    assert gcs.chunk_ranges(f"{PREFIX}/{BIG}") == [f"bytes 0-{CHUNK - 1}/{size}", f"bytes {CHUNK}-{2 * CHUNK - 1}/{size}", f"bytes {2 * CHUNK}-{size - 1}/{size}"]
+    assert gcs.objects[(GCS_BUCKET, f"{PREFIX}/{BIG}")] == BIG_CONTENT
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["the server lost the chunk", "the server kept the chunk"])
+def test_a_503_on_a_chunk_is_retried_from_the_range_the_server_reports(gcs, snapshot, capsys, kept):
+    (snapshot / BIG).write_bytes(BIG_CONTENT)
+    gcs.faults.append(Fault(f"name={PREFIX}/{BIG}", method="PUT", status=503, keep_chunk=kept, after=1))
+    _gcs_stage(gcs, snapshot)
+
+    size = len(BIG_CONTENT)
+    second = f"bytes {CHUNK}-{2 * CHUNK - 1}/{size}"
+    # After the 503 an empty PUT asks how much the server has; only what it lacks is sent again.
+    assert gcs.chunk_ranges(f"{PREFIX}/{BIG}") == [
+        f"bytes 0-{CHUNK - 1}/{size}",
+        second,
+        f"bytes */{size}",
+        *([] if kept else [second]),
+        f"bytes {2 * CHUNK}-{size - 1}/{size}",
+    ]
+    assert gcs.objects[(GCS_BUCKET, f"{PREFIX}/{BIG}")] == BIG_CONTENT
+    assert gcs.faults == []
+    assert f"retrying uploading gs://{GCS_BUCKET}/{PREFIX}/{BIG} in 0.0s: attempt 1 of 10 failed (HTTP 503)" in capsys.readouterr().out
+
+
+def test_a_dry_run_in_gcs_uploads_nothing(gcs, snapshot, capsys):
+    code, output = _gcs_run(capsys, "--from-dir", str(snapshot), "--dry-run")
+    assert code == 0, output
+    assert (gcs.writes, gcs.objects) == ([], {})
+    assert "would upload model-00001-of-00002.safetensors" in output
+    assert f"dry run: would upload {len(FILES)} files" in output and f"manifest gs://{GCS_BUCKET}/{PREFIX}/{MANIFEST_NAME}" in output
+
+
+def test_a_missing_gcs_bucket_exits_2_naming_it(gcs, snapshot, capsys):
+    code, output = _gcs_run(capsys, "--from-dir", str(snapshot), bucket="llm-missing-weights-llm-platform-staging")
+    assert code == 2
+    assert output.strip() == "error: bucket 'llm-missing-weights-llm-platform-staging' does not exist (a gcp stack's bucket is <clusterName>-weights-<gcp.project>)"
+    assert gcs.writes == []
+
+
+@pytest.mark.parametrize(
+    ("refuse", "message"),
+    [
+        (lambda stand_in, env: setattr(stand_in, "permissions", {"storage.objects.get", "storage.objects.list"}),
+         f"error: bucket '{GCS_BUCKET}': the current Google credentials lack storage.objects.create, storage.objects.delete; "),
+        (lambda stand_in, env: stand_in.denied_buckets.add(GCS_BUCKET),
+         f"error: bucket '{GCS_BUCKET}': the current Google credentials lack storage.objects.create, storage.objects.delete, storage.objects.get; "),
+        (lambda stand_in, env: env.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.an-expired-token"),
+         f"error: checking access to bucket '{GCS_BUCKET}': HTTP 401 Invalid Credentials; "),
+    ],
+    ids=["objectViewer only", "no role at all", "an expired token"],
+)
+def test_gcs_credentials_that_may_not_stage_exit_2_naming_the_bucket_and_the_role(gcs, snapshot, capsys, monkeypatch, refuse, message):
+    refuse(gcs, monkeypatch)
+    code, output = _gcs_run(capsys, "--from-dir", str(snapshot))
+    assert code == 2
+    assert output.startswith(message)
+    assert output.rstrip().endswith("staging needs roles/storage.objectAdmin on the bucket for your account (objectCreator with objectViewer is not enough: replacing the manifest needs storage.objects.delete)")
+    assert gcs.writes == []
+    assert "ya29." not in output
+
+
+def test_without_a_token_in_the_environment_gcloud_is_asked_and_its_token_never_printed(gcs, snapshot, capsys, monkeypatch, tmp_path):
+    calls = tmp_path / "gcloud-calls"
+    monkeypatch.setenv("PATH", _fake_gcloud(tmp_path / "bin", f'echo "$*" >> {calls}\necho {GCLOUD_TOKEN}'))
+    monkeypatch.delenv("GOOGLE_OAUTH_ACCESS_TOKEN")
+
+    code, output = _gcs_run(capsys, "--from-dir", str(snapshot))
+    assert code == 0, output
+    # One token for the whole run: gcloud is asked again only once its token may be near its end.
+    assert calls.read_text() == "auth print-access-token\n"
+    assert {token for _, token in gcs.storage_requests} == {GCLOUD_TOKEN}
+    assert len(gcs.objects) == len(FILES) + 1
+    assert GCLOUD_TOKEN not in output
+
+
+def test_a_gcloud_token_is_asked_for_again_before_it_can_expire(tmp_path, monkeypatch):
+    calls = tmp_path / "gcloud-calls"
+    gcloud = _fake_gcloud(tmp_path / "bin", f'echo "$*" >> {calls}\necho ya29.token-$(wc -l < {calls})')
+    monkeypatch.setenv("PATH", f"{gcloud}:{os.environ['PATH']}")
+    now = [0.0]
+    credentials = UserCredentials({}, clock=lambda: now[0])
+
+    assert credentials.token() == "ya29.token-1"
+    now[0] = 239.0
+    assert credentials.token() == "ya29.token-1"
+    now[0] = 240.0
+    assert credentials.token() == "ya29.token-2"
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        (None, "error: `gcloud auth print-access-token` failed: gcloud is not installed (https://cloud.google.com/sdk/docs/install); or set GOOGLE_OAUTH_ACCESS_TOKEN"),
+        ('echo "ERROR: (gcloud.auth.print-access-token) You do not currently have an active account selected." >&2; exit 1',
+         "error: `gcloud auth print-access-token` failed: ERROR: (gcloud.auth.print-access-token) You do not currently have an active account selected.; "
+         "run `gcloud auth login`, or set GOOGLE_OAUTH_ACCESS_TOKEN"),
+    ],
+    ids=["gcloud missing", "gcloud without a login"],
+)
+def test_without_a_google_token_staging_exits_2_naming_the_gcloud_command(gcs, snapshot, capsys, monkeypatch, tmp_path, script, message):
+    bin_dir = tmp_path / "bin"
+    monkeypatch.setenv("PATH", _fake_gcloud(bin_dir, script) if script else str(bin_dir))
+    monkeypatch.delenv("GOOGLE_OAUTH_ACCESS_TOKEN")
+
+    code, output = _gcs_run(capsys, "--from-dir", str(snapshot))
+    assert (code, output.strip()) == (2, message)
+    assert gcs.writes == []
+
+
+def test_a_chunk_size_that_is_not_a_multiple_of_256_kib_is_refused():
+    with pytest.raises(ValueError, match="chunk_bytes 100000 must be a positive multiple of 262144"):
+        GCSStaging("http://127.0.0.1:1", UserCredentials({}), chunk_bytes=100_000)
+
+
+def test_weights_staged_in_gcs_are_what_the_pods_fetcher_loads(gcs, snapshot, tmp_path):
+    (snapshot / BIG).write_bytes(BIG_CONTENT)
+    _gcs_stage(gcs, snapshot)
+
+    target = tmp_path / "cache" / "tiny-model"
+    settings = settings_from_env({"WEIGHTS_URI": f"gs://{GCS_BUCKET}/{PREFIX}", "MODEL_SOURCE": "hf://org/tiny-model", "TARGET_DIR": str(target)})
+    result = fetch(settings, GCSStore.from_env({"STORAGE_EMULATOR_HOST": gcs.endpoint, "GCE_METADATA_HOST": gcs.metadata_host}))
+
+    files = {**FILES, BIG: BIG_CONTENT}
+    assert (result.downloaded_files, result.downloaded_bytes) == (len(files), sum(map(len, files.values())))
+    assert {path: (target / path).read_bytes() for path in files} == files
+    assert verify_dir(json.loads(gcs.objects[(GCS_BUCKET, f"{PREFIX}/{MANIFEST_NAME}")]), target, check_hashes=True) == []

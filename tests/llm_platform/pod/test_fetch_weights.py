@@ -227,7 +227,7 @@ def test_an_hf_source_without_a_manifest_falls_back_to_hugging_face(s3, pod_env,
     assert calls == [{"repo_id": "org/tiny-model", "revision": "main", "local_dir": target, "token": HF_TOKEN}]
     assert {path: (target / path).read_bytes() for path in FILES} == FILES
     assert "the weights were not staged in S3" in output
-    assert f"make stage-model` (python -m tools.stage_model --bucket {BUCKET} --model tiny-model --source hf://org/tiny-model --revision main)" in output
+    assert f"make stage-model` (python -m tools.stage_model --bucket s3://{BUCKET} --model tiny-model --source hf://org/tiny-model --revision main)" in output
     assert HF_TOKEN not in output + errors
 
 
@@ -376,7 +376,7 @@ def test_an_hf_source_not_staged_in_gcs_falls_back_to_hugging_face(gcs, gcs_env,
     assert calls == ["org/tiny-model"]
     assert {path: (target / path).read_bytes() for path in FILES} == FILES
     assert f"warning: no {MANIFEST_NAME} under gs://{GCS_BUCKET}/{GCS_PREFIX}: the weights were not staged in GCS" in output
-    assert f"--bucket {GCS_BUCKET} --model tiny-model --source hf://org/tiny-model)" in output
+    assert f"--bucket gs://{GCS_BUCKET} --model tiny-model --source hf://org/tiny-model)" in output
 
 
 def test_a_missing_gcs_bucket_fails_instead_of_falling_back(gcs, gcs_env, capsys, monkeypatch):
