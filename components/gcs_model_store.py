@@ -10,13 +10,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.gcp_kms import agent_key
 from components.model_store import NONCURRENT_VERSION_DAYS, service_account_name, weights_location
 from llm_platform.config import ModelConfig, gcs_bucket_name
 from llm_platform.kubernetes import SERVING_NAMESPACE
-
-# Cloud Storage's own service agent encrypts and decrypts objects with the key; readers need no KMS role.
-KEY_ROTATION_PERIOD = "7776000s"
-
 
 @dataclass(frozen=True)
 class GcsModelStoreArgs:
@@ -56,17 +53,10 @@ class GcsModelStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GcsModelStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:gcs_model_store:GcsModelStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         storage_agent = gcp.storage.get_project_service_account(project=args.project, opts=pulumi.InvokeOptions(parent=self)).email_address
 
-        key = gcp.kms.CryptoKey(f"{name}-key", key_ring=args.key_ring_id, rotation_period=KEY_ROTATION_PERIOD, labels=args.labels, opts=child)
-        key_grant = gcp.kms.CryptoKeyIAMMember(
-            f"{name}-key-storage",
-            crypto_key_id=key.id,
-            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=f"serviceAccount:{storage_agent}",
-            opts=child,
-        )
+        # Cloud Storage's own service agent encrypts and decrypts objects with the key; readers need no KMS role.
+        key, key_grant = agent_key(f"{name}-key", key_ring_id=args.key_ring_id, agent_email=storage_agent, labels=args.labels, parent=self)
         bucket_name = gcs_bucket_name(args.cluster_name, args.project)
         bucket = gcp.storage.Bucket(
             f"{name}-bucket",

@@ -12,11 +12,11 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.gcp_kms import agent_key
 from components.node_pools import NODE_ROLE_LABEL, SYSTEM_POOL
 from llm_platform.config import GkeClusterConfig, GkeSystemPoolConfig
+from llm_platform.kubernetes import exec_kubeconfig
 
-# KMS rotates the key every 90 days; old versions stay to decrypt what they encrypted.
-KEY_ROTATION_PERIOD = "7776000s"
 # The predefined role Google recommends for node service accounts: logs, metrics and nothing else.
 NODE_SERVICE_ACCOUNT_ROLE = "roles/container.defaultNodeServiceAccount"
 # Workloads authenticate through Workload Identity, never through the node's service account, so the
@@ -91,26 +91,12 @@ def node_config(*, machine_type: str, disk_size_gib: int, spot: bool, labels: di
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
     return json.dumps(
-        {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": cluster_name, "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}],
-            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-            "current-context": cluster_name,
-            "users": [
-                {
-                    "name": cluster_name,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": AUTH_PLUGIN,
-                            "installHint": f"Install {AUTH_PLUGIN}: gcloud components install {AUTH_PLUGIN}",
-                            "provideClusterInfo": True,
-                        }
-                    },
-                }
-            ],
-        }
+        exec_kubeconfig(
+            cluster_name,
+            f"https://{endpoint}",
+            ca_certificate,
+            {"command": AUTH_PLUGIN, "installHint": f"Install {AUTH_PLUGIN}: gcloud components install {AUTH_PLUGIN}", "provideClusterInfo": True},
+        )
     )
 
 
@@ -134,15 +120,14 @@ class GkeCluster(pulumi.ComponentResource):
         project_number = gcp.organizations.get_project(project_id=args.project, opts=pulumi.InvokeOptions(parent=self)).number
 
         key_ring = gcp.kms.KeyRing(f"{name}-keys", location=args.region, opts=child)
-        secrets_key = gcp.kms.CryptoKey(f"{name}-secrets", key_ring=key_ring.id, rotation_period=KEY_ROTATION_PERIOD, labels=args.labels, opts=child)
         # GKE's service agent wraps the cluster's data encryption keys with this key; without the grant
         # the cluster fails to create.
-        key_grant = gcp.kms.CryptoKeyIAMMember(
-            f"{name}-secrets-gke",
-            crypto_key_id=secrets_key.id,
-            role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-            member=f"serviceAccount:service-{project_number}@container-engine-robot.iam.gserviceaccount.com",
-            opts=child,
+        secrets_key, key_grant = agent_key(
+            f"{name}-secrets",
+            key_ring_id=key_ring.id,
+            agent_email=f"service-{project_number}@container-engine-robot.iam.gserviceaccount.com",
+            labels=args.labels,
+            parent=self,
         )
 
         node_account = gcp.serviceaccount.Account(

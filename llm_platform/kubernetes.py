@@ -35,4 +35,16 @@ SERVING_NAMESPACE = "serving"
 GPU_RESOURCE = "nvidia.com/gpu"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 WEIGHTS_ANNOTATION = "llm-platform.io/weights-gib"
-"""On a model Deployment: GiB of weights it keeps in S3, which the cost ceiling prices."""
+"""On a model Deployment: GiB of weights it keeps in the object store, which the cost ceiling prices."""
+
+
+def exec_kubeconfig(cluster_name: str, server: str, ca_data: str, exec_user: dict[str, Any]) -> dict[str, Any]:
+    """A kubeconfig whose user gets its token from a command (`aws eks get-token`, gke-gcloud-auth-plugin)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [{"name": cluster_name, "user": {"exec": {"apiVersion": "client.authentication.k8s.io/v1beta1", **exec_user}}}],
+    }

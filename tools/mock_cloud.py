@@ -13,6 +13,8 @@ from typing import Any
 
 import pulumi
 
+from llm_platform.kubernetes import exec_kubeconfig
+
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
 # Google Cloud project numbers are 12 digits, like AWS account ids.
@@ -137,25 +139,12 @@ class CloudMocks(pulumi.runtime.Mocks):
         oidc_id = digest.upper()[:32].ljust(32, "0")
         issuer = f"oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"
         endpoint = f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com"
-        kubeconfig = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": "LS0tLS1CRUdJTi1PRkZMSU5FLVBSRVZJRVctLS0tLQ=="}}],
-            "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
-            "current-context": cluster_name,
-            "users": [
-                {
-                    "name": cluster_name,
-                    "user": {
-                        "exec": {
-                            "apiVersion": "client.authentication.k8s.io/v1beta1",
-                            "command": "aws",
-                            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", self.region],
-                        }
-                    },
-                }
-            ],
-        }
+        kubeconfig = exec_kubeconfig(
+            cluster_name,
+            endpoint,
+            "LS0tLS1CRUdJTi1PRkZMSU5FLVBSRVZJRVctLS0tLQ==",
+            {"command": "aws", "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", self.region]},
+        )
         outputs = {
             **inputs,
             "kubeconfig": kubeconfig,

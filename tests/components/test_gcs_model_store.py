@@ -14,7 +14,7 @@ def test_bucket_is_private_versioned_and_encrypted_with_our_key(stack_plan):
     assert bucket["versioning"] == {"enabled": True}
     assert bucket["encryption"] == {"defaultKmsKeyName": key.id}
     assert {"action": {"type": "Delete"}, "condition": {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED"}} in bucket["lifecycleRules"]
-    grant = declared.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-staging-models-key-storage")
+    grant = declared.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-staging-models-key-agent")
     assert grant.inputs["member"] == "serviceAccount:service-210987654321@gs-project-accounts.iam.gserviceaccount.com"
     assert grant.urn in declared.one("gcp:storage/bucket:Bucket").depends_on
 

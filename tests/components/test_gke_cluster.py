@@ -29,7 +29,7 @@ def test_dataplane_v2_shielded_nodes_and_kms_encrypted_secrets(stack_plan):
     key = declared.one("gcp:kms/cryptoKey:CryptoKey", "llm-staging-secrets")
     assert inputs["databaseEncryption"] == {"state": "ENCRYPTED", "keyName": key.id}
     assert key.inputs["rotationPeriod"] == "7776000s"
-    grant = declared.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-staging-secrets-gke")
+    grant = declared.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "llm-staging-secrets-agent")
     assert grant.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
     assert grant.inputs["member"] == "serviceAccount:service-210987654321@container-engine-robot.iam.gserviceaccount.com"
     assert grant.urn in declared.one(CLUSTER).depends_on, "the key must be usable before GKE creates the cluster"
