@@ -52,6 +52,8 @@ class ClusterBase:
     scrape_karpenter: bool
     """Karpenter runs the nodes: scrape it and alert on its signals."""
     dcgm_overrides: dict
+    network_cidr: str
+    """Where the cloud's load balancers reach pods from (the model servers' NetworkPolicy admits it)."""
     bucket: pulumi.Input[str]
     object_store: str
     service_account_annotations: dict[str, Mapping[str, pulumi.Input[str]]]
@@ -171,6 +173,7 @@ def aws_base(cfg: StackConfig) -> ClusterBase:
         alert_delivery=alert_topics.delivery,
         scrape_karpenter=True,
         dcgm_overrides={},
+        network_cidr=str(cfg.network.cidr),
         bucket=model_store.bucket,
         object_store="s3",
         service_account_annotations={model: {IRSA_ANNOTATION: arn} for model, arn in model_store.role_arns.items()},
@@ -258,6 +261,7 @@ def gcp_base(cfg: StackConfig) -> ClusterBase:
         ),
         scrape_karpenter=False,
         dcgm_overrides=GKE_DCGM_VALUES,
+        network_cidr=str(gcp_cfg.network.nodes_cidr),
         bucket=model_store.bucket,
         object_store="gs",
         # Workload Identity Federation: the bucket grants each model's service account itself.
@@ -305,7 +309,7 @@ serving = Serving(
         bucket=base.bucket,
         object_store=base.object_store,
         service_account_annotations=base.service_account_annotations,
-        vpc_cidr=str(cfg.network.cidr) if cfg.cloud == "aws" else str(cfg.gcp.network.nodes_cidr),
+        vpc_cidr=base.network_cidr,
         ingress=cfg.ingress,
         hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
     ),

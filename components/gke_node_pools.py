@@ -36,12 +36,16 @@ def max_nodes(pool: GpuPoolConfig) -> int:
     return pool.max_gpus // catalog.gcp_machine_type(pool.machine_type).gpus
 
 
+def is_spot(pool: GpuPoolConfig) -> bool:
+    # The config allows a GKE pool one capacity type only.
+    return pool.capacity_types == ["spot"]
+
+
 def gpu_node_config(pool: GpuPoolConfig, *, driver_version: str, service_account: pulumi.Input[str], labels: dict[str, str]) -> dict:
-    spot = pool.capacity_types == ["spot"]
     return node_config(
         machine_type=pool.machine_type,
         disk_size_gib=pool.root_volume_gib,
-        spot=spot,
+        spot=is_spot(pool),
         labels={NODE_ROLE_LABEL: GPU_NODE_ROLE, POOL_LABEL: pool.name, POOL_GROUP_LABEL: pool.pool_group},
         resource_labels=labels,
         service_account=service_account,
@@ -60,7 +64,6 @@ class GkeGpuNodePools(pulumi.ComponentResource):
         super().__init__("llm-platform:gke_node_pools:GkeGpuNodePools", name, None, opts)
         self.node_pool_names = {}
         for pool in args.gpu_pools:
-            spot = pool.capacity_types == ["spot"]
             node_pool = gcp.container.NodePool(
                 f"{name}-{pool.name}",
                 name=gpu_node_pool_name(pool),
@@ -73,7 +76,7 @@ class GkeGpuNodePools(pulumi.ComponentResource):
                     "total_max_node_count": max_nodes(pool),
                     # ANY takes capacity wherever a zone has it, which for spot GPUs also lowers preemptions;
                     # on-demand pools balance over zones.
-                    "location_policy": "ANY" if spot else "BALANCED",
+                    "location_policy": "ANY" if is_spot(pool) else "BALANCED",
                 },
                 node_config=gpu_node_config(pool, driver_version=args.gpu_driver_version, service_account=args.service_account, labels=args.labels),
                 management={"auto_repair": True, "auto_upgrade": True},

@@ -56,8 +56,8 @@ def _raw() -> dict:
         return yaml.safe_load(handle)
 
 
-def aws_regions() -> tuple[str, ...]:
-    return tuple(_raw()["aws"]["regions"])
+def _regions(cloud: str) -> tuple[str, ...]:
+    return tuple(_raw()[cloud]["regions"])
 
 
 def _instance(name: str, family: str, spec: dict, gpu_memory_mib: int = 0) -> InstanceType:
@@ -74,26 +74,48 @@ def _instance(name: str, family: str, spec: dict, gpu_memory_mib: int = 0) -> In
 
 
 @cache
-def aws_gpu_families() -> dict[str, GpuFamily]:
-    families = {}
-    for name, family in _raw()["aws"]["gpuFamilies"].items():
-        families[name] = GpuFamily(
+def _gpu_families(cloud: str) -> dict[str, GpuFamily]:
+    # Each cloud's families carry the fields that cloud has (quotaBucket/gpuName on AWS, acceleratorType on
+    # Google Cloud); the rest default to empty.
+    return {
+        name: GpuFamily(
             name=name,
-            quota_bucket=family["quotaBucket"],
-            gpu_name=family["gpuName"],
+            quota_bucket=family.get("quotaBucket", ""),
+            gpu_name=family.get("gpuName", ""),
+            accelerator_type=family.get("acceleratorType", ""),
             gpu_model=family["gpuModel"],
             gpu_memory_mib=family["gpuMemoryMiB"],
             sizes=tuple(_instance(size, name, spec, family["gpuMemoryMiB"]) for size, spec in family["sizes"].items()),
         )
-    return families
+        for name, family in _raw()[cloud]["gpuFamilies"].items()
+    }
 
 
 @cache
+def _general_families(cloud: str) -> dict[str, tuple[InstanceType, ...]]:
+    return {name: tuple(_instance(size, name, spec) for size, spec in family["sizes"].items()) for name, family in _raw()[cloud]["generalFamilies"].items()}
+
+
+@cache
+def _instance_types(cloud: str) -> dict[str, InstanceType]:
+    sizes = [size for family in _gpu_families(cloud).values() for size in family.sizes]
+    sizes += [size for family in _general_families(cloud).values() for size in family]
+    return {size.name: size for size in sizes}
+
+
+# -- AWS -----------------------------------------------------------------------------------------
+
+
+def aws_regions() -> tuple[str, ...]:
+    return _regions("aws")
+
+
+def aws_gpu_families() -> dict[str, GpuFamily]:
+    return _gpu_families("aws")
+
+
 def aws_general_families() -> dict[str, tuple[InstanceType, ...]]:
-    return {
-        name: tuple(_instance(size, name, spec) for size, spec in family["sizes"].items())
-        for name, family in _raw()["aws"]["generalFamilies"].items()
-    }
+    return _general_families("aws")
 
 
 def aws_vcpu_quota_code(quota_bucket: str, capacity_type: str) -> str:
@@ -109,19 +131,12 @@ def aws_gpu_family_of(instance_type: str) -> GpuFamily | None:
     return aws_gpu_families().get(instance_type.split(".")[0])
 
 
-@cache
-def _all_aws_instance_types() -> dict[str, InstanceType]:
-    sizes = [size for family in aws_gpu_families().values() for size in family.sizes]
-    sizes += [size for family in aws_general_families().values() for size in family]
-    return {size.name: size for size in sizes}
-
-
 def aws_instance_type(name: str) -> InstanceType:
-    return _all_aws_instance_types()[name]
+    return _instance_types("aws")[name]
 
 
 def find_aws_instance_type(name: str) -> InstanceType | None:
-    return _all_aws_instance_types().get(name)
+    return _instance_types("aws").get(name)
 
 
 @cache
@@ -135,29 +150,15 @@ def service_prices() -> dict:
 
 
 def gcp_regions() -> tuple[str, ...]:
-    return tuple(_raw()["gcp"]["regions"])
+    return _regions("gcp")
 
 
-@cache
 def gcp_gpu_families() -> dict[str, GpuFamily]:
-    families = {}
-    for name, family in _raw()["gcp"]["gpuFamilies"].items():
-        families[name] = GpuFamily(
-            name=name,
-            gpu_model=family["gpuModel"],
-            gpu_memory_mib=family["gpuMemoryMiB"],
-            accelerator_type=family["acceleratorType"],
-            sizes=tuple(_instance(size, name, spec, family["gpuMemoryMiB"]) for size, spec in family["sizes"].items()),
-        )
-    return families
+    return _gpu_families("gcp")
 
 
-@cache
 def gcp_general_families() -> dict[str, tuple[InstanceType, ...]]:
-    return {
-        name: tuple(_instance(size, name, spec) for size, spec in family["sizes"].items())
-        for name, family in _raw()["gcp"]["generalFamilies"].items()
-    }
+    return _general_families("gcp")
 
 
 def gcp_gpu_quota_metric(accelerator_type: str, spot: bool) -> str:
@@ -175,6 +176,7 @@ def gcp_gpu_quota_metrics() -> list[str]:
 
 @cache
 def _gcp_family_by_machine_type() -> dict[str, GpuFamily]:
+    # Not by name prefix as on AWS: a2-highgpu and a2-ultragpu carry different GPUs.
     return {size.name: family for family in gcp_gpu_families().values() for size in family.sizes}
 
 
@@ -182,16 +184,9 @@ def gcp_gpu_family_of(machine_type: str) -> GpuFamily | None:
     return _gcp_family_by_machine_type().get(machine_type)
 
 
-@cache
-def _all_gcp_machine_types() -> dict[str, InstanceType]:
-    sizes = [size for family in gcp_gpu_families().values() for size in family.sizes]
-    sizes += [size for family in gcp_general_families().values() for size in family]
-    return {size.name: size for size in sizes}
-
-
 def gcp_machine_type(name: str) -> InstanceType:
-    return _all_gcp_machine_types()[name]
+    return _instance_types("gcp")[name]
 
 
 def find_gcp_machine_type(name: str) -> InstanceType | None:
-    return _all_gcp_machine_types().get(name)
+    return _instance_types("gcp").get(name)

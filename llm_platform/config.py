@@ -913,9 +913,7 @@ class StackConfig(ConfigModel):
             if not GCP_LABEL_KEY.match(key) or not GCP_LABEL_VALUE.match(self.tags[key]):
                 yield _violation(f"tags.{key}", self.tags[key], "Google Cloud labels are lowercase letters, digits, '_' and '-' (keys start with a letter), at most 63 characters")
         cluster = self.gcp.cluster
-        for zone in cluster.node_zones or []:
-            if not zone.startswith(f"{self.region}-"):
-                yield _violation("gcp.cluster.nodeZones", zone, f"must be a zone of region {self.region}")
+        yield from self._zones_outside_region("gcp.cluster.nodeZones", cluster.node_zones)
         for index, pool in enumerate(self.gpu_pools):
             yield from self._gke_pool_violations(f"gpuPools[{index}]", pool)
         for index, model in enumerate(self.models):
@@ -947,9 +945,12 @@ class StackConfig(ConfigModel):
             yield _violation(f"{key}.capacityTypes", pool.capacity_types, "a GKE node pool is either spot or on-demand; declare two pools of one group for both")
         if pool.max_gpus % size.gpus:
             yield _violation(f"{key}.maxGpus", pool.max_gpus, f"must be a multiple of the {size.gpus} GPU(s) of one {pool.machine_type} node")
-        for zone in pool.zones or []:
+        yield from self._zones_outside_region(f"{key}.zones", pool.zones)
+
+    def _zones_outside_region(self, key: str, zones: list[str] | None):
+        for zone in zones or []:
             if not zone.startswith(f"{self.region}-"):
-                yield _violation(f"{key}.zones", zone, f"must be a zone of region {self.region}")
+                yield _violation(key, zone, f"must be a zone of region {self.region}")
 
     def _shared_production_violations(self):
         if self.environment == "production" and self.observability.prometheus_storage_gib is None:

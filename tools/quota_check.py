@@ -42,7 +42,7 @@ from llm_platform.policy import gke, kube, quota
 from llm_platform.policy.config_file import PolicyConfigError, load_config
 from llm_platform.policy.cost import stack_cloud, stack_region
 from llm_platform.policy.pack import BY_NAME, settings
-from tools.preview import ROOT, load_stack_file, run_program
+from tools.preview import ROOT, run_program
 
 SERVICE_CODE = "ec2"
 PERMISSIONS = ("servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota")
@@ -104,6 +104,8 @@ class StackLimits:
     assumed_vcpus: dict[str, int]
     max_gpus: int | None
     cloud: str = "aws"
+    project: str | None = None
+    """Google Cloud: the project the stack's provider names."""
     gpu_quota_ceilings: dict[str, int] | None = None
     """Google Cloud: GPUs per regional GPU quota metric if every GPU pool ran at its maximum."""
     assumed_gpus: dict[str, int] | None = None
@@ -175,12 +177,13 @@ def stack_limits(stack: str) -> StackLimits:
         assumed_vcpus=dict(gpu_quota.get("vcpuQuotas") or {}),
         max_gpus=gpu_quota.get("maxGpus"),
         cloud=stack_cloud(resources),
+        project=next((r.props.get("project") for r in resources if r.type == "pulumi:providers:gcp"), None),
         gpu_quota_ceilings=quota.gpu_quota_ceilings(resources),
         assumed_gpus=dict(gpu_quota.get("gpuQuotas") or {}),
     )
 
 
-def render_gcp(stack: str, region: str, project: str, limits: StackLimits) -> str:
+def render_gcp(stack: str, region: str, limits: StackLimits) -> str:
     lines = [f"Compute Engine GPU quotas in {region} that stack {stack} draws on (ceiling: every GPU pool at its maximum):", ""]
     for metric, gpus in sorted((limits.gpu_quota_ceilings or {}).items()):
         assumed = (limits.assumed_gpus or {}).get(metric)
@@ -188,7 +191,7 @@ def render_gcp(stack: str, region: str, project: str, limits: StackLimits) -> st
     lines += [
         "",
         "This tool does not read Google Cloud quotas. Compare the ceilings with the project's values:",
-        f"  gcloud compute regions describe {region} --project {project} --flatten=quotas "
+        f"  gcloud compute regions describe {region} --project {limits.project} --flatten=quotas "
         '--format="table(quotas.metric,quotas.limit,quotas.usage)" | grep GPUS',
     ]
     return "\n".join(lines)
@@ -252,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 2
     region = args.region or limits.region
     if limits.cloud == "gcp":
-        project = load_stack_file(args.stack)[0].get("llm-platform:gcp", "{}")
-        print(render_gcp(args.stack, region, json.loads(project).get("project", "<project>"), limits))
+        print(render_gcp(args.stack, region, limits))
         return 2
     if region is None:
         print(f"error: stack {args.stack} does not name exactly one AWS region; pass --region", file=sys.stderr)

@@ -47,7 +47,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
@@ -61,11 +60,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from llm_platform.config import DNS_LABEL
 from llm_platform.pod.fetch_weights import (
-    _STORAGE,
-    HTTP_TIMEOUT_SECONDS,
     MANIFEST_NAME,
     S3_CLIENT_CONFIG,
     TRANSFER_CONFIG,
+    CachedToken,
     ConfigError,
     FetchError,
     GCSLocation,
@@ -236,25 +234,21 @@ def _gcloud_token() -> str:
     return token
 
 
-class UserCredentials:
+class UserCredentials(CachedToken):
     """The access token of the person staging. Never logged, like the fetcher's MetadataCredentials."""
 
     def __init__(self, env: Mapping[str, str], clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock)
         # The variable the Terraform and Pulumi Google providers take a token from (Google's client libraries
         # have none): `access_token` in https://registry.terraform.io/providers/hashicorp/google/latest/docs/guides/provider_reference
         # and https://www.pulumi.com/docs/esc/providers/login/gcp-login/.
         self._given = env.get("GOOGLE_OAUTH_ACCESS_TOKEN", "").strip() or None
-        self._clock = clock
-        self._token: str | None = None
-        self._renew_at = 0.0
 
     def token(self) -> str:
-        if self._given:
-            return self._given
-        if self._token is None or self._clock() >= self._renew_at:
-            self._token = _gcloud_token()
-            self._renew_at = self._clock() + GCLOUD_TOKEN_REUSE_SECONDS
-        return self._token
+        return self._given or super().token()
+
+    def _fetch(self) -> tuple[str, float]:
+        return _gcloud_token(), GCLOUD_TOKEN_REUSE_SECONDS
 
 
 def _stored_bytes(range_header: str | None) -> int:
@@ -329,10 +323,7 @@ class GCSStaging(GCSStore):
 
     def _send(self, method: str, url: str, body: bytes | None = None, headers: Mapping[str, str] | None = None) -> tuple[Message, bytes]:
         """One request with the token; the response's headers and body."""
-        # Asked for on every attempt: a long upload outlasts a token.
-        request = urllib.request.Request(url, data=body, method=method, headers={"Authorization": f"Bearer {self.credentials.token()}", **(headers or {})})
-        with _STORAGE.open(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
-            return response.headers, response.read()
+        return self._open(url, lambda response: (response.headers, response.read()), method=method, data=body, headers=headers)
 
     def check_bucket(self, bucket: str) -> None:
         # buckets.testIamPermissions needs no permission of its own, so it tells a missing bucket (404) from

@@ -422,26 +422,40 @@ def _parse_json(data: bytes, what: str) -> Any:
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-class MetadataCredentials:
-    """Access tokens of the pod's service account from the metadata server, kept until shortly before
-    they expire. On GKE this is the GKE metadata server, so the token is the pod's Workload Identity."""
+class CachedToken:
+    """An access token, kept until it is due for renewal. `_fetch` gets a new one and says how many
+    seconds from the request it may be kept."""
 
-    def __init__(self, host: str, clock: Callable[[], float] = time.monotonic) -> None:
-        self.url = f"http://{host}{METADATA_TOKEN_PATH}"
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._token: str | None = None
         self._renew_at = 0.0
 
     def token(self) -> str:
         if self._token is None or self._clock() >= self._renew_at:
-            what = f"getting an access token from the metadata server {self.url}"
             requested_at = self._clock()
-            body = _parse_json(with_retries(what, self._request), what)
-            if not (isinstance(body, dict) and isinstance(body.get("access_token"), str) and isinstance(body.get("expires_in"), (int, float))):
-                raise FetchError(f"{what}: the response has no access_token and expires_in")
-            self._token = body["access_token"]
-            self._renew_at = requested_at + body["expires_in"] - TOKEN_REFRESH_MARGIN_SECONDS
+            self._token, keep_seconds = self._fetch()
+            self._renew_at = requested_at + keep_seconds
         return self._token
+
+    def _fetch(self) -> tuple[str, float]:
+        raise NotImplementedError
+
+
+class MetadataCredentials(CachedToken):
+    """Access tokens of the pod's service account from the metadata server, kept until shortly before
+    they expire. On GKE this is the GKE metadata server, so the token is the pod's Workload Identity."""
+
+    def __init__(self, host: str, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock)
+        self.url = f"http://{host}{METADATA_TOKEN_PATH}"
+
+    def _fetch(self) -> tuple[str, float]:
+        what = f"getting an access token from the metadata server {self.url}"
+        body = _parse_json(with_retries(what, self._request), what)
+        if not (isinstance(body, dict) and isinstance(body.get("access_token"), str) and isinstance(body.get("expires_in"), (int, float))):
+            raise FetchError(f"{what}: the response has no access_token and expires_in")
+        return body["access_token"], body["expires_in"] - TOKEN_REFRESH_MARGIN_SECONDS
 
     def _request(self) -> bytes:
         # The metadata server refuses requests without this header; google-auth sends it on each one
@@ -483,7 +497,7 @@ class GCSStore:
 
     DENIED_HINT = "the pod's Kubernetes service account needs read access to the bucket (roles/storage.objectViewer) through Workload Identity"
 
-    def __init__(self, endpoint: str, credentials: MetadataCredentials) -> None:
+    def __init__(self, endpoint: str, credentials: CachedToken) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.credentials = credentials
 
@@ -502,14 +516,14 @@ class GCSStore:
             url += "/" + quote(key, safe="")
         return f"{url}?{urlencode(query)}" if query else url
 
-    def _get(self, url: str, what: str, handle: Callable[[http.client.HTTPResponse], T], *, missing_ok: bool = False) -> T | None:
-        def attempt() -> T:
-            # Asked for on every attempt: a long backoff can outlast the token.
-            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.credentials.token()}"})
-            with _STORAGE.open(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
-                return handle(response)
+    def _open(self, url: str, handle: Callable[[http.client.HTTPResponse], T], *, method: str = "GET", data: bytes | None = None, headers: Mapping[str, str] | None = None) -> T:
+        # The token is asked for on every request: a long backoff or upload can outlast it.
+        request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {self.credentials.token()}", **(headers or {})})
+        with _STORAGE.open(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
+            return handle(response)
 
-        return with_retries(what, attempt, missing_ok=missing_ok, denied_hint=self.DENIED_HINT)
+    def _get(self, url: str, what: str, handle: Callable[[http.client.HTTPResponse], T], *, missing_ok: bool = False) -> T | None:
+        return with_retries(what, lambda: self._open(url, handle), missing_ok=missing_ok, denied_hint=self.DENIED_HINT)
 
     def read_object(self, bucket: str, key: str) -> bytes | None:
         # objects.get with alt=media: https://cloud.google.com/storage/docs/json_api/v1/objects/get

@@ -136,20 +136,16 @@ def _node_pools(resources: list[Resource], region: str | None, report: CostRepor
             if not candidates:
                 continue
             _, nodes, size = max(candidates, key=lambda c: (c[0], c[1]))
-            kind = "GPU" if kube.is_gpu_node_pool(pool.props) else "node"
-            report.items.append(
-                CostItem(
-                    f"{kind} pool {pool_name}",
-                    f"{nodes} x {size.name} on-demand",
-                    nodes * _hours(),
-                    "instance-hour",
-                    size.on_demand_usd_per_hour(region),
-                    round(nodes * _hours() * size.on_demand_usd_per_hour(region), 2),
-                )
-            )
+            report.items.append(_pool_item(pool_name, kube.is_gpu_node_pool(pool.props), nodes, size, region))
             class_name = kube.dig(pool.props, "spec", "template", "spec", "nodeClassRef", "name")
             if nodes and volume_gib.get(class_name):
                 report.items.append(_item(f"root volumes of pool {pool_name}", f"{nodes} x {volume_gib[class_name]:g} GiB gp3", nodes * volume_gib[class_name], "gp3GbMonth"))
+
+
+def _pool_item(pool_name: str, gpu: bool, nodes: int, size: catalog.InstanceType, region: str) -> CostItem:
+    hourly = size.on_demand_usd_per_hour(region)
+    kind = "GPU" if gpu else "node"
+    return CostItem(f"{kind} pool {pool_name}", f"{nodes} x {size.name} on-demand", nodes * _hours(), "instance-hour", hourly, round(nodes * _hours() * hourly, 2))
 
 
 def _count(resources: list[Resource], *types: str) -> int:
@@ -290,11 +286,7 @@ def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostRepo
             report.unbounded.append((pool.urn, f"node pool {pool_name} does not set its boot disk size"))
             continue
         total_nodes += nodes
-        kind = "GPU" if gke.accelerators(pool.props) else "node"
-        hourly = machine.on_demand_usd_per_hour(region)
-        report.items.append(
-            CostItem(f"{kind} pool {pool_name}", f"{nodes} x {machine.name} on-demand", nodes * _hours(), "instance-hour", hourly, round(nodes * _hours() * hourly, 2))
-        )
+        report.items.append(_pool_item(pool_name, bool(gke.accelerators(pool.props)), nodes, machine, region))
         if nodes:
             report.items.append(_item(f"boot disks of pool {pool_name}", f"{nodes} x {disk:g} GiB pd-balanced", nodes * disk, "pdBalancedGbMonth", "gcp", region))
     clusters = _count(resources, gke.CLUSTER)

@@ -164,8 +164,11 @@ def test_a_partly_filled_cache_downloads_only_what_is_missing_or_truncated(stage
     assert sorted(_downloads(output)) == sorted(set(FILES) - {"config.json"})
 
 
-def test_a_corrupted_cache_file_of_the_right_size_is_downloaded_again(staged, pod_env, target, capsys):
+@pytest.mark.parametrize("store_fixtures", [("staged", "pod_env"), ("gcs_staged", "gcs_env")], ids=["s3", "gcs"])
+def test_a_corrupted_cache_file_of_the_right_size_is_downloaded_again(store_fixtures, request, target, capsys):
     # Chosen behaviour: a hash mismatch in the cache is repaired by one more download, not reported.
+    for fixture in store_fixtures:
+        request.getfixturevalue(fixture)
     assert _fetch(capsys)[0] == 0
     (target / SHARD).write_bytes(bytes(len(FILES[SHARD])))
 
@@ -315,17 +318,6 @@ def test_gcs_staged_weights_are_downloaded_verified_and_kept_with_one_cached_tok
     code, output, _ = _fetch(capsys)
     assert code == 0 and _downloads(output) == []
     assert "0 files downloaded (0 B), 5 already present" in output
-
-
-def test_a_corrupted_cache_file_is_downloaded_again_from_gcs(gcs_staged, gcs_env, target, capsys):
-    assert _fetch(capsys)[0] == 0
-    (target / SHARD).write_bytes(bytes(len(FILES[SHARD])))
-
-    code, output, errors = _fetch(capsys)
-    assert (code, errors) == (0, "")
-    assert f"sha256 mismatch: {SHARD}: expected {hashlib.sha256(FILES[SHARD]).hexdigest()}" in output
-    assert _downloads(output) == [SHARD]
-    assert (target / SHARD).read_bytes() == FILES[SHARD]
 
 
 def test_a_gs_source_without_a_manifest_is_synced_page_by_page(gcs, gcs_env, target, capsys):
