@@ -13,10 +13,12 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
+from llm_platform_policy import catalog
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from llm_platform import catalog, pins
+from llm_platform import pins
+from llm_platform.contract import NAME_RULE, is_valid_name, parse_model_source, weights_bucket_name
 
 NAMESPACE = "llm-platform"
 
@@ -26,7 +28,6 @@ RESERVED_TAG_KEYS = ("environment", "project", "managed-by")
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API reference).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
-DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 # Karpenter durations are Go durations restricted to hours/minutes/seconds (NodePool CRD pattern).
 DURATION = re.compile(r"^(([0-9]+(s|m|h))+)$")
@@ -133,10 +134,8 @@ Duration = Annotated[str, AfterValidator(_duration)]
 
 
 def _dns_label(name: str) -> str:
-    # Names end up in IAM role and Kubernetes object names; 40 characters leave room for suffixes
-    # within IAM's 64-character limit.
-    if len(name) > 40 or not DNS_LABEL.match(name):
-        raise ValueError("must be a DNS label (lowercase letters, digits, '-'; starting with a letter) of at most 40 characters")
+    if not is_valid_name(name):
+        raise ValueError(f"must be {NAME_RULE}")
     return name
 
 
@@ -453,9 +452,6 @@ class ObservabilityConfig(ConfigModel):
 BYTES_PER_PARAMETER = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "awq-4bit": 0.5, "gptq-4bit": 0.5}
 # Weights plus activations, CUDA graphs and a minimal KV cache (the seeds' rule of thumb).
 FIT_OVERHEAD = 1.2
-HF_SOURCE = re.compile(r"^hf://[A-Za-z0-9][\w.-]*/[\w.-]+$")
-S3_SOURCE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$")
-GCS_SOURCE = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
 
 
 class EngineConfig(ConfigModel):
@@ -548,8 +544,7 @@ class ModelConfig(ConfigModel):
     @field_validator("source")
     @classmethod
     def _source(cls, source: str) -> str:
-        if not (HF_SOURCE.match(source) or S3_SOURCE.match(source) or GCS_SOURCE.match(source)):
-            raise ValueError("must be hf://<org>/<model>, s3://<bucket>/<prefix> (AWS) or gs://<bucket>/<prefix> (Google Cloud)")
+        parse_model_source(source)
         return source
 
     @property
@@ -905,7 +900,7 @@ class StackConfig(ConfigModel):
         elif bool(smtp.username) != bool(self.alert_smtp_password):
             yield _violation("alertSmtpPassword", "[secret]" if self.alert_smtp_password else None,
                              "is set exactly when observability.smtp.username is (`pulumi config set --secret llm-platform:alertSmtpPassword ...`)")
-        bucket = gcs_bucket_name(self.cluster_name, self.gcp.project)
+        bucket = weights_bucket_name(self.cluster_name, self.gcp.project)
         if len(bucket) > GCS_BUCKET_MAX_LENGTH:
             yield _violation("clusterName", self.cluster_name,
                              f"the weights bucket name {bucket} would be {len(bucket)} characters; Cloud Storage allows {GCS_BUCKET_MAX_LENGTH}: shorten clusterName")
@@ -1010,12 +1005,6 @@ class StackConfig(ConfigModel):
 
 
 CROSS_FIELD_SEPARATOR = "\n"
-
-
-def gcs_bucket_name(cluster_name: str, project: str) -> str:
-    # Deterministic like the S3 bucket's, so `make stage-model` finds it from the stack config alone;
-    # the project id makes it globally unique.
-    return f"{cluster_name}-weights-{project}"
 
 
 def _plain(value: Any) -> Any:

@@ -29,15 +29,6 @@ class KubernetesObject(pulumi.CustomResource):
         super().__init__(type_token(manifest["apiVersion"], manifest["kind"]), resource_name, dict(manifest), opts)
 
 
-# Names shared by the components that declare objects and the rules and tools that read them.
-MONITORING_NAMESPACE = "monitoring"
-SERVING_NAMESPACE = "serving"
-GPU_RESOURCE = "nvidia.com/gpu"
-HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-WEIGHTS_ANNOTATION = "llm-platform.io/weights-gib"
-"""On a model Deployment: GiB of weights it keeps in the object store, which the cost ceiling prices."""
-
-
 def exec_kubeconfig(cluster_name: str, server: str, ca_data: str, exec_user: dict[str, Any]) -> dict[str, Any]:
     """A kubeconfig whose user gets its token from a command (`aws eks get-token`, gke-gcloud-auth-plugin)."""
     return {

@@ -69,5 +69,5 @@ VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.31.0@sha256:c1c9f6fd5c109ba7f0546a59
 # commit 5239609242f3 "aws-load-balancer-controller: v3.5.0", 2026-08-03; listed in the repo's index.yaml
 # on gh-pages). Its values.yaml is byte-identical to helm/aws-load-balancer-controller/values.yaml of
 # kubernetes-sigs/aws-load-balancer-controller tag v3.5.0 (11eb202c97e4), whose docs/install/iam_policy.json
-# is the controller policy in llm_platform/iam/data/.
+# is the controller policy in llm_platform/aws/iam/data/.
 AWS_LOAD_BALANCER_CONTROLLER_CHART = HelmChart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")

@@ -1,24 +1,19 @@
-"""The llm-platform policy pack: wires the rules of `llm_platform.policy` into Pulumi CrossGuard.
+"""The llm-platform policy pack: wires the rules of `llm_platform_policy` (beside this file) into Pulumi
+CrossGuard. The pack is self-contained: this directory is all `pulumi policy publish` uploads, and the
+offline preview imports the same package.
 
 Run with `pulumi preview --policy-pack policies --policy-pack-config policies/config/<stack>.json`.
 """
 
-import sys
-from pathlib import Path
-
-# The rules live in the project beside this directory, so the pack and the offline preview share them.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from pulumi_policy import (  # noqa: E402
+from llm_platform_policy.core import Policy, Resource
+from llm_platform_policy.pack import POLICIES
+from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
     PolicyPack,
     ResourceValidationPolicy,
     StackValidationPolicy,
 )
-
-from llm_platform.policy.core import Policy, Resource  # noqa: E402
-from llm_platform.policy.pack import POLICIES  # noqa: E402
 
 LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY, "disabled": EnforcementLevel.DISABLED}
 

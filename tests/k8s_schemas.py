@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import jsonschema
-
-from tools.derive_schemas import type_name
 import kubernetes_validate
 from kubernetes_validate import utils as _kv_utils
+
+from tools.derive_schemas import type_name
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 CRD_DIR = SCHEMA_DIR / "crds"

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
+from llm_platform_policy.core import Finding, Resource
+from llm_platform_policy.cost import CostReport, monthly_ceiling
+from llm_platform_policy.kube import HELM_RELEASE
+from llm_platform_policy.pack import BY_NAME, evaluate, settings
 
-from llm_platform.kubernetes import HELM_RELEASE
-from llm_platform.policy.config_file import PolicyConfigError, load_config
-from llm_platform.policy.core import Finding, Resource
-from llm_platform.policy.cost import CostReport, monthly_ceiling
-from llm_platform.policy.pack import BY_NAME, evaluate, settings
+from tools.policy_config import PolicyConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "llm-platform"

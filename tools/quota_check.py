@@ -36,12 +36,11 @@ from typing import Any, Iterable
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from llm_platform_policy import catalog, gke, kube, quota
+from llm_platform_policy.cost import stack_cloud, stack_region
+from llm_platform_policy.pack import BY_NAME, settings
 
-from llm_platform import catalog
-from llm_platform.policy import gke, kube, quota
-from llm_platform.policy.config_file import PolicyConfigError, load_config
-from llm_platform.policy.cost import stack_cloud, stack_region
-from llm_platform.policy.pack import BY_NAME, settings
+from tools.policy_config import PolicyConfigError, load_config
 from tools.preview import ROOT, run_program
 
 SERVICE_CODE = "ec2"

@@ -14,7 +14,7 @@ BUCKET is Amazon S3.
 
 Every file goes under `models/<model>/` carrying its sha256 as object metadata; a file already there with
 the same size and sha256 is skipped, so a run that was interrupted can simply be repeated. The manifest
-(its format is defined in `llm_platform.pod.fetch_weights`) is uploaded last: pods take its presence to
+(its format is defined in `llm_platform.platform.pod.fetch_weights`) is uploaded last: pods take its presence to
 mean the upload is complete. S3 objects are encrypted with SSE-KMS under the bucket's default key; Cloud
 Storage encrypts them with the bucket's default KMS key by itself.
 
@@ -58,29 +58,31 @@ import boto3
 import huggingface_hub
 from botocore.exceptions import BotoCoreError, ClientError
 
-from llm_platform.config import DNS_LABEL
-from llm_platform.pod.fetch_weights import (
+from llm_platform.contract import (
+    NAME_RULE,
+    GCSLocation,
+    Location,
+    S3Location,
+    is_valid_name,
+    parse_hf_source,
+    parse_location,
+    staged_weights_prefix,
+    weights_bucket_name,
+)
+from llm_platform.platform.pod.fetch_weights import (
     MANIFEST_NAME,
     S3_CLIENT_CONFIG,
     TRANSFER_CONFIG,
     CachedToken,
     ConfigError,
     FetchError,
-    GCSLocation,
     GCSStore,
-    Location,
-    S3Location,
     _parse_json,
     build_manifest,
     dump_manifest,
     human_size,
-    parse_hf_source,
-    parse_location,
     with_retries,
 )
-
-# RFC 1123 label length; the name also becomes part of Kubernetes object names.
-MODEL_NAME_MAX_LENGTH = 63
 
 # https://cloud.google.com/storage/docs/performing-resumable-uploads: every chunk of a resumable upload
 # but the last is a multiple of 256 KiB.
@@ -124,11 +126,8 @@ class StageResult:
 
 def check_model_and_source(model: str, source: str) -> str:
     """The Hugging Face repository id of `source`, once both values are known to be valid."""
-    if len(model) > MODEL_NAME_MAX_LENGTH or not DNS_LABEL.match(model):
-        raise StageError(
-            f"model name {model!r} must be a DNS label: lowercase letters, digits and '-', starting with a letter, "
-            f"ending with a letter or digit, at most {MODEL_NAME_MAX_LENGTH} characters"
-        )
+    if not is_valid_name(model):
+        raise StageError(f"model name {model!r} must be {NAME_RULE}, as the stack configuration requires")
     try:
         return parse_hf_source(source)
     except ValueError as error:
@@ -426,7 +425,7 @@ def stage(
     manifest = build_manifest(model, source, revision, snapshot)
     if not manifest["files"]:
         raise StageError(f"snapshot directory {str(snapshot)!r} holds no model files")
-    location = staging.LOCATION(bucket, f"models/{model}")
+    location = staging.LOCATION(bucket, staged_weights_prefix(model))
     pending = [entry for entry in manifest["files"] if not staging.is_current(bucket, location.key(entry["path"]), entry)]
 
     if dry_run:
@@ -496,9 +495,8 @@ def _summary(result: StageResult) -> str:
 
 def resolve_from_stack(args: argparse.Namespace) -> None:
     """Fill bucket, region, source and revision from the stack file's entry for the model."""
-    from components.model_store import bucket_name
     from llm_platform.config import ConfigError as StackConfigError
-    from llm_platform.config import decode_flat_config, gcs_bucket_name, parse_stack_config
+    from llm_platform.config import decode_flat_config, parse_stack_config
     from tools.preview import load_stack_file
 
     try:
@@ -511,10 +509,10 @@ def resolve_from_stack(args: argparse.Namespace) -> None:
     args.source = args.source or model.source
     args.revision = args.revision or model.revision
     if config.cloud == "gcp":
-        args.bucket = args.bucket or f"gs://{gcs_bucket_name(config.cluster_name, config.gcp.project)}"
+        args.bucket = args.bucket or f"gs://{weights_bucket_name(config.cluster_name, config.gcp.project)}"
     else:
         args.region = args.region or config.region
-        args.bucket = args.bucket or bucket_name(config.cluster_name, boto3.client("sts", region_name=args.region).get_caller_identity()["Account"])
+        args.bucket = args.bucket or weights_bucket_name(config.cluster_name, boto3.client("sts", region_name=args.region).get_caller_identity()["Account"])
 
 
 def main(argv: list[str] | None = None) -> int:

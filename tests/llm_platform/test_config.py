@@ -263,9 +263,22 @@ def test_unknown_pool_group_and_oversized_resources():
     assert "must fit the smallest instance of pool group l4 (g6.xlarge: 4 vCPU, 16 GiB)" in problems(with_model(resources={"cpu": 4, "memoryGib": 12}))
 
 
-@pytest.mark.parametrize("source", ["huggingface.co/org/model", "hf://just-a-name", "s3://UPPER/prefix"])
-def test_bad_sources_are_refused(source):
-    assert "must be hf://<org>/<model>, s3://<bucket>/<prefix> (AWS) or gs://<bucket>/<prefix> (Google Cloud)" in problems(with_model(source=source))
+@pytest.mark.parametrize(
+    "source, rule",
+    [
+        ("huggingface.co/org/model", "must be hf://<org>/<model>, s3://<bucket>/<prefix> (AWS) or gs://<bucket>/<prefix> (Google Cloud)"),
+        ("hf://just-a-name", "'hf://just-a-name' must be hf://<org>/<model>, a Hugging Face repository id"),
+        # The grammar the weight fetcher applies too: a repository part cannot start with '-'.
+        ("hf://org/-model", "'hf://org/-model' must be hf://<org>/<model>"),
+        ("hf://org/model--x", "without '--' or '..'"),
+        ("s3://UPPER/prefix", "the S3 bucket 'UPPER' must be 3-63 lowercase letters"),
+        ("s3://weights-bucket", "must name the prefix the weights are under: s3://<bucket>/<prefix>"),
+        ("s3://weights-bucket/a/../b", "the prefix 'a/../b' must be '/'-separated segments"),
+        ("s3://weights-bucket/models/*", "the prefix 'models/*' must be"),
+    ],
+)
+def test_bad_sources_are_refused(source, rule):
+    assert rule in problems(with_model(source=source))
 
 
 def test_engine_args_the_platform_sets_cannot_be_overridden():

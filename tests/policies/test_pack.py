@@ -10,9 +10,8 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import empty_pb2, json_format, struct_pb2
+from llm_platform_policy.pack import POLICIES, policy_entry
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
-
-from llm_platform.policy.pack import POLICIES, policy_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED}
@@ -73,7 +72,7 @@ def test_pack_declares_every_rule_with_its_level_and_schema(analyzer):
 
 @pytest.mark.parametrize("stack", ["staging", "production", "staging-gcp"])
 def test_pack_and_offline_preview_agree(analyzer, stack_plan, stack):
-    from llm_platform.policy.config_file import load_config
+    from tools.policy_config import load_config
 
     pack_config = load_config(ROOT / "policies" / "config" / f"{stack}.json")
     plan = stack_plan(stack).plan

@@ -107,7 +107,7 @@ def test_preview_is_deterministic(previews, tmp_path):
 @pytest.fixture
 def project_with_stack(tmp_path):
     """A copy of the project (by symlink) where a test can drop its own stack file."""
-    for entry in ("__main__.py", "components", "llm_platform", "tools"):
+    for entry in ("__main__.py", "llm_platform", "policies", "tools"):
         (tmp_path / entry).symlink_to(ROOT / entry)
 
     def write(stack: str, config: dict) -> Path:
@@ -185,7 +185,7 @@ from tests.k8s_schemas import validate_any, validate_helm_values  # noqa: E402
 # Release name -> (chart whose default values are the reference, key paths the reference cannot check).
 # kube-prometheus-stack's defaults do not carry its subcharts' own keys (grafana, kube-state-metrics,
 # prometheus-node-exporter charts), and alertmanager.config is Alertmanager's configuration file, checked
-# in tests/components/test_monitoring.py. The DCGM exporter's securityContext and extraVolumeMounts are a
+# in tests/llm_platform/platform/test_monitoring.py. The DCGM exporter's securityContext and extraVolumeMounts are a
 # Kubernetes SecurityContext and VolumeMounts (its defaults show only some fields); GKE's are validated as
 # such, in a container, there.
 CHART_OF_RELEASE = {
@@ -285,7 +285,7 @@ def test_every_stack_passes_its_own_mandatory_policies(previews, stack):
 
 def _hand_pool_cost(types: list[str], max_gpus: int) -> float:
     """A GPU pool at its limit: as many of the dearest allowed type as the GPU limit admits, on-demand."""
-    from llm_platform import catalog
+    from llm_platform_policy import catalog
 
     return max((max_gpus // catalog.aws_instance_type(t).gpus) * catalog.aws_instance_type(t).prices["us-west-2"] for t in types) * 730
 

@@ -15,12 +15,11 @@ from typing import Any, Iterator
 import huggingface_hub
 import pytest
 
-
-from llm_platform.pod import fetch_weights
-from llm_platform.pod.fetch_weights import MANIFEST_NAME, GCSStore, fetch, settings_from_env, verify_dir
-from tools.stage_model import GCSStaging, UserCredentials, main, stage
-from tests.llm_platform.pod.gcs_stand_in import Fault, GCSStandIn, serve_gcs
+from llm_platform.platform.pod import fetch_weights
+from llm_platform.platform.pod.fetch_weights import MANIFEST_NAME, GCSStore, fetch, settings_from_env, verify_dir
+from tests.llm_platform.platform.pod.gcs_stand_in import Fault, GCSStandIn, serve_gcs
 from tests.moto_s3 import moto_bucket
+from tools.stage_model import GCSStaging, UserCredentials, main, stage
 
 REGION = "us-west-2"
 BUCKET = "llm-staging-weights-123456789012"
@@ -138,9 +137,9 @@ def test_restaging_skips_unchanged_files_and_withdraws_the_manifest_while_files_
     ("option", "value", "message"),
     [
         ("--model", "Mistral_7B", "model name 'Mistral_7B' must be a DNS label"),
-        ("--model", "x" * 64, "at most 63 characters"),
-        ("--source", "mistralai/Mistral-7B", "source 'mistralai/Mistral-7B' must be hf://<org>/<model>"),
-        ("--source", "s3://other/models/x", "source 's3://other/models/x' must be hf://<org>/<model>"),
+        ("--model", "x" * 41, "of at most 40 characters, as the stack configuration requires"),
+        ("--source", "mistralai/Mistral-7B", "'mistralai/Mistral-7B' must be hf://<org>/<model>"),
+        ("--source", "s3://other/models/x", "'s3://other/models/x' must be hf://<org>/<model>"),
         ("--bucket", "llm-missing-weights-123456789012", "bucket 'llm-missing-weights-123456789012' does not exist"),
         ("--bucket", "gs://llm-staging-weights/models", "--bucket 'gs://llm-staging-weights/models' must be a bucket: gs://<bucket> for Cloud Storage"),
         ("--bucket", "Not_A_Bucket", "--bucket 'Not_A_Bucket' must be a bucket"),

@@ -1,0 +1,80 @@
+"""Where alerts go on AWS: one SNS topic per severity with the on-call addresses subscribed, and an IRSA
+role that lets Alertmanager (and nothing else) publish to them. No webhook URL or SMTP password exists
+that could leak."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import pulumi
+import pulumi_aws as aws
+
+from llm_platform.aws.iam.documents import policy_json
+from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_trust_policy
+from llm_platform.contract import ALERTMANAGER_SERVICE_ACCOUNT, MONITORING_NAMESPACE
+from llm_platform.platform.delivery import SEVERITIES, SUBJECT, AlertDelivery
+
+
+@dataclass(frozen=True)
+class AlertTopicsArgs:
+    cluster_name: str
+    region: str
+    emails: list[str]
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    tags: dict[str, str]
+
+
+class AlertTopics(pulumi.ComponentResource):
+    topic_arns: pulumi.Output[dict[str, str]]
+    alertmanager_role_arn: pulumi.Output[str]
+    delivery: AlertDelivery
+
+    def __init__(self, name: str, args: AlertTopicsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:alert_topics:AlertTopics", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        topics = {}
+        for severity in SEVERITIES:
+            topic = aws.sns.Topic(
+                f"{name}-{severity}",
+                name=f"{args.cluster_name}-alerts-{severity}",
+                # SNS's AWS-managed key: encrypted at rest without a key policy to maintain.
+                kms_master_key_id="alias/aws/sns",
+                tags=args.tags,
+                opts=child,
+            )
+            for index, email in enumerate(args.emails):
+                aws.sns.TopicSubscription(f"{name}-{severity}-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
+            topics[severity] = topic.arn
+
+        role = aws.iam.Role(
+            f"{name}-alertmanager",
+            name=f"{args.cluster_name}-alertmanager",
+            assume_role_policy=irsa_trust_policy(self, args.oidc_provider_arn, args.oidc_issuer, MONITORING_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT),
+            tags=args.tags,
+            opts=child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-alertmanager-publish",
+            role=role.name,
+            policy=pulumi.Output.all(*topics.values()).apply(
+                lambda arns: policy_json({"Effect": "Allow", "Action": "sns:Publish", "Resource": list(arns)})
+            ),
+            opts=child,
+        )
+        self.topic_arns = pulumi.Output.all(**topics)
+        self.alertmanager_role_arn = role.arn
+        self.delivery = AlertDelivery(
+            receivers=self.topic_arns.apply(lambda arns: sns_receivers(arns, args.region)),
+            service_account_annotations=role.arn.apply(lambda arn: {IRSA_ANNOTATION: arn}),
+        )
+        self.register_outputs({"topic_arns": self.topic_arns, "alertmanager_role_arn": self.alertmanager_role_arn})
+
+
+def sns_receivers(topic_arns: Mapping[str, str], region: str) -> dict[str, dict]:
+    """Each severity to its SNS topic, signed with Alertmanager's IRSA credentials."""
+    return {
+        severity: {"sns_configs": [{"topic_arn": topic_arns[severity], "sigv4": {"region": region}, "subject": SUBJECT, "send_resolved": True}]}
+        for severity in SEVERITIES
+    }

@@ -1,0 +1,159 @@
+"""The AWS base of a stack: the VPC, the EKS cluster, Karpenter and its node pools, the NVIDIA device
+plugin, EBS volumes, the weights bucket, the budget, alert delivery through SNS and, when configured, an
+HTTPS endpoint. It hands the in-cluster platform what differs from Google Cloud as a `ClusterBase`."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from llm_platform.aws.alerts import AlertTopics, AlertTopicsArgs
+from llm_platform.aws.budget import CostBudget, CostBudgetArgs
+from llm_platform.aws.cluster import EksCluster, EksClusterArgs
+from llm_platform.aws.ebs_csi import EbsCsiDriver, EbsCsiDriverArgs
+from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControllerArgs, ingress
+from llm_platform.aws.irsa import IRSA_ANNOTATION
+from llm_platform.aws.karpenter import Karpenter, KarpenterArgs, KarpenterInfra, KarpenterInfraArgs, capacity_alerts, service_monitor
+from llm_platform.aws.network import Network, NetworkArgs
+from llm_platform.aws.node_pools import NodePools, NodePoolsArgs
+from llm_platform.aws.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
+from llm_platform.aws.object_store import ModelStore, ModelStoreArgs
+from llm_platform.aws.storage import Storage, StorageArgs
+from llm_platform.config import StackConfig
+from llm_platform.contract import SYSTEM_NODES, S3Location
+from llm_platform.platform.deploy import ClusterBase
+from llm_platform.platform.serving import ModelIngress
+
+
+def build(cfg: StackConfig) -> ClusterBase:
+    tags = cfg.common_tags()
+    name = cfg.cluster_name
+    # An explicit provider: the region comes from the validated stack config, never from ambient settings.
+    aws_provider = aws.Provider("aws", region=cfg.region)
+    on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
+
+    CostBudget(name, CostBudgetArgs(config=cfg.budget, tags=tags), opts=on_aws)
+    network = Network(name, NetworkArgs(config=cfg.network, cluster_name=name, tags=tags), opts=on_aws)
+    cluster = EksCluster(
+        name,
+        EksClusterArgs(
+            config=cfg.cluster,
+            vpc_id=network.vpc_id,
+            private_subnet_ids=network.private_subnet_ids,
+            public_subnet_ids=network.public_subnet_ids,
+            tags=tags,
+        ),
+        opts=on_aws,
+    )
+    karpenter_infra = KarpenterInfra(
+        f"{name}-karpenter",
+        KarpenterInfraArgs(cluster_name=name, oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer, tags=tags),
+        opts=pulumi.ResourceOptions(providers={"aws": aws_provider}, depends_on=[cluster]),
+    )
+    in_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider})
+    karpenter = Karpenter(
+        f"{name}-karpenter",
+        KarpenterArgs(
+            cluster_name=name,
+            controller_role_arn=karpenter_infra.controller_role_arn,
+            interruption_queue_name=karpenter_infra.interruption_queue_name,
+            replicas=cfg.cluster.karpenter_replicas,
+        ),
+        opts=in_cluster,
+    )
+    node_pools = NodePools(
+        f"{name}-pools",
+        NodePoolsArgs(
+            cluster_name=name,
+            node_role_name=karpenter_infra.node_role_name,
+            ami_alias=cfg.cluster.ami_alias,
+            system_pool=cfg.system_pool,
+            gpu_pools=cfg.gpu_pools,
+            gpu_quiet_hours=cfg.gpu_quiet_hours,
+            tags=tags,
+        ),
+        opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[karpenter]),
+    )
+    # AL2023's NVIDIA AMI brings the driver but not the device plugin (GKE runs its own).
+    NvidiaDevicePlugin(f"{name}-nvidia", NvidiaDevicePluginArgs(), opts=in_cluster)
+    EbsCsiDriver(
+        f"{name}-ebs-csi",
+        EbsCsiDriverArgs(
+            cluster_name=name,
+            kubernetes_version=cfg.cluster.kubernetes_version,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            tags=tags,
+        ),
+        opts=pulumi.ResourceOptions(providers={"aws": aws_provider}, depends_on=[node_pools]),
+    )
+    storage = Storage(f"{name}-storage", StorageArgs(), opts=in_cluster)
+    alert_topics = AlertTopics(
+        f"{name}-alerts",
+        AlertTopicsArgs(
+            cluster_name=name,
+            region=cfg.region,
+            emails=cfg.observability.alert_emails,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            tags=tags,
+        ),
+        opts=on_aws,
+    )
+    model_store = ModelStore(
+        f"{name}-models",
+        ModelStoreArgs(
+            cluster_name=name,
+            models=cfg.models,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            protect=cfg.environment == "production",
+            tags=tags,
+        ),
+        opts=on_aws,
+    )
+    serving_prerequisites: list[pulumi.Resource] = []
+    model_ingress = None
+    if cfg.ingress is not None:
+        serving_prerequisites.append(
+            LoadBalancerController(
+                f"{name}-lb-controller",
+                LoadBalancerControllerArgs(
+                    cluster_name=name,
+                    vpc_id=network.vpc_id,
+                    region=cfg.region,
+                    oidc_provider_arn=cluster.oidc_provider_arn,
+                    oidc_issuer=cluster.oidc_issuer,
+                    replicas=2,
+                    system_node_selector=SYSTEM_NODES,
+                    tags=tags,
+                ),
+                opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.k8s_provider}, depends_on=[node_pools]),
+            )
+        )
+        model_ingress = ModelIngress(manifest=ingress(cfg.ingress, cfg.models), host=cfg.ingress.host)
+    return ClusterBase(
+        k8s_provider=cluster.k8s_provider,
+        gpu_capacity=[node_pools, storage],
+        storage_class=storage.default_storage_class,
+        alert_delivery=alert_topics.delivery,
+        network_cidr=str(cfg.network.cidr),
+        bucket=model_store.bucket,
+        object_store=S3Location.SCHEME,
+        service_account_annotations={model: {IRSA_ANNOTATION: arn} for model, arn in model_store.role_arns.items()},
+        cluster_monitors=[service_monitor()],
+        capacity_alerts=capacity_alerts(cfg.observability.thresholds),
+        ingress=model_ingress,
+        serving_prerequisites=serving_prerequisites,
+        exports={
+            "vpcId": network.vpc_id,
+            "publicSubnetIds": network.public_subnet_ids,
+            "privateSubnetIds": network.private_subnet_ids,
+            "availabilityZones": network.availability_zones,
+            "clusterName": cluster.cluster_name,
+            "kubeconfig": cluster.kubeconfig,
+            "karpenterInterruptionQueue": karpenter_infra.interruption_queue_name,
+            "nodePools": node_pools.node_pool_names,
+            "alertTopics": alert_topics.topic_arns,
+        },
+    )

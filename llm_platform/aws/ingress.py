@@ -1,0 +1,131 @@
+"""An HTTPS endpoint for the models on AWS: the AWS Load Balancer Controller (which provisions ALBs for
+Ingresses and NLBs for Services of type LoadBalancer, with its own IRSA role carrying the controller
+policy upstream publishes), and the one ALB Ingress the serving namespace gets in front of all models.
+
+Chosen over ingress-nginx, which Kubernetes retired in March 2026. The controller finds the subnets for
+its load balancers by the `kubernetes.io/role/elb` / `kubernetes.io/role/internal-elb` tags the network
+component already puts on the public and private subnets.
+
+AWS and Kubernetes resources both come from the providers the caller passes through `opts`
+(`providers={"aws": ..., "kubernetes": ...}`); this component creates none."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from llm_platform import pins
+from llm_platform.aws.iam import load_balancer_controller as upstream
+from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_trust_policy
+from llm_platform.config import IngressConfig, ModelConfig
+from llm_platform.contract import SERVING_NAMESPACE
+from llm_platform.helm import pinned_release
+
+# Long generations stream for minutes; the load balancer must not cut an idle-looking connection first
+# (the seeds use 300 s read/send timeouts).
+IDLE_TIMEOUT_SECONDS = 300
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "aws-load-balancer-controller"
+RELEASE_NAME = "aws-load-balancer-controller"
+
+
+@dataclass(frozen=True)
+class LoadBalancerControllerArgs:
+    cluster_name: str
+    vpc_id: pulumi.Input[str]
+    region: str
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer: pulumi.Input[str]
+    replicas: int
+    system_node_selector: dict[str, str]
+    tags: dict[str, str]
+
+
+def controller_values(args: LoadBalancerControllerArgs, role_arn: pulumi.Input[str]) -> dict:
+    """Chart values; every key exists in the chart's values.yaml at 3.5.0."""
+    return {
+        "clusterName": args.cluster_name,
+        # Set explicitly so the controller does not need the instance metadata service to find them.
+        "region": args.region,
+        "vpcId": args.vpc_id,
+        "replicaCount": args.replicas,
+        "serviceAccount": {
+            "create": True,
+            "name": SERVICE_ACCOUNT,
+            "annotations": {IRSA_ANNOTATION: role_arn},
+        },
+        "nodeSelector": args.system_node_selector,
+    }
+
+
+class LoadBalancerController(pulumi.ComponentResource):
+    role_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: LoadBalancerControllerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:load_balancer_controller:LoadBalancerController", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        partition = aws.get_partition(opts=pulumi.InvokeOptions(parent=self)).partition
+        aws_name = f"{args.cluster_name}-aws-lb-controller"
+        tags = {**args.tags, "Name": aws_name}
+        policy = aws.iam.Policy(
+            f"{name}-controller",
+            name=aws_name,
+            policy=upstream.controller_policy(partition),
+            tags=tags,
+            opts=child,
+        )
+        role = aws.iam.Role(
+            f"{name}-controller",
+            name=aws_name,
+            assume_role_policy=irsa_trust_policy(self, args.oidc_provider_arn, args.oidc_issuer, NAMESPACE, SERVICE_ACCOUNT),
+            tags=tags,
+            opts=child,
+        )
+        attachment = aws.iam.RolePolicyAttachment(f"{name}-controller", role=role.name, policy_arn=policy.arn, opts=child)
+        pinned_release(
+            name,
+            RELEASE_NAME,
+            pins.AWS_LOAD_BALANCER_CONTROLLER_CHART,
+            namespace=NAMESPACE,
+            values=controller_values(args, role.arn),
+            # The controller calls AWS as soon as it starts: let it find its permissions in place.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[attachment]),
+        )
+        self.role_arn = role.arn
+        self.register_outputs({"role_arn": self.role_arn})
+
+
+def ingress(config: IngressConfig, models: list[ModelConfig]) -> dict:
+    """One ALB for all models, a host per model (`<model>.<host>`; the certificate covers `*.<host>`).
+    An ALB passes streamed responses through as they come: there is no proxy buffering to switch off."""
+    annotations = {
+        "alb.ingress.kubernetes.io/scheme": config.scheme,
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]',
+        "alb.ingress.kubernetes.io/certificate-arn": config.certificate_arn,
+        "alb.ingress.kubernetes.io/ssl-policy": TLS_POLICY,
+        "alb.ingress.kubernetes.io/load-balancer-attributes": f"idle_timeout.timeout_seconds={IDLE_TIMEOUT_SECONDS}",
+        "alb.ingress.kubernetes.io/healthcheck-path": "/health",
+        "alb.ingress.kubernetes.io/group.name": "llm-platform",
+    }
+    if config.allowed_cidrs:
+        annotations["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(str(cidr) for cidr in config.allowed_cidrs)
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "models", "namespace": SERVING_NAMESPACE, "annotations": annotations},
+        "spec": {
+            "ingressClassName": "alb",
+            "tls": [{"hosts": [f"*.{config.host}"]}],
+            "rules": [
+                {
+                    "host": f"{model.name}.{config.host}",
+                    "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": model.name, "port": {"name": "http"}}}}]},
+                }
+                for model in models
+            ],
+        },
+    }

@@ -1,0 +1,103 @@
+"""The Google Cloud base of a stack: the project's APIs, the VPC with Cloud NAT, a private GKE cluster
+with its system pool, GPU node pools, the weights bucket, the Cloud Billing budget, and alert delivery by
+mail. It hands the in-cluster platform what differs from AWS as a `ClusterBase`."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_gcp as gcp
+
+from llm_platform.config import StackConfig
+from llm_platform.contract import GCSLocation
+from llm_platform.gcp.alerts import smtp_delivery
+from llm_platform.gcp.budget import GcpBudget, GcpBudgetArgs
+from llm_platform.gcp.cluster import GKE_DCGM_VALUES, GKE_STORAGE_CLASS, GkeCluster, GkeClusterArgs
+from llm_platform.gcp.network import GcpNetwork, GcpNetworkArgs
+from llm_platform.gcp.node_pools import GkeGpuNodePools, GkeGpuNodePoolsArgs
+from llm_platform.gcp.object_store import GcsModelStore, GcsModelStoreArgs
+from llm_platform.gcp.services import GcpServices, GcpServicesArgs
+from llm_platform.platform.deploy import ClusterBase
+
+
+def build(cfg: StackConfig) -> ClusterBase:
+    gcp_cfg = cfg.gcp
+    labels = cfg.common_tags()
+    name = cfg.cluster_name
+    # An explicit provider: project and region come from the validated stack config, never from gcloud's.
+    # Quota and billing of API calls go to the stack's project, not to whatever project the caller's
+    # credentials default to: the Billing Budgets API refuses user credentials without a quota project.
+    gcp_provider = gcp.Provider(
+        "gcp", project=gcp_cfg.project, region=cfg.region, default_labels=labels, user_project_override=True, billing_project=gcp_cfg.project
+    )
+    services = GcpServices(name, GcpServicesArgs(project=gcp_cfg.project), opts=pulumi.ResourceOptions(providers={"gcp": gcp_provider}))
+    on_gcp = pulumi.ResourceOptions(providers={"gcp": gcp_provider}, depends_on=services.services)
+
+    network = GcpNetwork(name, GcpNetworkArgs(config=gcp_cfg.network, region=cfg.region, labels=labels), opts=on_gcp)
+    cluster = GkeCluster(
+        name,
+        GkeClusterArgs(
+            cluster_name=name,
+            project=gcp_cfg.project,
+            region=cfg.region,
+            config=gcp_cfg.cluster,
+            system_pool=gcp_cfg.system_pool,
+            network=network.network_id,
+            subnetwork=network.subnetwork_self_link,
+            pods_range_name=network.pods_range_name,
+            services_range_name=network.services_range_name,
+            control_plane_cidr=str(gcp_cfg.network.control_plane_cidr),
+            labels=labels,
+        ),
+        opts=on_gcp,
+    )
+    GcpBudget(name, GcpBudgetArgs(config=cfg.budget, project=gcp_cfg.project, project_number=cluster.project_number), opts=on_gcp)
+    gpu_pools = GkeGpuNodePools(
+        f"{name}-pools",
+        GkeGpuNodePoolsArgs(
+            cluster_id=cluster.cluster_id,
+            region=cfg.region,
+            gpu_pools=cfg.gpu_pools,
+            gpu_driver_version=gcp_cfg.cluster.gpu_driver_version,
+            service_account=cluster.node_service_account,
+            labels=labels,
+        ),
+        opts=on_gcp,
+    )
+    model_store = GcsModelStore(
+        f"{name}-models",
+        GcsModelStoreArgs(
+            cluster_name=name,
+            project=gcp_cfg.project,
+            project_number=cluster.project_number,
+            region=cfg.region,
+            key_ring_id=cluster.key_ring_id,
+            models=cfg.models,
+            protect=cfg.environment == "production",
+            labels=labels,
+        ),
+        opts=on_gcp,
+    )
+    return ClusterBase(
+        k8s_provider=cluster.k8s_provider,
+        gpu_capacity=[gpu_pools],
+        storage_class=GKE_STORAGE_CLASS,
+        alert_delivery=smtp_delivery(
+            cfg.observability.smtp,
+            cfg.observability.alert_emails,
+            pulumi.Output.secret(cfg.alert_smtp_password) if cfg.alert_smtp_password else None,
+        ),
+        network_cidr=str(gcp_cfg.network.nodes_cidr),
+        bucket=model_store.bucket,
+        object_store=GCSLocation.SCHEME,
+        # Workload Identity Federation: the bucket grants each model's service account itself.
+        service_account_annotations={},
+        dcgm_overrides=GKE_DCGM_VALUES,
+        exports={
+            "project": gcp_cfg.project,
+            "network": network.network_self_link,
+            "natAddresses": network.nat_addresses,
+            "clusterName": cluster.cluster_name,
+            "kubeconfig": cluster.kubeconfig,
+            "nodePools": gpu_pools.node_pool_names,
+        },
+    )

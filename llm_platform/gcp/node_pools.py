@@ -1,0 +1,87 @@
+"""One GKE node pool per configured GPU pool: the pool's accelerator machine type with GKE-installed
+NVIDIA drivers, spot or on-demand, scaling between zero and the nodes its `maxGpus` allows, tainted so
+that only GPU workloads land there, and labelled like the AWS pools so the same workloads select it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+from llm_platform_policy import catalog
+
+from llm_platform.config import GpuPoolConfig
+from llm_platform.contract import GPU_ROLE, GPU_TAINT_KEY, NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL, gpu_node_pool_name
+from llm_platform.gcp.cluster import node_config
+
+# GKE taints GPU nodes with exactly this itself; declaring the same taint keeps the node pool's spec
+# honest about it (and the workloads' `Exists` toleration matches either way).
+GKE_GPU_TAINT = {"key": GPU_TAINT_KEY, "value": "present", "effect": "NO_SCHEDULE"}
+
+
+@dataclass(frozen=True)
+class GkeGpuNodePoolsArgs:
+    cluster_id: pulumi.Input[str]
+    region: str
+    gpu_pools: list[GpuPoolConfig]
+    gpu_driver_version: str
+    """`DEFAULT` or `LATEST` (GKE's driver installation modes)."""
+    service_account: pulumi.Input[str]
+    labels: dict[str, str]
+
+
+def max_nodes(pool: GpuPoolConfig) -> int:
+    return pool.max_gpus // catalog.gcp_machine_type(pool.machine_type).gpus
+
+
+def is_spot(pool: GpuPoolConfig) -> bool:
+    # The config allows a GKE pool one capacity type only.
+    return pool.capacity_types == ["spot"]
+
+
+def gpu_node_config(pool: GpuPoolConfig, *, driver_version: str, service_account: pulumi.Input[str], labels: dict[str, str]) -> dict:
+    return node_config(
+        machine_type=pool.machine_type,
+        disk_size_gib=pool.root_volume_gib,
+        spot=is_spot(pool),
+        labels={NODE_ROLE_LABEL: GPU_ROLE, POOL_LABEL: pool.name, POOL_GROUP_LABEL: pool.pool_group},
+        resource_labels=labels,
+        service_account=service_account,
+    ) | {
+        "guest_accelerators": [
+            {"type": pool.accelerator_type, "count": pool.accelerator_count, "gpu_driver_installation_config": {"gpu_driver_version": driver_version}}
+        ],
+        "taints": [GKE_GPU_TAINT],
+    }
+
+
+class GkeGpuNodePools(pulumi.ComponentResource):
+    node_pool_names: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: GkeGpuNodePoolsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:gke_node_pools:GkeGpuNodePools", name, None, opts)
+        self.node_pool_names = {}
+        for pool in args.gpu_pools:
+            node_pool = gcp.container.NodePool(
+                f"{name}-{pool.name}",
+                name=gpu_node_pool_name(pool.name),
+                cluster=args.cluster_id,
+                location=args.region,
+                node_locations=pool.zones,
+                autoscaling={
+                    # Zero when nothing asks for GPUs; the total bounds the pool over all its zones.
+                    "total_min_node_count": 0,
+                    "total_max_node_count": max_nodes(pool),
+                    # ANY takes capacity wherever a zone has it, which for spot GPUs also lowers preemptions;
+                    # on-demand pools balance over zones.
+                    "location_policy": "ANY" if is_spot(pool) else "BALANCED",
+                },
+                node_config=gpu_node_config(pool, driver_version=args.gpu_driver_version, service_account=args.service_account, labels=args.labels),
+                management={"auto_repair": True, "auto_upgrade": True},
+                # A surge node first, so that an upgrade never takes a serving GPU away before its
+                # replacement is up (it needs one node of GPU quota headroom).
+                upgrade_settings={"max_surge": 1, "max_unavailable": 0},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.node_pool_names[pool.name] = node_pool.name
+        self.register_outputs({"node_pool_names": self.node_pool_names})

@@ -1,0 +1,323 @@
+"""The worst-case monthly cost a stack can reach, from what it declares, on AWS or Google Cloud.
+
+Every node pool is priced at its limits on its most expensive allowed instance type at on-demand price.
+Spot is never a ceiling: on AWS spot can fall back to on-demand, and on Google Cloud spot prices move
+(up to once a month) while the on-demand price bounds them. Usage that no resource bounds (NAT traffic,
+load balancer capacity units, log volume) comes from the planning assumptions in `data/prices.yaml`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from llm_platform_policy import catalog, gke, kube
+from llm_platform_policy.core import Resource
+
+EKS_CLUSTER_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
+
+
+@dataclass(frozen=True)
+class CostItem:
+    name: str
+    """Stable between previews (plan diffs match items by it)."""
+    detail: str
+    """What the quantity is made of, e.g. `2 x g6.2xlarge on-demand`."""
+    quantity: float
+    unit: str
+    unit_usd: float
+    monthly_usd: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "detail": self.detail, "quantity": self.quantity, "unit": self.unit, "unitUsd": self.unit_usd, "monthlyUsd": self.monthly_usd}
+
+
+@dataclass
+class CostReport:
+    items: list[CostItem] = field(default_factory=list)
+    unbounded: list[tuple[str, str]] = field(default_factory=list)
+    """(urn, why) for everything whose cost has no upper bound: the ceiling is meaningless while any exist."""
+
+    @property
+    def monthly_usd(self) -> float:
+        return round(sum(item.monthly_usd for item in self.items), 2)
+
+    def largest(self, count: int = 3) -> list[CostItem]:
+        return sorted(self.items, key=lambda item: (-item.monthly_usd, item.name))[:count]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"monthlyCeilingUsd": self.monthly_usd, "items": [item.to_json() for item in self.items]}
+
+
+def _price(key: str, cloud: str = "aws", region: str | None = None) -> tuple[float, str]:
+    entry = catalog.service_prices()[cloud][key]
+    usd = entry["usd"]
+    if isinstance(usd, Mapping):
+        if region not in usd:
+            raise KeyError(f"prices.yaml has no {region} price for {cloud} {key}")
+        usd = usd[region]
+    return usd, entry["unit"]
+
+
+def _assumption(key: str) -> Any:
+    return catalog.service_prices()["assumptions"][key]
+
+
+def _item(name: str, detail: str, quantity: float, price_key: str, cloud: str = "aws", region: str | None = None) -> CostItem:
+    usd, unit = _price(price_key, cloud, region)
+    return CostItem(name, detail, round(quantity, 3), unit, usd, round(quantity * usd, 2))
+
+
+def _hours() -> int:
+    return _assumption("hoursPerMonth")
+
+
+def stack_cloud(resources: list[Resource]) -> str:
+    return "gcp" if any(r.type == "pulumi:providers:gcp" for r in resources) else "aws"
+
+
+def stack_region(resources: list[Resource]) -> str | None:
+    provider = f"pulumi:providers:{stack_cloud(resources)}"
+    regions = {r.props.get("region") for r in resources if r.type == provider and r.props.get("region")}
+    return regions.pop() if len(regions) == 1 else None
+
+
+def monthly_ceiling(resources: list[Resource]) -> CostReport:
+    report = CostReport()
+    region = stack_region(resources)
+    if stack_cloud(resources) == "gcp":
+        _gcp_ceiling(resources, region, report)
+        _volumes(resources, report, "pdBalancedGbMonth", "pd-balanced", "gcp", region)
+        return report
+    _node_pools(resources, region, report)
+    _control_plane(resources, report)
+    _network(resources, report)
+    _fargate(resources, report)
+    _load_balancers(resources, report)
+    _volumes(resources, report, "gp3GbMonth", "gp3")
+    _other(resources, report)
+    return report
+
+
+def _node_class_volume_gib(resources: list[Resource]) -> dict[str, float]:
+    sizes = {}
+    for node_class in kube.of_type(resources, kube.EC2_NODE_CLASS):
+        mappings = kube.dig(node_class.props, "spec", "blockDeviceMappings") or []
+        sizes[kube.dig(node_class.props, "metadata", "name")] = sum(kube.gib_of(kube.dig(m, "ebs", "volumeSize") or 0) for m in mappings)
+    return sizes
+
+
+def _node_pools(resources: list[Resource], region: str | None, report: CostReport) -> None:
+    volume_gib = _node_class_volume_gib(resources)
+    for pool in kube.of_type(resources, kube.NODE_POOL):
+        pool_name = kube.dig(pool.props, "metadata", "name")
+        types = kube.requirement_values(pool.props, kube.INSTANCE_TYPE_LABEL)
+        if types is None:
+            report.unbounded.append((pool.urn, f"NodePool {pool_name} does not restrict instance types, so no price bounds it"))
+            continue
+        if region is None:
+            report.unbounded.append((pool.urn, f"NodePool {pool_name}: the stack's AWS region is unknown, so its instances cannot be priced"))
+            continue
+        candidates = []
+        for type_name in types:
+            size = catalog.find_aws_instance_type(type_name)
+            if size is None or region not in size.prices:
+                report.unbounded.append((pool.urn, f"NodePool {pool_name}: no {region} price for {type_name} in the instance catalog"))
+                continue
+            nodes = kube.max_nodes(pool.props, size)
+            if nodes is None:
+                report.unbounded.append((pool.urn, f"NodePool {pool_name} has no cpu, memory or {kube.GPU_RESOURCE} limit"))
+                break
+            candidates.append((nodes * size.on_demand_usd_per_hour(region), nodes, size))
+        else:
+            if not candidates:
+                continue
+            _, nodes, size = max(candidates, key=lambda c: (c[0], c[1]))
+            report.items.append(_pool_item(pool_name, kube.is_gpu_node_pool(pool.props), nodes, size, region))
+            class_name = kube.dig(pool.props, "spec", "template", "spec", "nodeClassRef", "name")
+            if nodes and volume_gib.get(class_name):
+                report.items.append(_item(f"root volumes of pool {pool_name}", f"{nodes} x {volume_gib[class_name]:g} GiB gp3", nodes * volume_gib[class_name], "gp3GbMonth"))
+
+
+def _pool_item(pool_name: str, gpu: bool, nodes: int, size: catalog.InstanceType, region: str) -> CostItem:
+    hourly = size.on_demand_usd_per_hour(region)
+    kind = "GPU" if gpu else "node"
+    return CostItem(f"{kind} pool {pool_name}", f"{nodes} x {size.name} on-demand", nodes * _hours(), "instance-hour", hourly, round(nodes * _hours() * hourly, 2))
+
+
+def _count(resources: list[Resource], *types: str) -> int:
+    return sum(1 for r in resources if r.type in types)
+
+
+def _control_plane(resources: list[Resource], report: CostReport) -> None:
+    # pulumi-eks registers eks:index:Cluster and, in a real preview, the aws:eks/cluster:Cluster inside it.
+    clusters = max(_count(resources, EKS_CLUSTER_TYPES[0]), _count(resources, EKS_CLUSTER_TYPES[1]))
+    if clusters:
+        report.items.append(_item("EKS control plane", f"{clusters} cluster(s)", clusters * _hours(), "eksClusterHour"))
+
+
+def _network(resources: list[Resource], report: CostReport) -> None:
+    nat = _count(resources, "aws:ec2/natGateway:NatGateway")
+    if nat:
+        report.items.append(_item("NAT gateways", f"{nat} gateway(s)", nat * _hours(), "natGatewayHour"))
+        gb = nat * _assumption("natProcessedGbPerGatewayMonth")
+        report.items.append(_item("NAT data processed", f"assumed {_assumption('natProcessedGbPerGatewayMonth')} GB per gateway", gb, "natGatewayGb"))
+    addresses = _count(resources, "aws:ec2/eip:Eip")
+    if addresses:
+        report.items.append(_item("public IPv4 addresses", f"{addresses} address(es)", addresses * _hours(), "publicIpv4Hour"))
+
+
+def _fargate_size(vcpu: float, gb: float) -> tuple[float, float]:
+    """Fargate bills a pod's requests plus its Kubernetes overhead, rounded up to a supported size."""
+    minimum = _assumption("fargatePodMinimum")
+    vcpu = max(vcpu, minimum["vcpu"])
+    vcpu = next(step for step in (0.25, 0.5, 1, 2, 4, 8, 16) if step >= vcpu)
+    gb = max(gb + _assumption("fargatePodOverheadGb"), minimum["gb"])
+    gb = 0.5 if gb <= 0.5 else float(math.ceil(gb))
+    return vcpu, max(gb, 2 * vcpu)
+
+
+def _fargate(resources: list[Resource], report: CostReport) -> None:
+    if not any(r.type == EKS_CLUSTER_TYPES[0] and r.props.get("fargate") for r in resources):
+        return
+    pods: list[tuple[str, float, float]] = [("CoreDNS", 0.1, 0.07)] * _assumption("corednsReplicas")
+    for release in kube.of_type(resources, kube.HELM_RELEASE):
+        if kube.helm_chart_name(release.props) == "karpenter":
+            values = release.props.get("values") or {}
+            requests = kube.dig(values, "controller", "resources", "requests") or {}
+            size = (kube.cpu_cores(requests.get("cpu", 0)), kube.gib_of(requests.get("memory", 0)))
+            pods += [("Karpenter", *size)] * int(values.get("replicas", 2))
+    vcpu = gb = 0.0
+    for _, pod_vcpu, pod_gb in pods:
+        billed_vcpu, billed_gb = _fargate_size(pod_vcpu, pod_gb)
+        vcpu += billed_vcpu
+        gb += billed_gb
+    names = ", ".join(sorted({name for name, *_ in pods}))
+    report.items.append(_item("Fargate vCPU", f"{len(pods)} pods: {names}", vcpu * _hours(), "fargateVcpuHour"))
+    report.items.append(_item("Fargate memory", f"{len(pods)} pods: {names}", gb * _hours(), "fargateGbHour"))
+
+
+def _load_balancers(resources: list[Resource], report: CostReport) -> None:
+    groups = set()
+    for resource in resources:
+        if resource.type == "kubernetes:networking.k8s.io/v1:Ingress":
+            annotations = kube.dig(resource.props, "metadata", "annotations") or {}
+            groups.add(annotations.get("alb.ingress.kubernetes.io/group.name") or resource.urn)
+        elif resource.type == "kubernetes:core/v1:Service" and kube.dig(resource.props, "spec", "type") == "LoadBalancer":
+            groups.add(resource.urn)
+    if groups:
+        count = len(groups)
+        report.items.append(_item("load balancers", f"{count} balancer(s)", count * _hours(), "albHour"))
+        lcus = count * _assumption("lcuPerLoadBalancer")
+        report.items.append(_item("load balancer capacity units", f"assumed {_assumption('lcuPerLoadBalancer')} per balancer", lcus * _hours(), "albLcuHour"))
+
+
+def _claims(values: Any, replicas: int = 1) -> Iterable[float]:
+    """GiB of every persistent volume a Helm values tree asks for (volume claim templates and
+    `persistence` blocks), times the replicas of the spec that holds it."""
+    if isinstance(values, Mapping):
+        replicas = int(values.get("replicas", replicas)) if isinstance(values.get("replicas"), (int, float)) else replicas
+        storage = kube.dig(values, "volumeClaimTemplate", "spec", "resources", "requests", "storage")
+        if storage:
+            yield kube.gib_of(storage) * replicas
+        persistence = values.get("persistence")
+        if isinstance(persistence, Mapping) and persistence.get("enabled") and persistence.get("size"):
+            yield kube.gib_of(persistence["size"]) * replicas
+        for key, child in values.items():
+            if key not in ("volumeClaimTemplate", "persistence"):
+                yield from _claims(child, replicas)
+    elif isinstance(values, Sequence) and not isinstance(values, str):
+        for child in values:
+            yield from _claims(child, replicas)
+
+
+def _volumes(resources: list[Resource], report: CostReport, price_key: str, disk: str, cloud: str = "aws", region: str | None = None) -> None:
+    for release in kube.of_type(resources, kube.HELM_RELEASE):
+        gib = sum(_claims(release.props.get("values") or {}))
+        if gib:
+            report.items.append(_item(f"persistent volumes of {release.props.get('name') or release.name}", f"{gib:g} GiB {disk}", gib, price_key, cloud, region))
+    claims = [r for r in resources if r.type == "kubernetes:core/v1:PersistentVolumeClaim"]
+    gib = sum(kube.gib_of(kube.dig(c.props, "spec", "resources", "requests", "storage") or 0) for c in claims)
+    if gib:
+        report.items.append(_item("persistent volume claims", f"{len(claims)} claim(s), {gib:g} GiB {disk}", gib, price_key, cloud, region))
+
+
+
+def _other(resources: list[Resource], report: CostReport) -> None:
+    keys = _count(resources, "aws:kms/key:Key")
+    if keys:
+        report.items.append(_item("KMS keys", f"{keys} key(s)", keys, "kmsKeyMonth"))
+    if _count(resources, "aws:cloudwatch/logGroup:LogGroup", *EKS_CLUSTER_TYPES):
+        gb = _assumption("cloudwatchLogsGbPerMonth")
+        report.items.append(_item("CloudWatch Logs ingestion", f"assumed {gb} GB: control plane and flow logs", gb, "cloudwatchLogsIngestGb"))
+    weights = _weights_gib(resources)
+    if weights:
+        report.items.append(_item("model weights in S3", f"{weights:g} GiB", weights, "s3StandardGbMonth"))
+
+
+def _weights_gib(resources: list[Resource]) -> float:
+    return sum(
+        float((kube.dig(r.props, "metadata", "annotations") or {}).get(kube.WEIGHTS_ANNOTATION, 0))
+        for r in resources
+        if r.type == "kubernetes:apps/v1:Deployment"
+    )
+
+
+def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostReport) -> None:
+    if region is None:
+        report.unbounded.append(("", "the stack's Google Cloud region is unknown, so nothing can be priced"))
+        return
+    total_nodes = 0
+    for pool in gke.node_pools(resources):
+        pool_name = gke.name(pool)
+        machine = catalog.find_gcp_machine_type(gke.machine_type(pool.props) or "")
+        nodes = gke.max_nodes(pool.props)
+        disk = gke.disk_gib(pool.props)
+        if machine is None or region not in machine.prices:
+            report.unbounded.append((pool.urn, f"node pool {pool_name}: no {region} price for machine type {gke.machine_type(pool.props)} in the instance catalog"))
+            continue
+        if nodes is None:
+            report.unbounded.append((pool.urn, f"node pool {pool_name} has no total maximum node count"))
+            continue
+        if disk is None:
+            report.unbounded.append((pool.urn, f"node pool {pool_name} does not set its boot disk size"))
+            continue
+        total_nodes += nodes
+        report.items.append(_pool_item(pool_name, bool(gke.accelerators(pool.props)), nodes, machine, region))
+        if nodes:
+            report.items.append(_item(f"boot disks of pool {pool_name}", f"{nodes} x {disk:g} GiB pd-balanced", nodes * disk, "pdBalancedGbMonth", "gcp", region))
+    clusters = _count(resources, gke.CLUSTER)
+    if clusters:
+        report.items.append(_item("GKE cluster management", f"{clusters} regional cluster(s)", clusters * _hours(), "gkeClusterHour", "gcp"))
+    gateways = _count(resources, "gcp:compute/routerNat:RouterNat")
+    if gateways:
+        # The gateway charge grows with the VMs using it, up to a cap.
+        per_vm, _ = _price("natVmHour", "gcp")
+        cap, _ = _price("natGatewayCapHour", "gcp")
+        hourly = min(per_vm * total_nodes, cap)
+        report.items.append(
+            CostItem("Cloud NAT gateways", f"{gateways} gateway(s) for up to {total_nodes} VMs", gateways * _hours(), "gateway-hour", round(hourly, 4), round(gateways * _hours() * hourly, 2))
+        )
+        gb = gateways * _assumption("natProcessedGbPerGatewayMonth")
+        report.items.append(_item("Cloud NAT data processed", f"assumed {_assumption('natProcessedGbPerGatewayMonth')} GiB per gateway", gb, "natGb", "gcp"))
+    addresses = _count(resources, "gcp:compute/address:Address")
+    if addresses:
+        report.items.append(_item("NAT addresses", f"{addresses} static address(es)", addresses * _hours(), "natIpHour", "gcp"))
+    keys = _count(resources, "gcp:kms/cryptoKey:CryptoKey")
+    if keys:
+        versions = keys * _assumption("kmsActiveVersionsPerKey")
+        report.items.append(_item("Cloud KMS key versions", f"{keys} key(s), {_assumption('kmsActiveVersionsPerKey')} active versions each", versions, "kmsKeyVersionMonth", "gcp"))
+    if clusters:
+        billed = max(_assumption("cloudLoggingGbPerMonth") - _assumption("cloudLoggingFreeGbPerMonth"), 0)
+        report.items.append(
+            _item("Cloud Logging ingestion", f"assumed {_assumption('cloudLoggingGbPerMonth')} GiB, {_assumption('cloudLoggingFreeGbPerMonth')} free", billed, "loggingGb", "gcp")
+        )
+    weights = _weights_gib(resources)
+    if weights:
+        report.items.append(_item("model weights in Cloud Storage", f"{weights:g} GiB", weights, "gcsStandardGbMonth", "gcp", region))
+
+
+def breakdown(report: CostReport, count: int = 3) -> str:
+    return ", ".join(f"{item.name} ({item.detail}) ${item.monthly_usd:,.2f}" for item in report.largest(count))
+

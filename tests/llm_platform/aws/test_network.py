@@ -1,0 +1,140 @@
+"""Network component under mocks: the subnet layout, NAT per environment, routes and tags."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+
+from llm_platform.aws.network import Network, NetworkArgs, subnet_plan
+from llm_platform.config import FlowLogsConfig, NetworkConfig
+
+TAGS = {"environment": "staging", "project": "llm-platform", "managed-by": "pulumi", "owner": "ml-infra"}
+SUBNET = "aws:ec2/subnet:Subnet"
+NAT = "aws:ec2/natGateway:NatGateway"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+
+
+def network(declare, **config):
+    cfg = NetworkConfig(**{"cidr": "10.20.0.0/16", **config})
+    return declare(lambda: Network("net", NetworkArgs(config=cfg, cluster_name="llm-test", tags=TAGS)))
+
+
+@pytest.mark.parametrize("cidr", ["10.0.0.0/16", "172.16.0.0/18", "192.168.0.0/20"])
+@pytest.mark.parametrize("zones", [2, 3, 6])
+def test_subnet_plan_stays_inside_the_vpc_without_overlap(cidr, zones):
+    vpc = ipaddress.IPv4Network(cidr)
+    private, public = subnet_plan(vpc, zones)
+    everything = private + public
+    assert len(private) == len(public) == zones
+    assert all(subnet.subnet_of(vpc) for subnet in everything)
+    for i, a in enumerate(everything):
+        for b in everything[i + 1 :]:
+            assert not a.overlaps(b), (a, b)
+    # Pods take private addresses: private subnets are 8x the public ones.
+    assert private[0].num_addresses == 8 * public[0].num_addresses
+
+
+def test_one_subnet_per_tier_per_zone_with_computed_cidrs(declare):
+    declared = network(declare, azCount=3)
+    subnets = declared.of_type(SUBNET)
+    by_tier = {"public": [], "private": []}
+    for subnet in subnets:
+        by_tier[subnet.inputs["tags"]["tier"]].append(subnet.inputs)
+    for tier, members in by_tier.items():
+        assert sorted(s["availabilityZone"] for s in members) == ["us-west-2a", "us-west-2b", "us-west-2c"], tier
+    private_cidrs, public_cidrs = subnet_plan(ipaddress.IPv4Network("10.20.0.0/16"), 3)
+    assert sorted(s["cidrBlock"] for s in by_tier["private"]) == sorted(map(str, private_cidrs))
+    assert sorted(s["cidrBlock"] for s in by_tier["public"]) == sorted(map(str, public_cidrs))
+    assert all(s["mapPublicIpOnLaunch"] is False for s in subnets for s in [s.inputs])
+
+
+def test_subnet_tags_for_load_balancers_and_karpenter(declare):
+    declared = network(declare)
+    for subnet in declared.of_type(SUBNET):
+        tags = subnet.inputs["tags"]
+        if tags["tier"] == "public":
+            assert tags["kubernetes.io/role/elb"] == "1"
+            assert "karpenter.sh/discovery" not in tags, "nodes must never land in public subnets"
+        else:
+            assert tags["kubernetes.io/role/internal-elb"] == "1"
+            assert tags["karpenter.sh/discovery"] == "llm-test"
+
+
+def test_vpc_has_dns(declare):
+    vpc = network(declare).one("aws:ec2/vpc:Vpc").inputs
+    assert vpc["cidrBlock"] == "10.20.0.0/16"
+    assert vpc["enableDnsSupport"] is True and vpc["enableDnsHostnames"] is True
+
+
+def private_routes(declared):
+    """zone -> the NAT gateway id its private route table sends 0.0.0.0/0 to."""
+    tables = {t.urn: t for t in declared.of_type(ROUTE_TABLE)}
+    routes = {}
+    for association in declared.of_type(ASSOCIATION):
+        if "-private-" not in association.name:
+            continue
+        (table,) = [tables[urn] for urn in association.depends_on if urn in tables]
+        (route,) = table.inputs["routes"]
+        assert route["cidrBlock"] == "0.0.0.0/0"
+        routes[association.name.split("-private-")[1]] = route["natGatewayId"]
+    return routes
+
+
+def test_single_nat_gateway_is_shared_by_every_zone(declare):
+    declared = network(declare, natGateways="single")
+    assert len(declared.of_type(NAT)) == 1
+    routes = private_routes(declared)
+    assert len(routes) == 3 and len(set(routes.values())) == 1
+
+
+def test_per_zone_nat_gateways_keep_egress_in_zone(declare):
+    declared = network(declare, natGateways="perAz")
+    nats = declared.of_type(NAT)
+    assert len(nats) == 3
+    public_subnet_zone = {s.id: s.inputs["availabilityZone"] for s in declared.of_type(SUBNET) if s.inputs["tags"]["tier"] == "public"}
+    nat_zone = {nat.id: public_subnet_zone[nat.inputs["subnetId"]] for nat in nats}
+    routes = private_routes(declared)
+    assert sorted(routes) == ["us-west-2a", "us-west-2b", "us-west-2c"]
+    for zone, nat_id in routes.items():
+        assert nat_zone[nat_id] == zone, f"{zone} egresses through a NAT gateway in {nat_zone[nat_id]}"
+
+
+def test_public_route_goes_to_the_internet_gateway(declare):
+    declared = network(declare)
+    (public,) = [t for t in declared.of_type(ROUTE_TABLE) if t.name == "net-public"]
+    (route,) = public.inputs["routes"]
+    assert route["cidrBlock"] == "0.0.0.0/0" and route["gatewayId"].startswith("igw-")
+
+
+def test_every_taggable_resource_carries_the_common_tags(declare):
+    declared = network(declare, natGateways="perAz", flowLogs=FlowLogsConfig())
+    untaggable = {ASSOCIATION, "aws:iam/rolePolicy:RolePolicy"}
+    for resource in declared.plan.resources:
+        if resource.custom and resource.type not in untaggable:
+            tags = resource.inputs.get("tags")
+            assert tags is not None, resource.type
+            assert TAGS.items() <= tags.items(), resource.type
+            assert tags["Name"].startswith("net-")
+
+
+def test_flow_logs_are_off_unless_configured(declare):
+    assert network(declare).of_type("aws:ec2/flowLog:FlowLog") == []
+
+
+def test_flow_logs_write_to_their_own_log_group_only(declare):
+    declared = network(declare, flowLogs=FlowLogsConfig(retentionDays=365, trafficType="ALL"))
+    flow_log = declared.one("aws:ec2/flowLog:FlowLog").inputs
+    group = declared.one("aws:cloudwatch/logGroup:LogGroup").inputs
+    assert flow_log["trafficType"] == "ALL" and flow_log["logDestinationType"] == "cloud-watch-logs"
+    assert group["retentionInDays"] == 365
+    trust = json.loads(declared.one("aws:iam/role:Role").inputs["assumeRolePolicy"])
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+    policy = json.loads(declared.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
+    (grant,) = policy["Statement"]
+    assert "*" not in grant["Resource"]
+    assert all(r.startswith(flow_log["logDestination"]) for r in grant["Resource"])

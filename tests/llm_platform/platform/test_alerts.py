@@ -1,0 +1,74 @@
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from llm_platform.aws import karpenter
+from llm_platform.config import AlertThresholds
+from llm_platform.platform import alerts
+from tests.k8s_schemas import validate_custom_resource
+from tests.llm_platform.platform import exported_metrics as metrics
+
+ROOT = Path(__file__).resolve().parents[3]
+# Every alert a stack can declare: the platform's, and the capacity alerts a cloud base adds (Karpenter's on EKS).
+RULE = alerts.prometheus_rule("llm-platform", "monitoring", AlertThresholds(), "docs/runbooks.md", karpenter.capacity_alerts(AlertThresholds()))
+RULES = [rule for group in RULE["spec"]["groups"] for rule in group["rules"]]
+
+
+def test_rule_validates_against_the_upstream_crd():
+    assert validate_custom_resource(RULE) == []
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r["alert"])
+def test_every_rule_parses_and_uses_exported_metrics_only(rule):
+    used = metrics.used_in(rule["expr"])
+    assert used, "an alert must select at least one metric"
+    assert used <= metrics.exported(), f"not exported by the pinned versions: {used - metrics.exported()}"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: r["alert"])
+def test_every_rule_has_severity_text_and_a_runbook_section(rule):
+    assert rule["labels"]["severity"] in ("critical", "warning")
+    assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+    anchor = rule["annotations"]["runbook_url"].split("#", 1)[1]
+    headings = {re.sub(r"[^a-z0-9-]", "", line[3:].strip().lower()) for line in (ROOT / "docs" / "runbooks.md").read_text().splitlines() if line.startswith("## ")}
+    assert anchor in headings
+
+
+def test_the_seeds_alerts_and_thresholds_are_there():
+    by_name = {rule["alert"]: rule for rule in RULES}
+    assert {"HighLatency", "HighErrorRate", "KvCachePressure", "LongRequestQueue", "GpuMemoryPressure", "GpuXidError",
+            "ModelNoReadyReplicas", "GpuPodsPending", "SpotInterruptions"} <= set(by_name)
+    assert by_name["HighLatency"]["expr"].startswith("histogram_quantile(0.99, sum by (le, model_name) (rate(vllm:e2e_request_latency_seconds_bucket[5m])))")
+    assert by_name["HighLatency"]["expr"].endswith("> 10") and by_name["HighLatency"]["for"] == "5m"
+    assert by_name["HighErrorRate"]["expr"].endswith("> 0.01") and by_name["HighErrorRate"]["labels"]["severity"] == "critical"
+    # vLLM's KV-cache gauge is a 0-1 fraction, so 95% is 0.95.
+    assert by_name["KvCachePressure"]["expr"] == "max by (model_name) (vllm:kv_cache_usage_perc) > 0.95" and by_name["KvCachePressure"]["for"] == "10m"
+    assert by_name["LongRequestQueue"]["expr"] == "avg by (model_name) (vllm:num_requests_waiting) > 20"
+
+
+def test_thresholds_come_from_config():
+    rule = alerts.prometheus_rule("r", "monitoring", AlertThresholds(latency_p99_seconds=4.5, gpu_pending_minutes=20), "https://example.com/runbooks.md")
+    by_name = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert by_name["HighLatency"]["expr"].endswith("> 4.5")
+    assert by_name["GpuPodsPending"]["for"] == "20m"
+    assert by_name["GpuPodsPending"]["annotations"]["runbook_url"] == "https://example.com/runbooks.md#gpupodspending"
+
+
+def test_an_unexported_metric_is_caught():
+    # vLLM removed this gauge; a rule using it would never fire.
+    assert "vllm:gpu_cache_usage_perc" in metrics.used_in("vllm:gpu_cache_usage_perc > 0.9") - metrics.exported()
+
+
+def test_without_a_base_s_alerts_only_the_generic_capacity_alert_remains():
+    rule = alerts.prometheus_rule("r", "monitoring", AlertThresholds(), "docs/runbooks.md")
+    capacity = next(g for g in rule["spec"]["groups"] if g["name"] == "llm-gpu-capacity")
+    assert [r["alert"] for r in capacity["rules"]] == ["GpuPodsPending"]
+    assert "karpenter" not in json.dumps(rule)
+
+
+def test_gke_stack_declares_no_karpenter_alerts(stack_plan):
+    rule = stack_plan("staging-gcp").one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs
+    names = [r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]]
+    assert "GpuPodsPending" in names and "SpotInterruptions" not in names

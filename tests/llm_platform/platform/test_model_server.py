@@ -1,0 +1,127 @@
+"""The per-model objects: strict Kubernetes schemas, the seeds' probes, scaling and rollout settings."""
+
+import pytest
+
+from llm_platform import pins
+from llm_platform.config import ModelConfig
+from llm_platform.platform import model_server
+from tests.k8s_schemas import validate_core_object, validate_custom_resource
+
+MODEL = ModelConfig(name="mistral-7b-instruct", source="hf://mistralai/Mistral-7B-Instruct-v0.3", parameters_billion=7.25, pool_group="l4", max_replicas=2)
+DEPLOYMENT = model_server.deployment(MODEL, "s3://bucket/models/mistral-7b-instruct", with_hugging_face_token=True)
+POD = DEPLOYMENT["spec"]["template"]["spec"]
+(VLLM,) = POD["containers"]
+(FETCH,) = POD["initContainers"]
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        DEPLOYMENT,
+        model_server.service(MODEL),
+        model_server.disruption_budget(MODEL),
+        model_server.network_policy(MODEL, "10.20.0.0/16"),
+        model_server.service_account(MODEL, {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"}),
+        model_server.service_account(MODEL, {}),
+        model_server.secret(MODEL, "api-key", {"api-key": "x"}),
+    ],
+    ids=lambda m: m["kind"],
+)
+def test_core_objects_pass_strict_schema_validation(manifest):
+    assert validate_core_object(manifest, pins.KUBERNETES_VERSION) == []
+
+
+@pytest.mark.parametrize("manifest", [model_server.scaled_object(MODEL), model_server.service_monitor(MODEL)], ids=lambda m: m["kind"])
+def test_custom_resources_validate_against_upstream_crds(manifest):
+    assert validate_custom_resource(manifest) == []
+
+
+def test_gpu_request_pool_selection_and_toleration():
+    assert VLLM["resources"]["limits"]["nvidia.com/gpu"] == VLLM["resources"]["requests"]["nvidia.com/gpu"] == "1"
+    assert POD["nodeSelector"] == {"llm-platform.io/pool-group": "l4"}
+    assert POD["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert VLLM["image"] == FETCH["image"] == pins.VLLM_IMAGE and "@sha256:" in pins.VLLM_IMAGE
+
+
+def test_the_seeds_probes_drain_and_rollout():
+    assert VLLM["startupProbe"] == {"httpGet": {"path": "/health", "port": "http"}, "initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": 90}
+    assert VLLM["readinessProbe"] == {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
+    assert VLLM["livenessProbe"] == {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 3}
+    assert VLLM["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "10"]
+    assert POD["terminationGracePeriodSeconds"] == 120
+    assert DEPLOYMENT["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    volumes = {v["name"]: v for v in POD["volumes"]}
+    assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
+    assert volumes["model-cache"]["emptyDir"]["sizeLimit"] == f"{model_server.cache_size_gib(MODEL)}Gi"
+    assert POD["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
+
+
+def test_restrictive_security_context():
+    for container in (VLLM, FETCH):
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_engine_args_and_secrets():
+    args = VLLM["args"]
+    assert args[0] == "/models/mistral-7b-instruct"
+    assert args[args.index("--served-model-name") + 1] == "mistral-7b-instruct"
+    assert args[args.index("--max-model-len") + 1] == "8192"
+    assert "--enable-prefix-caching" in args and "--enable-chunked-prefill" in args
+    # vLLM reads the API key from VLLM_API_KEY: it never appears in the args or the manifest.
+    assert {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {"name": "mistral-7b-instruct-api-key", "key": "api-key"}}} in VLLM["env"]
+    assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "mistral-7b-instruct-hugging-face", "key": "token"}}} in FETCH["env"]
+    assert {"name": "WEIGHTS_URI", "value": "s3://bucket/models/mistral-7b-instruct"} in FETCH["env"]
+
+
+def test_scaling_on_waiting_requests_with_the_seeds_behaviour():
+    scaled = model_server.scaled_object(MODEL)["spec"]
+    (trigger,) = scaled["triggers"]
+    assert trigger["metricType"] == "AverageValue"
+    assert trigger["metadata"]["query"] == 'sum(vllm:num_requests_waiting{namespace="serving", model_name="mistral-7b-instruct"})'
+    assert trigger["metadata"]["threshold"] == "5"
+    assert trigger["metadata"]["serverAddress"] == "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+    behavior = scaled["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleUp"] == {"stabilizationWindowSeconds": 60, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]}
+    assert behavior["scaleDown"] == {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]}
+    assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (1, 2)
+
+
+def test_network_policy_admits_prometheus_gateways_and_the_load_balancer_only():
+    rules = model_server.network_policy(MODEL, "10.20.0.0/16")["spec"]["ingress"]
+    sources = [rule["from"][0] for rule in rules]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
+    assert {"ipBlock": {"cidr": "10.20.0.0/16"}} in sources
+    assert all(rule["ports"] == [{"protocol": "TCP", "port": 8000}] for rule in rules)
+
+
+def test_stacks_declare_their_models(stack_plan):
+    for stack, name, replicas in (("staging", "mistral-7b-instruct", 1), ("production", "llama-3-1-8b-instruct", 2)):
+        declared = stack_plan(stack)
+        deployment = declared.one("kubernetes:apps/v1:Deployment").inputs
+        assert deployment["metadata"]["name"] == name and deployment["spec"]["replicas"] == replicas
+        secret = declared.one("kubernetes:core/v1:Secret", f"llm-{stack}-serving-{name}-api-key")
+        assert secret.inputs["stringData"] == {"api-key": "[secret]"}
+        assert declared.plan.outputs["modelApiKeys"] == "[secret]"
+
+
+def test_hugging_face_token_becomes_a_secret_only_when_configured(declare, stack_plan):
+    assert not [r for r in stack_plan("staging").of_type("kubernetes:core/v1:Secret") if r.name.endswith("hugging-face")]
+
+    def program():
+        model_server.ModelServer(
+            "m",
+            model_server.ModelServerArgs(
+                model=MODEL,
+                weights_uri="s3://b/models/m",
+                service_account_annotations={"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"},
+                api_key="k", hugging_face_token="hf_plaintext", vpc_cidr="10.0.0.0/16"
+            ),
+        )
+
+    declared = declare(program)
+    token = declared.one("kubernetes:core/v1:Secret", "m-hugging-face")
+    assert token.inputs["stringData"] == {"token": "[secret]"}
+    assert "hf_plaintext" not in str([r.inputs for r in declared.plan.resources])

@@ -1,0 +1,126 @@
+import pytest
+from llm_platform_policy import catalog, cost
+from llm_platform_policy.core import Resource
+
+from tests.policies.llm_platform_policy.fixtures import compliant_gke_stack, compliant_stack, mutated, without
+
+HOURS = 730
+
+
+def by_name(report: cost.CostReport) -> dict[str, float]:
+    return {item.name: item.monthly_usd for item in report.items}
+
+
+def details(report: cost.CostReport) -> dict[str, str]:
+    return {item.name: item.detail for item in report.items}
+
+
+def test_compliant_stack_ceiling_by_hand():
+    items = by_name(cost.monthly_ceiling(compliant_stack()))
+    # GPU pool: both types carry one GPU, so the 2-GPU limit allows two of the dearer g6.2xlarge.
+    assert items["GPU pool gpu-l4"] == round(2 * HOURS * 0.9776, 2)
+    # System pool: 8 vCPU / 32 GiB allow four m7i.large or two m7i.xlarge, the same price.
+    assert items["node pool system"] == round(4 * HOURS * 0.1008, 2)
+    assert items["root volumes of pool gpu-l4"] == 32.0
+    assert items["root volumes of pool system"] == 16.0
+    assert items["EKS control plane"] == 73.0
+    assert items["NAT gateways"] == 32.85
+    # Fargate: two CoreDNS pods at the 0.25 vCPU / 0.5 GB minimum and Karpenter's 1 vCPU / 1 GiB
+    # request plus 0.25 GB overhead, billed as 1 vCPU / 2 GB.
+    assert items["Fargate vCPU"] == round(1.5 * HOURS * 0.04048, 2)
+    assert items["Fargate memory"] == round(3 * HOURS * 0.004445, 2)
+    assert cost.monthly_ceiling(compliant_stack()).monthly_usd == 1954.55
+    assert details(cost.monthly_ceiling(compliant_stack()))["GPU pool gpu-l4"] == "2 x g6.2xlarge on-demand"
+    assert details(cost.monthly_ceiling(compliant_stack()))["node pool system"] == "4 x m7i.large on-demand"
+
+
+def test_spot_is_never_the_ceiling():
+    def spot_only(props):
+        props["spec"]["template"]["spec"]["requirements"][1]["values"] = ["spot"]
+
+    assert cost.monthly_ceiling(mutated("gpu-l4", spot_only)).monthly_usd == cost.monthly_ceiling(compliant_stack()).monthly_usd
+
+
+def test_multi_gpu_instance_counts_whole_nodes():
+    def four_gpu_type(props):
+        props["spec"]["template"]["spec"]["requirements"][0]["values"] = ["g6.12xlarge"]
+        props["spec"]["limits"] = {"nvidia.com/gpu": "6"}
+
+    report = cost.monthly_ceiling(mutated("gpu-l4", four_gpu_type))
+    items = by_name(report)
+    assert details(report)["GPU pool gpu-l4"] == "1 x g6.12xlarge on-demand"
+    # A 6-GPU limit fits one 4-GPU node; a second would pass the limit, so Karpenter cannot launch it.
+    assert items["GPU pool gpu-l4"] == round(HOURS * catalog.aws_instance_type("g6.12xlarge").prices["us-west-2"], 2)
+
+
+@pytest.mark.parametrize(
+    "stack, why",
+    [
+        (mutated("gpu-l4", lambda p: p["spec"].update(limits={})), "has no cpu, memory or nvidia.com/gpu limit"),
+        (mutated("gpu-l4", lambda p: p["spec"]["template"]["spec"]["requirements"].pop(0)), "does not restrict instance types"),
+        (mutated("gpu-l4", lambda p: p["spec"]["template"]["spec"]["requirements"][0].update(values=["x9.huge"])), "no us-west-2 price for x9.huge"),
+        (without("aws"), "region is unknown"),
+    ],
+)
+def test_unbounded_pools_are_reported(stack, why):
+    report = cost.monthly_ceiling(stack)
+    assert any(why in message for _, message in report.unbounded), report.unbounded
+
+
+def test_helm_volumes_and_load_balancers_are_priced():
+    values = {"prometheus": {"prometheusSpec": {"replicas": 2, "storageSpec": {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "50Gi"}}}}}}}, "grafana": {"persistence": {"enabled": True, "size": "10Gi"}}}
+    extra = [
+        Resource("kubernetes:helm.sh/v3:Release", "urn:kps", "kps", {"name": "kps", "values": values}),
+        Resource("kubernetes:networking.k8s.io/v1:Ingress", "urn:ing", "ing", {"metadata": {"annotations": {"alb.ingress.kubernetes.io/group.name": "llm"}}}),
+        Resource("kubernetes:networking.k8s.io/v1:Ingress", "urn:ing2", "ing2", {"metadata": {"annotations": {"alb.ingress.kubernetes.io/group.name": "llm"}}}),
+    ]
+    items = by_name(cost.monthly_ceiling(compliant_stack() + extra))
+    assert items["persistent volumes of kps"] == round(110 * 0.08, 2)
+    # Two ingresses in one group share one ALB.
+    assert items["load balancers"] == round(HOURS * 0.0225, 2)
+
+
+# -- Google Cloud ---------------------------------------------------------------------------------
+
+
+def test_gke_stack_ceiling_by_hand():
+    report = cost.monthly_ceiling(compliant_gke_stack())
+    items = by_name(report)
+    assert items["GPU pool gpu-l4"] == round(2 * HOURS * 0.853624, 2), "spot pools are priced on-demand"
+    assert items["node pool system"] == round(3 * HOURS * 0.134023, 2)
+    assert items["boot disks of pool gpu-l4"] == 2 * 200 * 0.10
+    assert items["boot disks of pool system"] == 3 * 100 * 0.10
+    assert items["GKE cluster management"] == 73.0
+    # Five VMs at most use the NAT gateway: 5 x $0.0014 an hour, below the 32-VM cap of $0.044.
+    assert items["Cloud NAT gateways"] == round(5 * 0.0014 * HOURS, 2)
+    assert items["Cloud NAT data processed"] == 200 * 0.045
+    assert items["NAT addresses"] == round(0.005 * HOURS, 2)
+    assert items["Cloud KMS key versions"] == round(2 * 4 * 0.06, 2)
+    assert items["Cloud Logging ingestion"] == 50 * 0.50
+    assert not any("EKS" in name or "S3" in name for name in items)
+    assert report.unbounded == []
+
+
+def test_gke_nat_gateway_charge_is_capped():
+    big = mutated("gpu-l4", lambda p: p["autoscaling"].update(totalMaxNodeCount=40), compliant_gke_stack)
+    assert by_name(cost.monthly_ceiling(big))["Cloud NAT gateways"] == round(0.044 * HOURS, 2)
+
+
+def test_gke_pool_without_total_maximum_is_unbounded():
+    report = cost.monthly_ceiling(mutated("gpu-l4", lambda p: p.update(autoscaling={"minNodeCount": 0, "maxNodeCount": 2}), compliant_gke_stack))
+    assert [why for _, why in report.unbounded] == ["node pool gpu-l4 has no total maximum node count"]
+
+
+def test_gke_per_zone_maximum_counts_every_zone():
+    per_zone = mutated("gpu-l4", lambda p: p.update(autoscaling={"maxNodeCount": 1}, nodeLocations=["us-central1-a", "us-central1-b"]), compliant_gke_stack)
+    assert details(cost.monthly_ceiling(per_zone))["GPU pool gpu-l4"] == "2 x g2-standard-8 on-demand"
+
+
+def test_gke_machine_type_outside_the_catalog_is_unbounded():
+    report = cost.monthly_ceiling(mutated("gpu-l4", lambda p: p["nodeConfig"].update(machineType="g4-standard-48"), compliant_gke_stack))
+    assert [why for _, why in report.unbounded] == ["node pool gpu-l4: no us-central1 price for machine type g4-standard-48 in the instance catalog"]
+
+
+def test_gke_region_without_prices_is_unbounded():
+    report = cost.monthly_ceiling(mutated("gcp", lambda p: p.update(region="us-east4"), compliant_gke_stack))
+    assert any("no us-east4 price for machine type e2-standard-4" in why for _, why in report.unbounded)
