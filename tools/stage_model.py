@@ -496,11 +496,11 @@ def _summary(result: StageResult) -> str:
 def resolve_from_stack(args: argparse.Namespace) -> None:
     """Fill bucket, region, source and revision from the stack file's entry for the model."""
     from llm_platform.config import ConfigError as StackConfigError
-    from llm_platform.config import decode_flat_config, parse_stack_config
+    from llm_platform.config import decode_flat_config, parse
     from tools.preview import load_stack_file
 
     try:
-        config = parse_stack_config(decode_flat_config(load_stack_file(args.stack)[0]))
+        config = parse(decode_flat_config(load_stack_file(args.stack)[0]))
     except (FileNotFoundError, StackConfigError) as error:
         raise StageError(str(error)) from None
     model = next((m for m in config.models if m.name == args.model), None)

@@ -19,13 +19,13 @@ from llm_platform.aws.node_pools import NodePools, NodePoolsArgs
 from llm_platform.aws.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from llm_platform.aws.object_store import ModelStore, ModelStoreArgs
 from llm_platform.aws.storage import Storage, StorageArgs
-from llm_platform.config import StackConfig
+from llm_platform.config import AwsStackConfig
 from llm_platform.contract import SYSTEM_NODES, S3Location
 from llm_platform.platform.deploy import ClusterBase
 from llm_platform.platform.serving import ModelIngress
 
 
-def build(cfg: StackConfig) -> ClusterBase:
+def build(cfg: AwsStackConfig) -> ClusterBase:
     tags = cfg.common_tags()
     name = cfg.cluster_name
     # An explicit provider: the region comes from the validated stack config, never from ambient settings.
@@ -33,11 +33,11 @@ def build(cfg: StackConfig) -> ClusterBase:
     on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
 
     CostBudget(name, CostBudgetArgs(config=cfg.budget, tags=tags), opts=on_aws)
-    network = Network(name, NetworkArgs(config=cfg.network, cluster_name=name, tags=tags), opts=on_aws)
+    network = Network(name, NetworkArgs(config=cfg.aws.network, cluster_name=name, tags=tags), opts=on_aws)
     cluster = EksCluster(
         name,
         EksClusterArgs(
-            config=cfg.cluster,
+            config=cfg.aws.cluster,
             vpc_id=network.vpc_id,
             private_subnet_ids=network.private_subnet_ids,
             public_subnet_ids=network.public_subnet_ids,
@@ -57,7 +57,7 @@ def build(cfg: StackConfig) -> ClusterBase:
             cluster_name=name,
             controller_role_arn=karpenter_infra.controller_role_arn,
             interruption_queue_name=karpenter_infra.interruption_queue_name,
-            replicas=cfg.cluster.karpenter_replicas,
+            replicas=cfg.aws.cluster.karpenter_replicas,
         ),
         opts=in_cluster,
     )
@@ -66,10 +66,10 @@ def build(cfg: StackConfig) -> ClusterBase:
         NodePoolsArgs(
             cluster_name=name,
             node_role_name=karpenter_infra.node_role_name,
-            ami_alias=cfg.cluster.ami_alias,
-            system_pool=cfg.system_pool,
+            ami_alias=cfg.aws.cluster.ami_alias,
+            system_pool=cfg.aws.system_pool,
             gpu_pools=cfg.gpu_pools,
-            gpu_quiet_hours=cfg.gpu_quiet_hours,
+            gpu_quiet_hours=cfg.aws.gpu_quiet_hours,
             tags=tags,
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[karpenter]),
@@ -80,7 +80,7 @@ def build(cfg: StackConfig) -> ClusterBase:
         f"{name}-ebs-csi",
         EbsCsiDriverArgs(
             cluster_name=name,
-            kubernetes_version=cfg.cluster.kubernetes_version,
+            kubernetes_version=cfg.aws.cluster.kubernetes_version,
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             tags=tags,
@@ -114,7 +114,7 @@ def build(cfg: StackConfig) -> ClusterBase:
     )
     serving_prerequisites: list[pulumi.Resource] = []
     model_ingress = None
-    if cfg.ingress is not None:
+    if cfg.aws.ingress is not None:
         serving_prerequisites.append(
             LoadBalancerController(
                 f"{name}-lb-controller",
@@ -131,13 +131,13 @@ def build(cfg: StackConfig) -> ClusterBase:
                 opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.k8s_provider}, depends_on=[node_pools]),
             )
         )
-        model_ingress = ModelIngress(manifest=ingress(cfg.ingress, cfg.models), host=cfg.ingress.host)
+        model_ingress = ModelIngress(manifest=ingress(cfg.aws.ingress, cfg.models), host=cfg.aws.ingress.host)
     return ClusterBase(
         k8s_provider=cluster.k8s_provider,
         gpu_capacity=[node_pools, storage],
         storage_class=storage.default_storage_class,
         alert_delivery=alert_topics.delivery,
-        network_cidr=str(cfg.network.cidr),
+        network_cidr=str(cfg.aws.network.cidr),
         bucket=model_store.bucket,
         object_store=S3Location.SCHEME,
         service_account_annotations={model: {IRSA_ANNOTATION: arn} for model, arn in model_store.role_arns.items()},

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
-from llm_platform.config import StackConfig
+from llm_platform.config import GcpStackConfig
 from llm_platform.contract import GCSLocation
 from llm_platform.gcp.alerts import smtp_delivery
 from llm_platform.gcp.budget import GcpBudget, GcpBudgetArgs
@@ -19,7 +19,7 @@ from llm_platform.gcp.services import GcpServices, GcpServicesArgs
 from llm_platform.platform.deploy import ClusterBase
 
 
-def build(cfg: StackConfig) -> ClusterBase:
+def build(cfg: GcpStackConfig) -> ClusterBase:
     gcp_cfg = cfg.gcp
     labels = cfg.common_tags()
     name = cfg.cluster_name
@@ -50,7 +50,11 @@ def build(cfg: StackConfig) -> ClusterBase:
         ),
         opts=on_gcp,
     )
-    GcpBudget(name, GcpBudgetArgs(config=cfg.budget, project=gcp_cfg.project, project_number=cluster.project_number), opts=on_gcp)
+    GcpBudget(
+        name,
+        GcpBudgetArgs(config=cfg.budget, billing_account=gcp_cfg.billing_account, project=gcp_cfg.project, project_number=cluster.project_number),
+        opts=on_gcp,
+    )
     gpu_pools = GkeGpuNodePools(
         f"{name}-pools",
         GkeGpuNodePoolsArgs(
@@ -82,7 +86,7 @@ def build(cfg: StackConfig) -> ClusterBase:
         gpu_capacity=[gpu_pools],
         storage_class=GKE_STORAGE_CLASS,
         alert_delivery=smtp_delivery(
-            cfg.observability.smtp,
+            gcp_cfg.smtp,
             cfg.observability.alert_emails,
             pulumi.Output.secret(cfg.alert_smtp_password) if cfg.alert_smtp_password else None,
         ),

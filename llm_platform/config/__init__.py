@@ -1,0 +1,90 @@
+"""The stack configuration: a pydantic model of everything a stack can configure, one module per concern.
+
+Stack files (`Pulumi.<stack>.yaml`) hold values under the `llm-platform:` namespace; each top-level field
+of a stack model is one config key (camelCase, e.g. `llm-platform:budget`). `cloud` picks the model:
+`AwsStackConfig` (with `llm-platform:aws`) or `GcpStackConfig` (with `llm-platform:gcp`), each with its own
+GPU pool type. Anything a model does not know is an error, so a misspelt key is never silently ignored.
+
+`parse` checks the fields, then the cross-field rules (each returns typed `Violation`s); `load` reads the
+running Pulumi program's config and exits with status 2 on any problem.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Union
+
+from pydantic import Discriminator, ValidationError
+
+from llm_platform.config.aws import AwsGpuPool, AwsStackConfig, ClusterConfig, DisruptionWindow, FlowLogsConfig, IngressConfig, NetworkConfig, SystemPoolConfig
+from llm_platform.config.budget import BudgetConfig
+from llm_platform.config.gcp import GcpConfig, GcpNetworkConfig, GcpStackConfig, GkeClusterConfig, GkeGpuPool, GkeSystemPoolConfig, SmtpConfig
+from llm_platform.config.loading import decode_flat_config, exit_on_problems, raw_config_from_pulumi
+from llm_platform.config.models import EngineConfig, ModelConfig, ModelResources
+from llm_platform.config.observability import AlertThresholds, ObservabilityConfig
+from llm_platform.config.pools import GpuPoolBase
+from llm_platform.config.render import ConfigError, from_validation_error
+from llm_platform.config.stack import StackBase
+from llm_platform.config.violations import NOT_SET, Violation
+
+CLOUDS: dict[str, type[StackBase]] = {"aws": AwsStackConfig, "gcp": GcpStackConfig}
+StackConfig = Annotated[Union[AwsStackConfig, GcpStackConfig], Discriminator("cloud")]
+"""A stack of either cloud; `cloud` says which."""
+
+__all__ = [
+    "AlertThresholds",
+    "AwsGpuPool",
+    "AwsStackConfig",
+    "BudgetConfig",
+    "ClusterConfig",
+    "ConfigError",
+    "DisruptionWindow",
+    "EngineConfig",
+    "FlowLogsConfig",
+    "GcpConfig",
+    "GcpNetworkConfig",
+    "GcpStackConfig",
+    "GkeClusterConfig",
+    "GkeGpuPool",
+    "GkeSystemPoolConfig",
+    "GpuPoolBase",
+    "IngressConfig",
+    "ModelConfig",
+    "ModelResources",
+    "NetworkConfig",
+    "ObservabilityConfig",
+    "SmtpConfig",
+    "StackConfig",
+    "SystemPoolConfig",
+    "Violation",
+    "decode_flat_config",
+    "load",
+    "parse",
+]
+
+
+def parse(raw: dict[str, Any]) -> AwsStackConfig | GcpStackConfig:
+    """Validate raw config (keys without the namespace, values already decoded from JSON): the fields,
+    then the cross-field rules. Raises `ConfigError` naming every problem."""
+    cloud = raw.get("cloud", NOT_SET)
+    if not isinstance(cloud, str) or cloud not in CLOUDS:
+        raise ConfigError([Violation("cloud", cloud, f"every stack names its cloud: {' or '.join(CLOUDS)}")])
+    model = CLOUDS[cloud]
+    try:
+        # Stack files spell keys in camelCase only; the Python field names are for code, not for them.
+        stack = model.model_validate(raw, by_alias=True, by_name=False)
+    except ValidationError as error:
+        raise ConfigError(from_validation_error(error, model, cloud)) from None
+    violations = list(stack.violations())
+    if violations:
+        raise ConfigError(violations)
+    return stack
+
+
+def load() -> AwsStackConfig | GcpStackConfig:
+    """Load and validate the running program's stack config; on bad input print every problem and exit
+    with status 2 before any resource is declared."""
+    try:
+        return parse(raw_config_from_pulumi())
+    except ConfigError as error:
+        exit_on_problems(error.problems)
+        raise

@@ -1,0 +1,41 @@
+"""What a GPU pool is on either cloud: a bounded set of GPU nodes of one group. Each cloud's pool type
+(`aws.AwsGpuPool`, `gcp.GkeGpuPool`) adds how that cloud launches the nodes."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Annotated
+
+from llm_platform_policy import catalog
+from pydantic import AfterValidator, Field
+
+from llm_platform.config.base import CapacityType, ConfigModel, Name, unique
+
+
+class GpuPoolBase(ConfigModel):
+    """One pool of GPU nodes: a Karpenter NodePool on AWS, a GKE node pool on Google Cloud."""
+
+    name: Name
+    """Pool name; the node pool is `gpu-<name>` and its nodes carry `llm-platform.io/pool: <name>`."""
+
+    group: str | None = None
+    """Pools of one group serve the same models: their nodes carry `llm-platform.io/pool-group: <group>`,
+    which workloads select. Defaults to the pool name."""
+
+    capacity_types: Annotated[list[CapacityType], Field(min_length=1), AfterValidator(unique)]
+    """`spot` and/or `on-demand`."""
+
+    max_gpus: Annotated[int, Field(ge=1, le=512)]
+    """The most GPUs the pool can hold. Required: an unbounded GPU pool is refused."""
+
+    root_volume_gib: Annotated[int, Field(ge=100, le=2000)] = 200
+    """Encrypted boot disk per node (gp3 on AWS, pd-balanced on Google Cloud): container images (vLLM's is
+    ~10 GB) plus cached model weights."""
+
+    @property
+    def pool_group(self) -> str:
+        return self.group or self.name
+
+    @abstractmethod
+    def sizes(self) -> list[catalog.InstanceType]:
+        """The instance types the pool may launch, from the catalog."""

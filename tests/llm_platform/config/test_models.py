@@ -1,0 +1,319 @@
+"""The models a stack serves (`models.ModelConfig`) and the rules that fit them to the stack's GPU pools:
+the GPU-memory rule of thumb, tensor parallelism inside one node, replicas within the pools' GPUs,
+resources within the smallest instance, sources in the stack cloud's object store, and vLLM flags the
+platform owns. On both clouds."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from llm_platform.config import ConfigError, ModelConfig, Violation, parse
+from llm_platform.config.violations import NOT_SET
+
+AWS = {
+    "environment": "staging",
+    "cloud": "aws",
+    "region": "us-west-2",
+    "clusterName": "llm-test",
+    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
+    "observability": {"alertEmails": ["oncall@example.com"]},
+    "gpuPools": [{"name": "l4", "instanceTypes": ["g6.xlarge", "g6.2xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 2}],
+    "models": [{"name": "mistral", "source": "hf://mistralai/Mistral-7B-Instruct-v0.3", "parametersBillion": 7.25, "poolGroup": "l4", "maxReplicas": 2}],
+}
+
+GCP = {
+    "environment": "staging",
+    "cloud": "gcp",
+    "region": "us-central1",
+    "clusterName": "llm-test",
+    "gcp": {
+        "project": "llm-test-project",
+        "billingAccount": "012345-6789AB-CDEF01",
+        "smtp": {"smarthost": "smtp-relay.gmail.com:587", "from": "alerts@example.com"},
+    },
+    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
+    "observability": {"alertEmails": ["oncall@example.com"]},
+    "gpuPools": [{"name": "l4", "machineType": "g2-standard-8", "acceleratorType": "nvidia-l4", "acceleratorCount": 1, "capacityTypes": ["spot"], "maxGpus": 2}],
+    "models": [{"name": "mistral", "source": "hf://mistralai/Mistral-7B-Instruct-v0.3", "parametersBillion": 7.25, "poolGroup": "l4", "maxReplicas": 2}],
+}
+
+STACKS = {"aws": AWS, "gcp": GCP}
+
+
+def with_model(base: dict = AWS, **changes) -> dict:
+    raw = copy.deepcopy(base)
+    raw["models"][0].update(changes)
+    return raw
+
+
+def refused(raw: dict) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    return caught.value
+
+
+def problems(raw: dict) -> str:
+    return "\n".join(refused(raw).problems)
+
+
+def only(error: ConfigError) -> Violation:
+    assert len(error.violations) == 1, error.problems
+    return error.violations[0]
+
+
+# -- defaults ---------------------------------------------------------------------------------------------
+
+
+def test_model_defaults():
+    (model,) = parse(AWS).models
+    assert isinstance(model, ModelConfig)
+    assert (model.precision, model.gpus_per_replica, model.min_replicas, model.max_replicas) == ("bf16", 1, 1, 2)
+    assert (model.target_waiting_per_replica, model.startup_seconds, model.revision) == (5, 900, None)
+    engine = model.engine
+    assert (engine.max_model_len, engine.gpu_memory_utilization, engine.max_num_seqs) == (8192, 0.90, 64)
+    assert engine.prefix_caching and engine.chunked_prefill and engine.max_num_batched_tokens is None and engine.extra_args == []
+    assert (model.resources.cpu, model.resources.memory_gib) == (3, 12)
+
+
+# -- fit --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_a_7b_model_fits_one_l4(cloud):
+    (model,) = parse(STACKS[cloud]).models
+    # 7.25 B x 2 bytes x 1.2 = 17.4 GB against 22888 MiB (24.0 GB) x 0.9 = 21.6 GB.
+    assert round(model.required_gb, 1) == 17.4
+    assert model.weights_gib == pytest.approx(7.25e9 * 2 / 2**30)
+
+
+def test_a_model_too_big_for_its_gpus_is_refused_with_the_numbers():
+    message = problems(with_model(parametersBillion=13))
+    assert "llm-platform:models[0].parametersBillion: 13.0 is invalid" in message
+    assert "13B x 2 bytes (bf16) x 1.2 = 31.2 GB does not fit 1 x 24.0 GB x 0.9 = 21.6 GB of pool group l4" in message
+    assert only(refused(with_model(parametersBillion=13))).key == "models[0].parametersBillion"
+
+
+def test_a_model_too_big_for_a_gke_l4_is_refused_with_the_numbers():
+    # g2-standard-8: 23034 MiB (24.2 GB) x 0.9 = 21.7 GB.
+    violation = only(refused(with_model(GCP, parametersBillion=13)))
+    assert (violation.key, violation.value) == ("models[0].parametersBillion", 13)
+    assert violation.rule == "13B x 2 bytes (bf16) x 1.2 = 31.2 GB does not fit 1 x 24.2 GB x 0.9 = 21.7 GB of pool group l4"
+
+
+def test_quantised_weights_fit_where_bf16_does_not():
+    assert parse(with_model(parametersBillion=13, precision="awq-4bit")).models[0].required_gb == pytest.approx(7.8)
+
+
+def test_a_lower_memory_share_can_refuse_what_the_default_fits():
+    violation = only(refused(with_model(engine={"gpuMemoryUtilization": 0.7})))
+    assert violation.key == "models[0].parametersBillion"
+    assert "does not fit 1 x 24.0 GB x 0.7 = 16.8 GB of pool group l4" in violation.rule
+
+
+# -- tensor parallelism -----------------------------------------------------------------------------------
+
+
+def test_tensor_parallelism_stays_inside_one_node():
+    message = problems(with_model(gpusPerReplica=2, maxReplicas=1))
+    assert "llm-platform:models[0].gpusPerReplica: 2 is invalid" in message
+    assert "the largest instance of pool group l4 has 1 GPU(s)" in message
+    violation = only(refused(with_model(gpusPerReplica=2, maxReplicas=1)))
+    assert violation == Violation("models[0].gpusPerReplica", 2, "tensor parallelism stays inside one node, and the largest instance of pool group l4 has 1 GPU(s)")
+
+
+def test_tensor_parallelism_uses_the_node_gpus():
+    raw = copy.deepcopy(AWS)
+    raw["gpuPools"] = [{"name": "l4x4", "instanceTypes": ["g6.12xlarge"], "capacityTypes": ["on-demand"], "maxGpus": 8}]
+    raw["models"][0].update(poolGroup="l4x4", parametersBillion=32, gpusPerReplica=4, resources={"cpu": 16, "memoryGib": 64})
+    (model,) = parse(raw).models
+    assert model.gpus_per_replica == 4
+
+
+def test_gke_tensor_parallelism_stays_inside_one_node():
+    a100 = copy.deepcopy(GCP)
+    a100["gpuPools"] = [{"name": "a100", "machineType": "a2-highgpu-4g", "acceleratorType": "nvidia-tesla-a100", "acceleratorCount": 4, "capacityTypes": ["on-demand"], "maxGpus": 8}]
+    parse(with_model(a100, poolGroup="a100", gpusPerReplica=4, parametersBillion=32))
+    violation = only(refused(with_model(a100, poolGroup="a100", gpusPerReplica=8, maxReplicas=1)))
+    assert violation == Violation("models[0].gpusPerReplica", 8, "tensor parallelism stays inside one node, and the largest instance of pool group a100 has 4 GPU(s)")
+
+
+# -- replicas ---------------------------------------------------------------------------------------------
+
+
+def test_replicas_beyond_the_pool_gpus_are_refused():
+    message = problems(with_model(maxReplicas=3))
+    assert "llm-platform:models[0].maxReplicas: 3 is invalid (rule: 3 replicas x 1 GPU(s) = 3 exceeds the 2 GPUs (maxGpus) of pool group l4)" in message
+
+
+def test_replicas_count_every_pool_of_the_group():
+    raw = copy.deepcopy(AWS)
+    pool = raw["gpuPools"][0]
+    raw["gpuPools"] = [{**pool, "name": "l4-base", "group": "l4"}, {**pool, "name": "l4-burst", "group": "l4"}]
+    parse(with_model(raw, maxReplicas=4))
+    violation = only(refused(with_model(raw, maxReplicas=5)))
+    assert violation == Violation("models[0].maxReplicas", 5, "5 replicas x 1 GPU(s) = 5 exceeds the 4 GPUs (maxGpus) of pool group l4")
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_min_replicas_must_not_exceed_max(cloud):
+    violation = only(refused(with_model(STACKS[cloud], minReplicas=3, maxReplicas=2)))
+    assert violation == Violation("models[0].minReplicas", 3, "must not exceed maxReplicas (2)")
+
+
+def test_a_model_may_scale_to_zero_outside_production():
+    assert parse(with_model(minReplicas=0)).models[0].min_replicas == 0
+
+
+# -- pool groups and resources ----------------------------------------------------------------------------
+
+
+def test_unknown_pool_group_and_oversized_resources():
+    assert 'llm-platform:models[0].poolGroup: "a100" is invalid (rule: must name a GPU pool group of this stack (l4))' in problems(with_model(poolGroup="a100"))
+    assert "must fit the smallest instance of pool group l4 (g6.xlarge: 4 vCPU, 16 GiB)" in problems(with_model(resources={"cpu": 4, "memoryGib": 12}))
+
+
+def test_oversized_resources_are_a_typed_violation():
+    violation = only(refused(with_model(resources={"cpu": 3, "memoryGib": 13})))
+    assert (violation.key, violation.value) == ("models[0].resources", {"cpu": 3, "memoryGib": 13})
+    assert violation.rule == "must fit the smallest instance of pool group l4 (g6.xlarge: 4 vCPU, 16 GiB) after system reserves: at most 3.4 vCPU and 12.8 GiB"
+
+
+def test_gke_resources_fit_the_machine_type():
+    parse(with_model(GCP, resources={"cpu": 6, "memoryGib": 24}))
+    violation = only(refused(with_model(GCP, resources={"cpu": 7, "memoryGib": 24})))
+    assert "(g2-standard-8: 8 vCPU, 32 GiB) after system reserves: at most 6.8 vCPU and 25.6 GiB" in violation.rule
+
+
+def test_a_stack_without_pools_names_none():
+    raw = copy.deepcopy(AWS)
+    raw["gpuPools"] = []
+    assert only(refused(raw)) == Violation("models[0].poolGroup", "l4", "must name a GPU pool group of this stack (none defined)")
+
+
+def test_model_names_are_unique():
+    raw = copy.deepcopy(AWS)
+    raw["models"].append(copy.deepcopy(raw["models"][0]))
+    raw["gpuPools"][0]["maxGpus"] = 4
+    assert refused(raw).violations == [Violation("models", "mistral", "model names must be unique")]
+
+
+# -- field rules ------------------------------------------------------------------------------------------
+
+MODEL_FIELD_RULES = [
+    ({"name": "Mistral"}, "models[0].name", "Mistral", "must be a DNS label"),
+    ({"parametersBillion": 0}, "models[0].parametersBillion", 0, "Input should be greater than 0"),
+    ({"precision": "fp4"}, "models[0].precision", "fp4", "Input should be 'bf16', 'fp16', 'fp8', 'int8', 'awq-4bit' or 'gptq-4bit'"),
+    ({"gpusPerReplica": 9}, "models[0].gpusPerReplica", 9, "Input should be less than or equal to 8"),
+    ({"maxReplicas": 0}, "models[0].maxReplicas", 0, "Input should be greater than or equal to 1"),
+    ({"startupSeconds": 30}, "models[0].startupSeconds", 30, "Input should be greater than or equal to 60"),
+    ({"engine": {"gpuMemoryUtilization": 0.99}}, "models[0].engine.gpuMemoryUtilization", 0.99, "Input should be less than or equal to 0.98"),
+    ({"engine": {"maxNumBatchedTokens": 10}}, "models[0].engine.maxNumBatchedTokens", 10, "Input should be greater than or equal to 256"),
+    ({"resources": {"memoryGib": 2}}, "models[0].resources.memoryGib", 2, "Input should be greater than or equal to 4"),
+]
+
+
+@pytest.mark.parametrize("change, key, value, rule", MODEL_FIELD_RULES, ids=[k for _, k, _, _ in MODEL_FIELD_RULES])
+def test_model_field_rules(change, key, value, rule):
+    violation = only(refused(with_model(**change)))
+    assert (violation.key, violation.value) == (key, value) and rule in violation.rule, violation
+
+
+@pytest.mark.parametrize("field", ["name", "source", "parametersBillion", "poolGroup"])
+def test_required_model_fields(field):
+    raw = copy.deepcopy(AWS)
+    del raw["models"][0][field]
+    assert only(refused(raw)) == Violation(f"models[0].{field}", NOT_SET, "Field required")
+
+
+# -- sources ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, rule",
+    [
+        ("huggingface.co/org/model", "must be hf://<org>/<model>, s3://<bucket>/<prefix> (AWS) or gs://<bucket>/<prefix> (Google Cloud)"),
+        ("hf://just-a-name", "'hf://just-a-name' must be hf://<org>/<model>, a Hugging Face repository id"),
+        # The grammar the weight fetcher applies too: a repository part cannot start with '-'.
+        ("hf://org/-model", "'hf://org/-model' must be hf://<org>/<model>"),
+        ("hf://org/model--x", "without '--' or '..'"),
+        ("hf://org/model.git", "'hf://org/model.git' must be hf://<org>/<model>"),
+        ("s3://UPPER/prefix", "the S3 bucket 'UPPER' must be 3-63 lowercase letters"),
+        ("s3://weights-bucket", "must name the prefix the weights are under: s3://<bucket>/<prefix>"),
+        ("s3://weights-bucket/a/../b", "the prefix 'a/../b' must be '/'-separated segments"),
+        ("s3://weights-bucket/models/*", "the prefix 'models/*' must be"),
+        ("s3://192.168.1.1/models", "not an IP address"),
+    ],
+)
+def test_bad_sources_are_refused(source, rule):
+    assert rule in problems(with_model(source=source))
+    violation = only(refused(with_model(source=source)))
+    assert (violation.key, violation.value) == ("models[0].source", source)
+
+
+@pytest.mark.parametrize(
+    "source, rule",
+    [
+        ("gs://weights-bucket", "must name the prefix the weights are under: gs://<bucket>/<prefix>"),
+        ("gs://goog-weights/models", "the Cloud Storage bucket 'goog-weights' must be"),
+        ("gs://my-google-weights/models", "the Cloud Storage bucket 'my-google-weights' must be"),
+        ("gs://weights_bucket/models/*", "the prefix 'models/*' must be"),
+    ],
+)
+def test_bad_gcs_sources_are_refused(source, rule):
+    violation = only(refused(with_model(GCP, source=source)))
+    assert (violation.key, violation.value) == ("models[0].source", source)
+    assert rule in violation.rule, violation.rule
+
+
+@pytest.mark.parametrize(
+    "cloud, source",
+    [
+        ("aws", "hf://mistralai/Mistral-7B-Instruct-v0.3"),
+        ("aws", "s3://weights-bucket/models/mistral"),
+        ("gcp", "hf://mistralai/Mistral-7B-Instruct-v0.3"),
+        ("gcp", "gs://weights_bucket/models/mistral"),
+    ],
+)
+def test_sources_in_the_stack_cloud_store_or_on_hugging_face(cloud, source):
+    assert parse(with_model(STACKS[cloud], source=source)).models[0].source == source
+
+
+@pytest.mark.parametrize(
+    "cloud, source, rule",
+    [
+        ("aws", "gs://bucket/prefix", "this stack's weights are in S3 (s3://) or on Hugging Face (hf://)"),
+        ("gcp", "s3://bucket/prefix", "this stack's weights are in GCS (gs://) or on Hugging Face (hf://)"),
+    ],
+)
+def test_sources_in_the_other_cloud_store_are_refused(cloud, source, rule):
+    error = refused(with_model(STACKS[cloud], source=source))
+    assert error.violations == [Violation("models[0].source", source, rule)]
+    assert error.problems == [f'llm-platform:models[0].source: "{source}" is invalid (rule: {rule})']
+
+
+# -- engine -----------------------------------------------------------------------------------------------
+
+
+def test_engine_args_the_platform_sets_cannot_be_overridden():
+    assert "['--port=9000'] are set by the platform" in problems(with_model(engine={"extraArgs": ["--port=9000"]}))
+
+
+@pytest.mark.parametrize(
+    "args, clash",
+    [
+        (["--port=9000"], ["--port=9000"]),
+        (["--tensor-parallel-size", "2"], ["--tensor-parallel-size"]),
+        (["--model=/weights", "--served-model-name", "x", "--api-key=k"], ["--model=/weights", "--served-model-name", "--api-key=k"]),
+        (["--host=0.0.0.0", "--max-model-len=4096"], ["--host=0.0.0.0"]),
+    ],
+)
+def test_every_managed_flag_is_named(args, clash):
+    violation = only(refused(with_model(engine={"extraArgs": args})))
+    assert violation == Violation("models[0].engine.extraArgs", args, f"{clash} are set by the platform")
+
+
+def test_other_engine_args_pass_verbatim():
+    args = ["--max-model-len=4096", "--kv-cache-dtype", "fp8", "--model-loader-extra-config={}"]
+    assert parse(with_model(engine={"extraArgs": args})).models[0].engine.extra_args == args

@@ -1,0 +1,120 @@
+"""What a GPU pool is on either cloud (`pools.GpuPoolBase`): a name, an optional group (the pool name by
+default), capacity types, a required `maxGpus` bound and a boot disk size. Each rule holds for both
+clouds' pool types, `AwsGpuPool` (test_aws.py) and `GkeGpuPool` (test_gcp.py)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from llm_platform.config import AwsGpuPool, ConfigError, GkeGpuPool, GpuPoolBase, parse
+from llm_platform.config.violations import NOT_SET
+
+AWS = {
+    "environment": "staging",
+    "cloud": "aws",
+    "region": "us-west-2",
+    "clusterName": "llm-test",
+    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
+    "observability": {"alertEmails": ["oncall@example.com"]},
+    "gpuPools": [{"name": "l4", "instanceTypes": ["g6.xlarge"], "capacityTypes": ["spot"], "maxGpus": 2}],
+}
+
+GCP = {
+    "environment": "staging",
+    "cloud": "gcp",
+    "region": "us-central1",
+    "clusterName": "llm-test",
+    "gcp": {
+        "project": "llm-test-project",
+        "billingAccount": "012345-6789AB-CDEF01",
+        "smtp": {"smarthost": "smtp-relay.gmail.com:587", "from": "alerts@example.com"},
+    },
+    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
+    "observability": {"alertEmails": ["oncall@example.com"]},
+    "gpuPools": [{"name": "l4", "machineType": "g2-standard-8", "acceleratorType": "nvidia-l4", "acceleratorCount": 1, "capacityTypes": ["spot"], "maxGpus": 2}],
+}
+
+STACKS = {"aws": (AWS, AwsGpuPool), "gcp": (GCP, GkeGpuPool)}
+CLOUDS = ["aws", "gcp"]
+
+
+def with_pool(cloud: str, **changes) -> dict:
+    raw = copy.deepcopy(STACKS[cloud][0])
+    pool = {**raw["gpuPools"][0], **changes}
+    raw["gpuPools"] = [{k: v for k, v in pool.items() if v is not None}]
+    return raw
+
+
+def refused(raw: dict) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        parse(raw)
+    return caught.value
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_pool_type_follows_the_cloud(cloud):
+    (pool,) = parse(STACKS[cloud][0]).gpu_pools
+    assert type(pool) is STACKS[cloud][1] and isinstance(pool, GpuPoolBase)
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_shared_pool_defaults(cloud):
+    (pool,) = parse(STACKS[cloud][0]).gpu_pools
+    assert (pool.name, pool.group, pool.pool_group, pool.root_volume_gib, pool.max_gpus) == ("l4", None, "l4", 200, 2)
+    (size,) = pool.sizes()
+    assert size.gpus == 1
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_the_group_names_the_pool_group(cloud):
+    (pool,) = parse(with_pool(cloud, group="l4-serving")).gpu_pools
+    assert pool.pool_group == "l4-serving"
+
+
+SHARED_POOL_RULES = [
+    ({"name": "L4_Pool"}, "gpuPools[0].name", "L4_Pool", "must be a DNS label (lowercase letters, digits, '-'; starting with a letter) of at most 40 characters"),
+    ({"name": "p" * 41}, "gpuPools[0].name", "p" * 41, "of at most 40 characters"),
+    ({"name": None}, "gpuPools[0].name", NOT_SET, "Field required"),
+    ({"maxGpus": None}, "gpuPools[0].maxGpus", NOT_SET, "Field required"),
+    ({"maxGpus": 0}, "gpuPools[0].maxGpus", 0, "Input should be greater than or equal to 1"),
+    ({"maxGpus": 513}, "gpuPools[0].maxGpus", 513, "Input should be less than or equal to 512"),
+    ({"capacityTypes": None}, "gpuPools[0].capacityTypes", NOT_SET, "Field required"),
+    ({"capacityTypes": []}, "gpuPools[0].capacityTypes", [], "List should have at least 1 item after validation, not 0"),
+    ({"capacityTypes": ["reserved"]}, "gpuPools[0].capacityTypes[0]", "reserved", "Input should be 'spot' or 'on-demand'"),
+    ({"rootVolumeGib": 99}, "gpuPools[0].rootVolumeGib", 99, "Input should be greater than or equal to 100"),
+    ({"rootVolumeGib": 2001}, "gpuPools[0].rootVolumeGib", 2001, "Input should be less than or equal to 2000"),
+]
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+@pytest.mark.parametrize("change, key, value, rule", SHARED_POOL_RULES, ids=[f"{k}={v!r}"[:40] for _, k, v, _ in SHARED_POOL_RULES])
+def test_shared_pool_rules(cloud, change, key, value, rule):
+    parse(STACKS[cloud][0])
+    error = refused(with_pool(cloud, **change))
+    assert len(error.violations) == 1, error.problems
+    (violation,) = error.violations
+    assert (violation.key, violation.value, violation.unknown_key) == (key, value, False)
+    assert rule in violation.rule, violation.rule
+
+
+@pytest.mark.parametrize(
+    "cloud, rule",
+    [
+        ("aws", "must not repeat an entry"),  # a Karpenter NodePool may take both, once each
+        ("gcp", "List should have at most 1 item after validation, not 2"),  # a GKE node pool is one or the other
+    ],
+)
+def test_repeated_capacity_types(cloud, rule):
+    (violation,) = refused(with_pool(cloud, capacityTypes=["spot", "spot"])).violations
+    assert (violation.key, violation.value, violation.rule) == ("gpuPools[0].capacityTypes", ["spot", "spot"], rule)
+
+
+@pytest.mark.parametrize("cloud, accepted", [("aws", True), ("gcp", False)])
+def test_both_capacity_types_in_one_pool(cloud, accepted):
+    raw = with_pool(cloud, capacityTypes=["spot", "on-demand"])
+    if accepted:
+        assert parse(raw).gpu_pools[0].capacity_types == ["spot", "on-demand"]
+    else:
+        assert [v.key for v in refused(raw).violations] == ["gpuPools[0].capacityTypes"]
