@@ -1,47 +1,76 @@
-# Every target creates .venv and installs the pinned requirements first, so a fresh clone needs only
-# Python 3.11+ and make.
+# Every target creates .venv and installs what it needs first, so a fresh clone needs only Python 3.11+
+# and make. Three sets, each on top of the previous one: the runtime (what `pulumi up` and the offline
+# preview need: requirements.txt), tools (stage-model, quota-check, loadtest) and tests.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# --no-compile: Python compiles what a run imports on first use; compiling all of both cloud SDKs at
+# install time would cost minutes and more than doubles the virtualenv.
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
 STACK ?= staging
 
-.PHONY: preview test diff loadtest quota-check stage-model clean
+.DEFAULT_GOAL := help
+.PHONY: help install preview test docs bench diff loadtest quota-check stage-model clean
 
-$(STAMP): requirements.txt constraints.txt
+## help: list the targets (this text)
+help:
+	@sed -n 's/^## //p' $(MAKEFILE_LIST)
+
+$(VENV)/.runtime: pyproject.toml requirements.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PIP) -r requirements.txt
 	@touch $@
 
+$(VENV)/.tools: $(VENV)/.runtime
+	$(PIP) -e '.[tools]' -c constraints.txt
+	@touch $@
+
+$(VENV)/.test: $(VENV)/.runtime
+	$(PIP) -e '.[test]' -c constraints.txt
+	@touch $@
+
+## install: .venv with what `pulumi up` and the offline preview need (requirements.txt), nothing more
+install: $(VENV)/.runtime
+
 ## preview: offline preview of STACK (default staging) under Pulumi's mock engine; writes build/$(STACK)/
-preview: $(STAMP)
+##          (fails on an invalid stack file or a mandatory policy violation; see the README for the statuses)
+preview: $(VENV)/.runtime
 	$(PY) -m tools.preview $(STACK)
 
 ## test: the whole test suite (unit, component, policy and end-to-end preview tests)
-test: $(STAMP)
+test: $(VENV)/.test
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-## quota-check: the AWS account's EC2 GPU vCPU quotas (Service Quotas) against STACK's ceilings
-quota-check: $(STAMP)
+## docs: regenerate the README's configuration reference and docs/stack-config.schema.json from the model
+docs: $(VENV)/.runtime
+	$(PY) -m tools.config_reference --write
+
+## bench: the offline preview against the bare SDK import, as a ratio of medians over paired runs
+bench: $(VENV)/.runtime
+	$(PY) -m tools.bench_preview
+
+## diff: markdown diff of two previews (what the PR comment shows): make diff BASE=base/build HEAD=build
+diff: $(VENV)/.runtime
+	$(PY) -m tools.plan_diff --stack-dir $(BASE) $(HEAD) --out plan-diff.md
+	@cat plan-diff.md
+
+## quota-check: the cloud's GPU quotas against STACK's ceilings (AWS Service Quotas; GCP: what to compare)
+quota-check: $(VENV)/.tools
 	$(PY) -m tools.quota_check $(STACK)
 
 ## stage-model: copy MODEL's Hugging Face snapshot into STACK's weights bucket with a manifest
 ##              (HF_TOKEN for gated models; FROM_DIR=<snapshot> to upload a local copy instead)
-stage-model: $(STAMP)
+stage-model: $(VENV)/.tools
 	$(PY) -m tools.stage_model --stack $(STACK) --model $(MODEL) $(if $(FROM_DIR),--from-dir $(FROM_DIR))
-
-## diff: markdown diff of two previews (what the PR comment shows): make diff BASE=base/build HEAD=build
-diff: $(STAMP)
-	$(PY) -m tools.plan_diff --stack-dir $(BASE) $(HEAD) --out plan-diff.md
-	@cat plan-diff.md
 
 ## loadtest: streaming chat load test against a deployed model: make loadtest URL=http://localhost:8000 MODEL=<name>
 ##           (API key from LLM_API_KEY; REQUESTS and CONCURRENCY default to the seeds' 500 and 50)
 REQUESTS ?= 500
 CONCURRENCY ?= 50
-loadtest: $(STAMP)
+loadtest: $(VENV)/.tools
 	$(PY) -m tools.loadtest --url $(URL) --model $(MODEL) --requests $(REQUESTS) --concurrency $(CONCURRENCY)
 
+## clean: remove build/ and .venv
 clean:
 	rm -rf build $(VENV)

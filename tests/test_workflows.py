@@ -198,6 +198,8 @@ def test_deploy_runs_on_main_only():
 
 
 def test_pulumi_cli_matches_the_sdk_pin():
-    (sdk,) = re.findall(r"^pulumi==(\S+)$", (ROOT / "requirements.txt").read_text(), flags=re.M)
+    (sdk,) = re.findall(r"\"pulumi==(\S+)\"", (ROOT / "pyproject.toml").read_text())
+    (pack,) = re.findall(r"^pulumi==(\S+)$", (ROOT / "policies" / "requirements.txt").read_text(), flags=re.M)
+    assert pack == sdk, "the policy pack runs the same Pulumi SDK as the program"
     for name in ("cloud-preview.yml", "deploy.yml"):
         assert workflow(name)["env"]["PULUMI_VERSION"] == sdk, name

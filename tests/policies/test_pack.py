@@ -1,8 +1,11 @@
-"""The real policy pack (`policies/__main__.py`) driven over gRPC the way the Pulumi engine drives it,
-against what the real program declares. This is what `pulumi preview --policy-pack policies` runs."""
+"""The real policy pack (`policies/__main__.py`), published alone and driven over gRPC the way the Pulumi
+engine drives it, against what the real program declares. This is what `pulumi preview --policy-pack
+policies` runs, and what `pulumi policy publish` would upload."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,11 +21,27 @@ LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY
 
 
 @pytest.fixture(scope="module")
-def analyzer():
-    process = subprocess.Popen([sys.executable, str(ROOT / "policies" / "__main__.py")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def analyzer(tmp_path_factory):
+    """The pack as `pulumi policy publish` would upload it: `policies/` copied alone into an empty folder,
+    its requirements installed into a virtualenv of its own (nothing of this project's), then started
+    the way the Pulumi engine starts it, in its own directory."""
+    pack = tmp_path_factory.mktemp("published") / "llm-platform-policy"
+    shutil.copytree(ROOT / "policies", pack, ignore=shutil.ignore_patterns("venv", "__pycache__"))
+    venv = pack / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    # The test environment's pip installs into the new virtualenv (pip --python), which saves bootstrapping
+    # another pip there; what gets installed is the pack's requirements.txt and nothing else.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet", "--disable-pip-version-check", "--no-compile", "-r", "requirements.txt"],
+        cwd=pack,
+        check=True,
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    process = subprocess.Popen([str(venv / "bin" / "python"), "__main__.py"], cwd=pack, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        port = int(process.stdout.readline())
-        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        line = process.stdout.readline()
+        assert line.strip().isdigit(), f"the pack did not start: {line!r} {process.stderr.read() if process.poll() is not None else ''}"
+        channel = grpc.insecure_channel(f"127.0.0.1:{int(line)}")
         yield analyzer_pb2_grpc.AnalyzerStub(channel)
         channel.close()
     finally:
