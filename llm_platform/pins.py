@@ -50,6 +50,11 @@ EKS_ADDON_VERSIONS = {
 # Prometheus Operator v0.93.1, kube-state-metrics v2.20.0). Its default values are the structure the
 # tests check our values against (tests/schemas/values/kube-prometheus-stack.json).
 KUBE_PROMETHEUS_STACK_CHART = HelmChart("kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts")
+# The same Prometheus Operator CRDs as templates, so that `helm upgrade` upgrades them (Helm never upgrades
+# a chart's crds/ directory): prometheus-operator-crds 31.0.1, appVersion v0.93.1 like kube-prometheus-stack
+# 88.5.3 (prometheus-community/helm-charts tag prometheus-operator-crds-31.0.1, commit 4529d7bb4b4b). Bump
+# the two together, keeping the appVersions equal.
+PROMETHEUS_OPERATOR_CRDS_CHART = HelmChart("prometheus-operator-crds", "31.0.1", "https://prometheus-community.github.io/helm-charts")
 
 # NVIDIA DCGM exporter chart 4.8.2 (NVIDIA/dcgm-exporter tag 4.5.3-4.8.2, 2026-05-06); the chart pins the
 # image nvcr.io/nvidia/k8s/dcgm-exporter:4.5.3-4.8.2-distroless itself.

@@ -11,7 +11,7 @@ from llm_platform_policy import catalog
 from llm_platform_policy.kube import CAPACITY_TYPE_LABEL, GPU_RESOURCE, INSTANCE_TYPE_LABEL
 
 from llm_platform.aws.karpenter import DISCOVERY_TAG
-from llm_platform.config import DisruptionWindow, GpuPoolConfig, SystemPoolConfig
+from llm_platform.config import AwsGpuPool, DisruptionWindow, SystemPoolConfig
 from llm_platform.contract import GPU_ROLE, GPU_TAINT_KEY, NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL, SYSTEM_POOL, SYSTEM_ROLE, gpu_node_pool_name
 from llm_platform.kubernetes import KubernetesObject
 
@@ -29,7 +29,7 @@ class NodePoolsArgs:
     node_role_name: pulumi.Input[str]
     ami_alias: str
     system_pool: SystemPoolConfig
-    gpu_pools: list[GpuPoolConfig]
+    gpu_pools: list[AwsGpuPool]
     gpu_quiet_hours: DisruptionWindow | None
     tags: dict[str, str]
 
@@ -88,7 +88,7 @@ def system_node_pool(pool: SystemPoolConfig) -> dict:
                     "terminationGracePeriod": TERMINATION_GRACE_PERIOD,
                 },
             },
-            "limits": {"cpu": str(pool.max_cpu), "memory": f"{math.ceil(pool.max_cpu * memory_per_cpu)}Gi"},
+            "limits": {"cpu": pool.max_cpu, "memory": f"{math.ceil(pool.max_cpu * memory_per_cpu)}Gi"},
             # Add-ons tolerate being moved, so the system pool bin-packs.
             "disruption": {"consolidationPolicy": "WhenEmptyOrUnderutilized", "consolidateAfter": "5m", "budgets": [{"nodes": "10%"}]},
             "weight": 10,
@@ -96,20 +96,21 @@ def system_node_pool(pool: SystemPoolConfig) -> dict:
     }
 
 
-def gpu_limits(pool: GpuPoolConfig) -> dict[str, str]:
+def gpu_limits(pool: AwsGpuPool) -> dict[str, int | str]:
     """The pool's limits: its GPU bound, and the CPU and memory that many GPUs bring with them on the
-    allowed instance type with the most CPU and memory per GPU."""
+    allowed instance type with the most CPU and memory per GPU. Counts are numbers (the NodePool CRD takes
+    an integer or a quantity string), so the policy rules read them as written."""
     sizes = pool.sizes()
     cpu_per_gpu = max(size.vcpus / size.gpus for size in sizes)
     memory_per_gpu = max(size.memory_gib / size.gpus for size in sizes)
     return {
-        GPU_RESOURCE: str(pool.max_gpus),
-        "cpu": str(math.ceil(pool.max_gpus * cpu_per_gpu)),
+        GPU_RESOURCE: pool.max_gpus,
+        "cpu": math.ceil(pool.max_gpus * cpu_per_gpu),
         "memory": f"{math.ceil(pool.max_gpus * memory_per_gpu)}Gi",
     }
 
 
-def gpu_node_pool(pool: GpuPoolConfig, quiet_hours: DisruptionWindow | None) -> dict:
+def gpu_node_pool(pool: AwsGpuPool, quiet_hours: DisruptionWindow | None) -> dict:
     # At most one GPU node is voluntarily disrupted at a time: each one carries a whole model replica.
     budgets: list[dict] = [{"nodes": "1"}]
     if quiet_hours is not None:

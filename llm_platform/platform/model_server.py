@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Mapping
 
 import pulumi
-from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_ANNOTATION
+from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_CACHE_VOLUME
 
 from llm_platform import pins
 from llm_platform.config import ModelConfig
@@ -105,7 +105,7 @@ def cache_size_gib(model: ModelConfig) -> int:
 def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool) -> dict:
     security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
     probe = {"httpGet": {"path": "/health", "port": "http"}}
-    volume_mounts = [{"name": "model-cache", "mountPath": CACHE_DIR}]
+    volume_mounts = [{"name": WEIGHTS_CACHE_VOLUME, "mountPath": CACHE_DIR}]
     fetch_env = [
         {"name": "WEIGHTS_URI", "value": weights_uri},
         {"name": "MODEL_SOURCE", "value": model.source},
@@ -122,9 +122,10 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(model) | {"annotations": {WEIGHTS_ANNOTATION: f"{model.weights_gib:.1f}"}},
+        "metadata": _metadata(model),
+        # No `replicas`: the model's ScaledObject (KEDA's HPA) owns the replica count; a count here would
+        # reset it on every `pulumi up`. A new Deployment starts with one and KEDA scales it to minReplicas.
         "spec": {
-            "replicas": max(model.min_replicas, 1),
             "selector": {"matchLabels": {"app.kubernetes.io/name": model.name}},
             # Never drop below the current capacity while rolling: a new replica must be ready first.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
@@ -180,7 +181,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                         }
                     ],
                     "volumes": [
-                        {"name": "model-cache", "emptyDir": {"sizeLimit": f"{cache_gib}Gi"}},
+                        {"name": WEIGHTS_CACHE_VOLUME, "emptyDir": {"sizeLimit": f"{cache_gib}Gi"}},
                         # NCCL and PyTorch workers share tensors through /dev/shm; the container default is 64 MiB.
                         {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
                         {

@@ -78,6 +78,8 @@ def stack_values(
             }
         }
     return {
+        # The CRDs come from their own release (`crd_values`), which upgrades them with the chart.
+        "crds": {"enabled": False},
         "prometheus": {"prometheusSpec": prometheus_spec},
         "alertmanager": {
             "serviceAccount": {"create": True, "name": ALERTMANAGER_SERVICE_ACCOUNT, "annotations": dict(service_account_annotations)},
@@ -97,6 +99,11 @@ def stack_values(
         "kube-state-metrics": {"nodeSelector": SYSTEM_NODES},
         "prometheus-node-exporter": {"tolerations": [{"operator": "Exists", "effect": "NoSchedule"}]},
     }
+
+
+def crd_values() -> dict:
+    # Uninstalling the CRDs would delete every ServiceMonitor, PodMonitor and PrometheusRule with them.
+    return {"crds": {"annotations": {"helm.sh/resource-policy": "keep"}}}
 
 
 def dcgm_values(overrides: Mapping | None = None) -> dict:
@@ -152,13 +159,26 @@ class Monitoring(pulumi.ComponentResource):
                 args.config, storage_class=resolved[0], receivers=resolved[1], service_account_annotations=resolved[2], secrets=secrets
             )
         )
+        # The CRDs as templates of their own release, so that each chart upgrade upgrades them too.
+        # take_ownership adopts the CRDs an earlier kube-prometheus-stack installed from its crds/
+        # directory, which carry no Helm ownership; on a new cluster it changes nothing.
+        crds = pinned_release(
+            f"{name}-crds",
+            "prometheus-operator-crds",
+            pins.PROMETHEUS_OPERATOR_CRDS_CHART,
+            namespace=MONITORING_NAMESPACE,
+            values=crd_values(),
+            take_ownership=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace]),
+        )
         release = pinned_release(
             name,
             RELEASE,
             pins.KUBE_PROMETHEUS_STACK_CHART,
             namespace=MONITORING_NAMESPACE,
             values=values,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=prerequisites),
+            skip_crds=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*prerequisites, crds]),
         )
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[release])
         pinned_release(

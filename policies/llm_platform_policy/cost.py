@@ -186,7 +186,7 @@ def _fargate(resources: list[Resource], report: CostReport) -> None:
         if kube.helm_chart_name(release.props) == "karpenter":
             values = release.props.get("values") or {}
             requests = kube.dig(values, "controller", "resources", "requests") or {}
-            size = (kube.cpu_cores(requests.get("cpu", 0)), kube.gib_of(requests.get("memory", 0)))
+            size = (kube.quantity(requests.get("cpu", 0)), kube.gib_of(requests.get("memory", 0)))
             pods += [("Karpenter", *size)] * int(values.get("replicas", 2))
     vcpu = gb = 0.0
     for _, pod_vcpu, pod_gb in pods:
@@ -257,11 +257,16 @@ def _other(resources: list[Resource], report: CostReport) -> None:
 
 
 def _weights_gib(resources: list[Resource]) -> float:
-    return sum(
-        float((kube.dig(r.props, "metadata", "annotations") or {}).get(kube.WEIGHTS_ANNOTATION, 0))
-        for r in resources
-        if r.type == "kubernetes:apps/v1:Deployment"
-    )
+    """GiB of model weights the stack keeps in its object store, at most: each model server's weights
+    cache holds a whole copy and can hold no more than its size limit."""
+    total = 0.0
+    for resource in resources:
+        spec = kube.pod_spec(resource.type, resource.props) or {}
+        for volume in spec.get("volumes") or []:
+            limit = kube.dig(volume, "emptyDir", "sizeLimit")
+            if volume.get("name") == kube.WEIGHTS_CACHE_VOLUME and limit is not None:
+                total += kube.gib_of(limit)
+    return total
 
 
 def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostReport) -> None:

@@ -18,8 +18,9 @@ NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
-WEIGHTS_ANNOTATION = "llm-platform.io/weights-gib"
-"""On a model Deployment: GiB of weights it keeps in the object store, which the cost ceiling prices."""
+WEIGHTS_CACHE_VOLUME = "model-cache"
+"""The emptyDir a model server's pods load their weights into. Its `sizeLimit` (which the kubelet
+enforces) bounds the weights the model can keep in the object store, so the cost ceiling prices that."""
 # Workload kinds whose pod template the guardrails inspect, with the path to the pod spec.
 POD_TEMPLATE_PATHS = {
     "Deployment": ("spec", "template", "spec"),
@@ -29,8 +30,13 @@ POD_TEMPLATE_PATHS = {
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "Pod": ("spec",),
 }
-_QUANTITY = re.compile(r"^([0-9.]+)([a-zA-Z]*)$")
-_BINARY_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "K": 10**3, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "": 1}
+# Kubernetes resource quantities (k8s.io/apimachinery pkg/api/resource, `Quantity`): a number with a
+# decimal SI suffix, a binary suffix or a decimal exponent; a manifest may also give a plain number.
+_QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
+_SUFFIX = {
+    "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+}  # fmt: skip
 
 
 def dig(value: Any, *path: str) -> Any:
@@ -41,20 +47,21 @@ def dig(value: Any, *path: str) -> Any:
     return value
 
 
-def cpu_cores(quantity: Any) -> float:
-    text = str(quantity)
-    return float(text[:-1]) / 1000 if text.endswith("m") else float(text)
+def quantity(value: Any) -> float:
+    """The number a Kubernetes quantity stands for: 2, "2", "1500m", "64Gi", "1e3" alike."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    match = _QUANTITY.match(str(value))
+    if not match:
+        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+    number, suffix = match.group(1), match.group(2) or ""
+    if suffix[:1] in ("e", "E"):
+        return float(number) * 10 ** int(suffix[1:])
+    return float(number) * _SUFFIX.get(suffix, 1)
 
 
-def bytes_of(quantity: Any) -> float:
-    match = _QUANTITY.match(str(quantity))
-    if not match or match.group(2) not in _BINARY_SUFFIX:
-        raise ValueError(f"not a Kubernetes quantity: {quantity!r}")
-    return float(match.group(1)) * _BINARY_SUFFIX[match.group(2)]
-
-
-def gib_of(quantity: Any) -> float:
-    return bytes_of(quantity) / 2**30
+def gib_of(value: Any) -> float:
+    return quantity(value) / 2**30
 
 
 def requirement_values(pool: Mapping[str, Any], key: str) -> list[str] | None:
@@ -81,7 +88,8 @@ def is_gpu_node_pool(pool: Mapping[str, Any]) -> bool:
 
 def gpu_limit(pool: Mapping[str, Any]) -> int | None:
     value = (dig(pool, "spec", "limits") or {}).get(GPU_RESOURCE)
-    return None if value is None else int(value)
+    # A fraction of a GPU is no GPU: only whole ones can be launched.
+    return None if value is None else math.floor(quantity(value))
 
 
 def max_nodes(pool: Mapping[str, Any], size: catalog.InstanceType) -> int | None:
@@ -89,9 +97,9 @@ def max_nodes(pool: Mapping[str, Any], size: catalog.InstanceType) -> int | None
     limits = dig(pool, "spec", "limits") or {}
     bounds = []
     if GPU_RESOURCE in limits and size.gpus:
-        bounds.append(int(limits[GPU_RESOURCE]) // size.gpus)
+        bounds.append(math.floor(quantity(limits[GPU_RESOURCE]) / size.gpus))
     if "cpu" in limits:
-        bounds.append(math.floor(cpu_cores(limits["cpu"]) / size.vcpus))
+        bounds.append(math.floor(quantity(limits["cpu"]) / size.vcpus))
     if "memory" in limits:
         bounds.append(math.floor(gib_of(limits["memory"]) / size.memory_gib))
     return min(bounds) if bounds else None

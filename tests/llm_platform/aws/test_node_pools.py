@@ -14,11 +14,11 @@ from llm_platform.aws.node_pools import (
     gpu_node_pool,
     system_node_pool,
 )
-from llm_platform.config import DisruptionWindow, GpuPoolConfig, SystemPoolConfig
+from llm_platform.config import AwsGpuPool, DisruptionWindow, SystemPoolConfig
 from llm_platform.contract import NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL
 from tests.k8s_schemas import validate_custom_resource
 
-POOL = GpuPoolConfig(name="l4", instanceTypes=["g6.xlarge", "g6.2xlarge"], capacityTypes=["spot", "on-demand"], maxGpus=2)
+POOL = AwsGpuPool(name="l4", instanceTypes=["g6.xlarge", "g6.2xlarge"], capacityTypes=["spot", "on-demand"], maxGpus=2)
 QUIET = DisruptionWindow(schedule="0 0 * * mon-fri", duration="9h")
 NODE_CLASS = ec2_node_class("gpu-l4", cluster_name="c", node_role_name="c-karpenter-node", ami_alias="al2023@v20260903", root_volume_gib=200, tags={"project": "x"})
 
@@ -50,14 +50,14 @@ def test_gpu_pool_is_tainted_labelled_and_bounded():
     assert template["spec"]["taints"] == [GPU_TAINT] and GPU_TAINT["effect"] == "NoSchedule"
     assert template["metadata"]["labels"] == {NODE_ROLE_LABEL: "gpu", POOL_LABEL: "l4", POOL_GROUP_LABEL: "l4"}
     # g6.2xlarge brings 8 vCPUs and 32 GiB per GPU: two GPUs bound the pool at 16 vCPUs, 64 GiB.
-    assert pool["spec"]["limits"] == {"nvidia.com/gpu": "2", "cpu": "16", "memory": "64Gi"}
+    assert pool["spec"]["limits"] == {"nvidia.com/gpu": 2, "cpu": 16, "memory": "64Gi"}
     assert requirement(pool, "node.kubernetes.io/instance-type") == ["g6.xlarge", "g6.2xlarge"]
     assert requirement(pool, "kubernetes.io/arch") == ["amd64"]
 
 
 def test_limits_follow_the_widest_instance_per_gpu():
-    pool = GpuPoolConfig(name="a100", instanceTypes=["p4d.24xlarge"], capacityTypes=["on-demand"], maxGpus=8)
-    assert gpu_limits(pool) == {"nvidia.com/gpu": "8", "cpu": "96", "memory": "1152Gi"}
+    pool = AwsGpuPool(name="a100", instanceTypes=["p4d.24xlarge"], capacityTypes=["on-demand"], maxGpus=8)
+    assert gpu_limits(pool) == {"nvidia.com/gpu": 8, "cpu": 96, "memory": "1152Gi"}
 
 
 def test_spot_pool_falls_back_to_on_demand():
@@ -93,7 +93,7 @@ def test_production_baseline_before_spot_burst(stack_plan):
     assert requirement(burst, "karpenter.sh/capacity-type") == ["spot", "on-demand"]
     for pool in (baseline, burst):
         assert pool["spec"]["template"]["metadata"]["labels"][POOL_GROUP_LABEL] == "a10g"
-        assert pool["spec"]["limits"]["nvidia.com/gpu"] == "2"
+        assert pool["spec"]["limits"]["nvidia.com/gpu"] == 2
         assert {"nodes": "0", "schedule": "0 0 * * mon-fri", "duration": "9h"} in pool["spec"]["disruption"]["budgets"]
 
 

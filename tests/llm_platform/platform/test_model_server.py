@@ -101,7 +101,9 @@ def test_stacks_declare_their_models(stack_plan):
     for stack, name, replicas in (("staging", "mistral-7b-instruct", 1), ("production", "llama-3-1-8b-instruct", 2)):
         declared = stack_plan(stack)
         deployment = declared.one("kubernetes:apps/v1:Deployment").inputs
-        assert deployment["metadata"]["name"] == name and deployment["spec"]["replicas"] == replicas
+        # KEDA owns the replica count: the Deployment leaves it alone, the ScaledObject keeps the floor.
+        assert deployment["metadata"]["name"] == name and "replicas" not in deployment["spec"]
+        assert declared.one("kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]["minReplicaCount"] == replicas
         secret = declared.one("kubernetes:core/v1:Secret", f"llm-{stack}-serving-{name}-api-key")
         assert secret.inputs["stringData"] == {"api-key": "[secret]"}
         assert declared.plan.outputs["modelApiKeys"] == "[secret]"

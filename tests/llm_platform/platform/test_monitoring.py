@@ -120,7 +120,7 @@ def test_an_smtp_password_reaches_alertmanager_only_as_a_mounted_secret(declare)
     from llm_platform.platform.monitoring import Monitoring, MonitoringArgs
 
     smtp = SmtpConfig.model_validate({"smarthost": "smtp.sendgrid.net:587", "from": "alerts@example.com", "username": "apikey"})
-    config = ObservabilityConfig(alert_emails=["oncall@example.com"], smtp=smtp)
+    config = ObservabilityConfig(alert_emails=["oncall@example.com"])
 
     def program():
         Monitoring(
@@ -177,3 +177,18 @@ def test_dcgm_on_gke_reads_the_driver_gke_installed(stack_plan):
 
 def test_prometheus_on_gke_uses_the_pd_balanced_class(stack_plan):
     assert stack_plan("staging-gcp").plan.outputs["defaultStorageClass"] == "standard-rwo"
+
+
+def test_the_operator_crds_upgrade_with_the_chart(stack_plan):
+    from llm_platform import pins
+    from tests.k8s_schemas import validate_helm_values
+
+    crds = release(stack_plan, "staging", "prometheus-operator-crds")
+    stack = release(stack_plan, "staging", "kube-prometheus-stack")
+    # Templates of their own release, so `helm upgrade` upgrades them; the stack's own crds/ is skipped.
+    assert (crds.inputs["chart"], crds.inputs["version"]) == ("prometheus-operator-crds", pins.PROMETHEUS_OPERATOR_CRDS_CHART.version)
+    assert crds.inputs["takeOwnership"] is True, "adopts the CRDs an earlier kube-prometheus-stack installed"
+    assert crds.inputs["values"] == {"crds": {"annotations": {"helm.sh/resource-policy": "keep"}}}
+    assert validate_helm_values("prometheus-operator-crds", crds.inputs["values"]) == []
+    assert stack.inputs["skipCrds"] is True and stack.inputs["values"]["crds"] == {"enabled": False}
+    assert crds.urn in stack.depends_on

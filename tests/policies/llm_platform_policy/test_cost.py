@@ -124,3 +124,22 @@ def test_gke_machine_type_outside_the_catalog_is_unbounded():
 def test_gke_region_without_prices_is_unbounded():
     report = cost.monthly_ceiling(mutated("gcp", lambda p: p.update(region="us-east4"), compliant_gke_stack))
     assert any("no us-east4 price for machine type e2-standard-4" in why for _, why in report.unbounded)
+
+
+def _model_server(name: str, volumes: list[dict]) -> Resource:
+    template = {"spec": {"containers": [{"name": "vllm", "image": "vllm"}], "volumes": volumes}}
+    props = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "serving"}, "spec": {"template": template}}
+    return Resource("kubernetes:apps/v1:Deployment", f"urn:{name}", name, props)
+
+
+def test_weights_are_priced_at_what_each_model_cache_can_hold():
+    weights = [
+        _model_server("a", [{"name": "model-cache", "emptyDir": {"sizeLimit": "22Gi"}}, {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}}]),
+        _model_server("b", [{"name": "model-cache", "emptyDir": {"sizeLimit": "161061273600"}}]),  # 150 GiB in bytes
+    ]
+    report = cost.monthly_ceiling(compliant_stack() + weights)
+    assert details(report)["model weights in S3"] == "172 GiB"
+    assert by_name(report)["model weights in S3"] == round(172 * 0.023, 2)
+    # Other volumes (shared memory, a cache without a limit) bound nothing and cost nothing here.
+    unbounded = [_model_server("c", [{"name": "model-cache", "emptyDir": {}}, {"name": "shm", "emptyDir": {"sizeLimit": "2Gi"}}])]
+    assert "model weights in S3" not in by_name(cost.monthly_ceiling(compliant_stack() + unbounded))
