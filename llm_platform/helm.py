@@ -6,9 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from llm_platform.pins import HelmChart
+from llm_platform.resources import Kind
+
+# pulumi-kubernetes 4.34.2's `helm.v3.Release`, which always sends `compat: "true"`.
+RELEASE = Kind("kubernetes:helm.sh/v3:Release", outputs=("status",), fixed_inputs=(("compat", "true"),))
 
 
 def pinned_release(
@@ -21,15 +24,18 @@ def pinned_release(
     values: pulumi.Input[dict[str, Any]] | None = None,
     create_namespace: bool = False,
     skip_crds: bool = False,
-) -> k8s.helm.v3.Release:
+    take_ownership: bool = False,
+) -> pulumi.Resource:
     # Only options that differ from Helm's defaults are passed, so a release's inputs show what it changes.
-    optional: dict[str, Any] = {}
+    inputs: dict[str, Any] = {"chart": chart.chart, "name": release_name, "namespace": namespace, "version": chart.version}
     if chart.repo:
-        optional["repository_opts"] = k8s.helm.v3.RepositoryOptsArgs(repo=chart.repo)
+        inputs["repositoryOpts"] = {"repo": chart.repo}
     if values is not None:
-        optional["values"] = values
+        inputs["values"] = values
     if create_namespace:
-        optional["create_namespace"] = True
+        inputs["createNamespace"] = True
     if skip_crds:
-        optional["skip_crds"] = True
-    return k8s.helm.v3.Release(resource_name, name=release_name, chart=chart.chart, version=chart.version, namespace=namespace, opts=opts, **optional)
+        inputs["skipCrds"] = True
+    if take_ownership:
+        inputs["takeOwnership"] = True
+    return RELEASE(resource_name, inputs, opts)

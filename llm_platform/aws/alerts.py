@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import pulumi
-import pulumi_aws as aws
 
+from llm_platform.aws import kinds
 from llm_platform.aws.iam.documents import policy_json
 from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_trust_policy
 from llm_platform.contract import ALERTMANAGER_SERVICE_ACCOUNT, MONITORING_NAMESPACE
@@ -36,32 +36,32 @@ class AlertTopics(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         topics = {}
         for severity in SEVERITIES:
-            topic = aws.sns.Topic(
+            topic = kinds.SNS_TOPIC(
                 f"{name}-{severity}",
-                name=f"{args.cluster_name}-alerts-{severity}",
                 # SNS's AWS-managed key: encrypted at rest without a key policy to maintain.
-                kms_master_key_id="alias/aws/sns",
-                tags=args.tags,
-                opts=child,
+                {"kmsMasterKeyId": "alias/aws/sns", "name": f"{args.cluster_name}-alerts-{severity}", "tags": args.tags},
+                child,
             )
             for index, email in enumerate(args.emails):
-                aws.sns.TopicSubscription(f"{name}-{severity}-{index}", topic=topic.arn, protocol="email", endpoint=email, opts=child)
+                kinds.SNS_TOPIC_SUBSCRIPTION(f"{name}-{severity}-{index}", {"endpoint": email, "protocol": "email", "topic": topic.arn}, child)
             topics[severity] = topic.arn
 
-        role = aws.iam.Role(
+        role = kinds.ROLE(
             f"{name}-alertmanager",
-            name=f"{args.cluster_name}-alertmanager",
-            assume_role_policy=irsa_trust_policy(self, args.oidc_provider_arn, args.oidc_issuer, MONITORING_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT),
-            tags=args.tags,
-            opts=child,
+            {
+                "assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, MONITORING_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT),
+                "name": f"{args.cluster_name}-alertmanager",
+                "tags": args.tags,
+            },
+            child,
         )
-        aws.iam.RolePolicy(
+        kinds.ROLE_POLICY(
             f"{name}-alertmanager-publish",
-            role=role.name,
-            policy=pulumi.Output.all(*topics.values()).apply(
-                lambda arns: policy_json({"Effect": "Allow", "Action": "sns:Publish", "Resource": list(arns)})
-            ),
-            opts=child,
+            {
+                "policy": pulumi.Output.all(*topics.values()).apply(lambda arns: policy_json({"Effect": "Allow", "Action": "sns:Publish", "Resource": list(arns)})),
+                "role": role.name,
+            },
+            child,
         )
         self.topic_arns = pulumi.Output.all(**topics)
         self.alertmanager_role_arn = role.arn

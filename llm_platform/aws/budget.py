@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
+from llm_platform.aws import kinds
 from llm_platform.config import BudgetConfig
 
 
@@ -17,15 +17,15 @@ class CostBudgetArgs:
     tags: dict[str, str]
 
 
-def notifications(config: BudgetConfig) -> list[aws.budgets.BudgetNotificationArgs]:
+def notifications(config: BudgetConfig) -> list[dict]:
     return [
-        aws.budgets.BudgetNotificationArgs(
-            comparison_operator="GREATER_THAN",
-            notification_type=kind,
-            threshold=threshold,
-            threshold_type="PERCENTAGE",
-            subscriber_email_addresses=list(config.alert_emails),
-        )
+        {
+            "comparisonOperator": "GREATER_THAN",
+            "notificationType": kind,
+            "subscriberEmailAddresses": list(config.alert_emails),
+            "threshold": threshold,
+            "thresholdType": "PERCENTAGE",
+        }
         for kind, threshold in (("FORECASTED", config.forecast_threshold_percent), ("ACTUAL", config.actual_threshold_percent))
     ]
 
@@ -37,16 +37,18 @@ class CostBudget(pulumi.ComponentResource):
         super().__init__("llm-platform:budget:CostBudget", name, None, opts)
         # Account-wide: one AWS account per environment is the setup this platform assumes, and a tag
         # filter would silently track nothing until the tag is activated for cost allocation.
-        budget = aws.budgets.Budget(
+        budget = kinds.BUDGET(
             f"{name}-monthly",
-            name=f"{name}-monthly",
-            budget_type="COST",
-            time_unit="MONTHLY",
-            limit_amount=f"{args.config.monthly_limit_usd:.2f}",
-            limit_unit="USD",
-            notifications=notifications(args.config),
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            {
+                "budgetType": "COST",
+                "limitAmount": f"{args.config.monthly_limit_usd:.2f}",
+                "limitUnit": "USD",
+                "name": f"{name}-monthly",
+                "notifications": notifications(args.config),
+                "tags": args.tags,
+                "timeUnit": "MONTHLY",
+            },
+            pulumi.ResourceOptions(parent=self),
         )
         self.budget_name = budget.name
         self.register_outputs({"budget_name": self.budget_name})

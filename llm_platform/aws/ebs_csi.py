@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from llm_platform import pins
+from llm_platform.aws import kinds
 from llm_platform.aws.irsa import irsa_trust_policy
 
 SERVICE_ACCOUNT = "ebs-csi-controller-sa"
@@ -31,29 +32,30 @@ class EbsCsiDriver(pulumi.ComponentResource):
         super().__init__("llm-platform:ebs_csi:EbsCsiDriver", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         partition = aws.get_partition(opts=pulumi.InvokeOptions(parent=self)).partition
-        role = aws.iam.Role(
+        role = kinds.ROLE(
             f"{name}-controller",
-            name=f"{args.cluster_name}-ebs-csi",
-            assume_role_policy=irsa_trust_policy(self, args.oidc_provider_arn, args.oidc_issuer, "kube-system", SERVICE_ACCOUNT),
-            tags={**args.tags, "Name": f"{args.cluster_name}-ebs-csi"},
-            opts=child,
+            {
+                "assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, "kube-system", SERVICE_ACCOUNT),
+                "name": f"{args.cluster_name}-ebs-csi",
+                "tags": {**args.tags, "Name": f"{args.cluster_name}-ebs-csi"},
+            },
+            child,
         )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-controller",
-            role=role.name,
-            policy_arn=f"arn:{partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
-            opts=child,
+        kinds.ROLE_POLICY_ATTACHMENT(
+            f"{name}-controller", {"policyArn": f"arn:{partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy", "role": role.name}, child
         )
-        aws.eks.Addon(
+        kinds.EKS_ADDON(
             name,
-            cluster_name=args.cluster_name,
-            addon_name="aws-ebs-csi-driver",
-            addon_version=pins.EKS_ADDON_VERSIONS[args.kubernetes_version]["aws-ebs-csi-driver"],
-            service_account_role_arn=role.arn,
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            tags=args.tags,
-            opts=child,
+            {
+                "addonName": "aws-ebs-csi-driver",
+                "addonVersion": pins.EKS_ADDON_VERSIONS[args.kubernetes_version]["aws-ebs-csi-driver"],
+                "clusterName": args.cluster_name,
+                "resolveConflictsOnCreate": "OVERWRITE",
+                "resolveConflictsOnUpdate": "OVERWRITE",
+                "serviceAccountRoleArn": role.arn,
+                "tags": args.tags,
+            },
+            child,
         )
         self.role_arn = role.arn
         self.register_outputs({"role_arn": self.role_arn})

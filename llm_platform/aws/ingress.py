@@ -17,6 +17,7 @@ import pulumi
 import pulumi_aws as aws
 
 from llm_platform import pins
+from llm_platform.aws import kinds
 from llm_platform.aws.iam import load_balancer_controller as upstream
 from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_trust_policy
 from llm_platform.config import IngressConfig, ModelConfig
@@ -70,21 +71,13 @@ class LoadBalancerController(pulumi.ComponentResource):
         partition = aws.get_partition(opts=pulumi.InvokeOptions(parent=self)).partition
         aws_name = f"{args.cluster_name}-aws-lb-controller"
         tags = {**args.tags, "Name": aws_name}
-        policy = aws.iam.Policy(
+        policy = kinds.POLICY(f"{name}-controller", {"name": aws_name, "policy": upstream.controller_policy(partition), "tags": tags}, child)
+        role = kinds.ROLE(
             f"{name}-controller",
-            name=aws_name,
-            policy=upstream.controller_policy(partition),
-            tags=tags,
-            opts=child,
+            {"assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, NAMESPACE, SERVICE_ACCOUNT), "name": aws_name, "tags": tags},
+            child,
         )
-        role = aws.iam.Role(
-            f"{name}-controller",
-            name=aws_name,
-            assume_role_policy=irsa_trust_policy(self, args.oidc_provider_arn, args.oidc_issuer, NAMESPACE, SERVICE_ACCOUNT),
-            tags=tags,
-            opts=child,
-        )
-        attachment = aws.iam.RolePolicyAttachment(f"{name}-controller", role=role.name, policy_arn=policy.arn, opts=child)
+        attachment = kinds.ROLE_POLICY_ATTACHMENT(f"{name}-controller", {"policyArn": policy.arn, "role": role.name}, child)
         pinned_release(
             name,
             RELEASE_NAME,

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from llm_platform import pins
+from llm_platform.aws import kinds
 from llm_platform.aws.iam import karpenter as upstream
 from llm_platform.aws.iam.documents import policy_json
 from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_trust_policy
@@ -56,52 +57,51 @@ class KarpenterInfra(pulumi.ComponentResource):
         partition = aws.get_partition(opts=invoke).partition
         region = aws.get_region(opts=invoke).region
 
-        node_role = aws.iam.Role(
+        node_role = kinds.ROLE(
             f"{name}-node",
-            name=f"{args.cluster_name}-karpenter-node",
-            assume_role_policy=policy_json({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}),
-            tags=tags,
-            opts=child,
+            {
+                "assumeRolePolicy": policy_json({"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}),
+                "name": f"{args.cluster_name}-karpenter-node",
+                "tags": tags,
+            },
+            child,
         )
         for policy in NODE_ROLE_POLICIES:
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}", role=node_role.name, policy_arn=f"arn:{partition}:iam::aws:policy/{policy}", opts=child
-            )
+            kinds.ROLE_POLICY_ATTACHMENT(f"{name}-node-{policy}", {"policyArn": f"arn:{partition}:iam::aws:policy/{policy}", "role": node_role.name}, child)
         # Nodes join through an access entry; the cluster runs in API authentication mode.
-        aws.eks.AccessEntry(f"{name}-node", cluster_name=args.cluster_name, principal_arn=node_role.arn, type="EC2_LINUX", tags=tags, opts=child)
-
-        queue = aws.sqs.Queue(
-            f"{name}-interruptions",
-            name=upstream.interruption_queue_name(args.cluster_name),
-            message_retention_seconds=upstream.MESSAGE_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=upstream.SQS_MANAGED_SSE_ENABLED,
-            tags=tags,
-            opts=child,
+        kinds.EKS_ACCESS_ENTRY(
+            f"{name}-node", {"clusterName": args.cluster_name, "principalArn": node_role.arn, "tags": tags, "type": "EC2_LINUX"}, child
         )
-        aws.sqs.QueuePolicy(
+
+        queue = kinds.SQS_QUEUE(
             f"{name}-interruptions",
-            queue_url=queue.url,
-            policy=queue.arn.apply(lambda arn: json.dumps(upstream.interruption_queue_policy_document(queue_arn=arn))),
-            opts=child,
+            {
+                "messageRetentionSeconds": upstream.MESSAGE_RETENTION_SECONDS,
+                "name": upstream.interruption_queue_name(args.cluster_name),
+                "sqsManagedSseEnabled": upstream.SQS_MANAGED_SSE_ENABLED,
+                "tags": tags,
+            },
+            child,
+        )
+        kinds.SQS_QUEUE_POLICY(
+            f"{name}-interruptions",
+            {"policy": queue.arn.apply(lambda arn: json.dumps(upstream.interruption_queue_policy_document(queue_arn=arn))), "queueUrl": queue.url},
+            child,
         )
         for rule_name, pattern in upstream.interruption_event_patterns().items():
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-{rule_name}",
-                name=f"{args.cluster_name}-karpenter-{rule_name}",
-                event_pattern=json.dumps(pattern),
-                tags=tags,
-                opts=child,
+            rule = kinds.EVENT_RULE(
+                f"{name}-{rule_name}", {"eventPattern": json.dumps(pattern), "name": f"{args.cluster_name}-karpenter-{rule_name}", "tags": tags}, child
             )
-            aws.cloudwatch.EventTarget(
-                f"{name}-{rule_name}", rule=rule.name, arn=queue.arn, target_id=upstream.EVENT_RULE_TARGET_ID, opts=child
-            )
+            kinds.EVENT_TARGET(f"{name}-{rule_name}", {"arn": queue.arn, "rule": rule.name, "targetId": upstream.EVENT_RULE_TARGET_ID}, child)
 
-        controller_role = aws.iam.Role(
+        controller_role = kinds.ROLE(
             f"{name}-controller",
-            name=f"{args.cluster_name}-karpenter-controller",
-            assume_role_policy=irsa_trust_policy(self, args.oidc_provider_arn, args.oidc_issuer, KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT),
-            tags=tags,
-            opts=child,
+            {
+                "assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT),
+                "name": f"{args.cluster_name}-karpenter-controller",
+                "tags": tags,
+            },
+            child,
         )
         documents = pulumi.Output.all(queue.arn, node_role.arn).apply(
             lambda arns: upstream.controller_policy_documents(
@@ -115,14 +115,16 @@ class KarpenterInfra(pulumi.ComponentResource):
         )
         # One managed policy per upstream policy: merged they exceed IAM's 6,144-character limit.
         for logical_id in upstream.CONTROLLER_POLICY_NAME_PREFIXES:
-            policy = aws.iam.Policy(
+            policy = kinds.POLICY(
                 f"{name}-{logical_id}",
-                name=upstream.controller_policy_name(logical_id, args.cluster_name),
-                policy=documents.apply(lambda docs, key=logical_id: json.dumps(docs[key])),
-                tags=tags,
-                opts=child,
+                {
+                    "name": upstream.controller_policy_name(logical_id, args.cluster_name),
+                    "policy": documents.apply(lambda docs, key=logical_id: json.dumps(docs[key])),
+                    "tags": tags,
+                },
+                child,
             )
-            aws.iam.RolePolicyAttachment(f"{name}-{logical_id}", role=controller_role.name, policy_arn=policy.arn, opts=child)
+            kinds.ROLE_POLICY_ATTACHMENT(f"{name}-{logical_id}", {"policyArn": policy.arn, "role": controller_role.name}, child)
 
         self.node_role_name = node_role.name
         self.node_role_arn = node_role.arn

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from llm_platform.aws import kinds
 from llm_platform.aws.iam.documents import policy_json
 from llm_platform.aws.karpenter import DISCOVERY_TAG
 from llm_platform.config import NetworkConfig
@@ -61,93 +62,65 @@ class Network(pulumi.ComponentResource):
         self.availability_zones = sorted(zones)[: config.az_count]
         private_cidrs, public_cidrs = subnet_plan(config.cidr, config.az_count)
 
-        vpc = aws.ec2.Vpc(
+        vpc = kinds.VPC(
             f"{name}-vpc",
-            cidr_block=str(config.cidr),
-            enable_dns_support=True,
             # EKS private endpoint access and interface endpoints need DNS hostnames.
-            enable_dns_hostnames=True,
-            tags=tags("vpc"),
-            opts=child,
+            {"cidrBlock": str(config.cidr), "enableDnsHostnames": True, "enableDnsSupport": True, "tags": tags("vpc")},
+            child,
         )
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id, tags=tags("igw"), opts=child)
+        igw = kinds.INTERNET_GATEWAY(f"{name}-igw", {"tags": tags("igw"), "vpcId": vpc.id}, child)
+
+        def subnet(tier: str, zone: str, cidr, role_tags: dict[str, str]):
+            inputs = {"availabilityZone": zone, "cidrBlock": str(cidr), "mapPublicIpOnLaunch": False, "tags": tags(f"{tier}-{zone}", role_tags), "vpcId": vpc.id}
+            return kinds.SUBNET(f"{name}-{tier}-{zone}", inputs, child)
 
         public_subnets = [
-            aws.ec2.Subnet(
-                f"{name}-public-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=str(cidr),
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags=tags(f"public-{zone}", {"kubernetes.io/role/elb": "1", "tier": "public"}),
-                opts=child,
-            )
-            for zone, cidr in zip(self.availability_zones, public_cidrs)
+            subnet("public", zone, cidr, {"kubernetes.io/role/elb": "1", "tier": "public"}) for zone, cidr in zip(self.availability_zones, public_cidrs)
         ]
         private_subnets = [
-            aws.ec2.Subnet(
-                f"{name}-private-{zone}",
-                vpc_id=vpc.id,
-                cidr_block=str(cidr),
-                availability_zone=zone,
-                map_public_ip_on_launch=False,
-                tags=tags(
-                    f"private-{zone}",
-                    {"kubernetes.io/role/internal-elb": "1", DISCOVERY_TAG: args.cluster_name, "tier": "private"},
-                ),
-                opts=child,
-            )
+            subnet("private", zone, cidr, {"kubernetes.io/role/internal-elb": "1", DISCOVERY_TAG: args.cluster_name, "tier": "private"})
             for zone, cidr in zip(self.availability_zones, private_cidrs)
         ]
 
-        public_routes = aws.ec2.RouteTable(
-            f"{name}-public",
-            vpc_id=vpc.id,
-            routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=igw.id)],
-            tags=tags("public"),
-            opts=child,
+        public_routes = kinds.ROUTE_TABLE(
+            f"{name}-public", {"routes": [{"cidrBlock": "0.0.0.0/0", "gatewayId": igw.id}], "tags": tags("public"), "vpcId": vpc.id}, child
         )
-        for zone, subnet in zip(self.availability_zones, public_subnets):
-            aws.ec2.RouteTableAssociation(f"{name}-public-{zone}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=child)
+        for zone, public in zip(self.availability_zones, public_subnets):
+            kinds.ROUTE_TABLE_ASSOCIATION(f"{name}-public-{zone}", {"routeTableId": public_routes.id, "subnetId": public.id}, child)
 
         nat_zones = self.availability_zones if config.nat_gateways == "perAz" else self.availability_zones[:1]
         nat_gateways = {}
-        for zone, subnet in zip(nat_zones, public_subnets):
-            eip = aws.ec2.Eip(f"{name}-nat-{zone}", domain="vpc", tags=tags(f"nat-{zone}"), opts=child)
-            nat_gateways[zone] = aws.ec2.NatGateway(
+        for zone, public in zip(nat_zones, public_subnets):
+            eip = kinds.EIP(f"{name}-nat-{zone}", {"domain": "vpc", "tags": tags(f"nat-{zone}")}, child)
+            nat_gateways[zone] = kinds.NAT_GATEWAY(
                 f"{name}-nat-{zone}",
-                allocation_id=eip.id,
-                subnet_id=subnet.id,
-                connectivity_type="public",
-                tags=tags(f"nat-{zone}"),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[igw]),
+                {"allocationId": eip.id, "connectivityType": "public", "subnetId": public.id, "tags": tags(f"nat-{zone}")},
+                pulumi.ResourceOptions(parent=self, depends_on=[igw]),
             )
 
         private_route_tables = []
-        for zone, subnet in zip(self.availability_zones, private_subnets):
+        for zone, private in zip(self.availability_zones, private_subnets):
             # With one shared gateway every zone egresses through it; with one per zone, through its own.
             nat = nat_gateways.get(zone, nat_gateways[nat_zones[0]])
-            route_table = aws.ec2.RouteTable(
-                f"{name}-private-{zone}",
-                vpc_id=vpc.id,
-                routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-                tags=tags(f"private-{zone}"),
-                opts=child,
+            route_table = kinds.ROUTE_TABLE(
+                f"{name}-private-{zone}", {"routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": nat.id}], "tags": tags(f"private-{zone}"), "vpcId": vpc.id}, child
             )
-            aws.ec2.RouteTableAssociation(f"{name}-private-{zone}", subnet_id=subnet.id, route_table_id=route_table.id, opts=child)
+            kinds.ROUTE_TABLE_ASSOCIATION(f"{name}-private-{zone}", {"routeTableId": route_table.id, "subnetId": private.id}, child)
             private_route_tables.append(route_table)
 
         # Model weights (tens of GB per replica start) come from S3: a gateway endpoint is free, while the
         # same traffic through NAT costs $0.045 per GB.
         region = aws.get_region(opts=pulumi.InvokeOptions(parent=self)).region
-        aws.ec2.VpcEndpoint(
+        kinds.VPC_ENDPOINT(
             f"{name}-s3",
-            vpc_id=vpc.id,
-            service_name=f"com.amazonaws.{region}.s3",
-            vpc_endpoint_type="Gateway",
-            route_table_ids=[table.id for table in private_route_tables],
-            tags=tags("s3"),
-            opts=child,
+            {
+                "routeTableIds": [table.id for table in private_route_tables],
+                "serviceName": f"com.amazonaws.{region}.s3",
+                "tags": tags("s3"),
+                "vpcEndpointType": "Gateway",
+                "vpcId": vpc.id,
+            },
+            child,
         )
 
         if config.flow_logs is not None:
@@ -167,60 +140,56 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _flow_logs(self, name: str, vpc: aws.ec2.Vpc, config: NetworkConfig, tags) -> None:
+    def _flow_logs(self, name: str, vpc: pulumi.Resource, config: NetworkConfig, tags) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = kinds.LOG_GROUP(
             f"{name}-flow-logs",
-            name=f"/llm-platform/{name}/vpc-flow-logs",
-            retention_in_days=config.flow_logs.retention_days,
-            tags=tags("flow-logs"),
-            opts=child,
+            {"name": f"/llm-platform/{name}/vpc-flow-logs", "retentionInDays": config.flow_logs.retention_days, "tags": tags("flow-logs")},
+            child,
         )
-        identity = aws.get_caller_identity(opts=pulumi.InvokeOptions(parent=self))
-        region = aws.get_region(opts=pulumi.InvokeOptions(parent=self))
-        partition = aws.get_partition(opts=pulumi.InvokeOptions(parent=self))
+        invoke = pulumi.InvokeOptions(parent=self)
+        account, region = aws.get_caller_identity(opts=invoke).account_id, aws.get_region(opts=invoke).region
+        partition = aws.get_partition(opts=invoke).partition
         # Trust only this account's flow logs (confused-deputy guard from the VPC Flow Logs user guide).
-        assume = aws.iam.get_policy_document(
-            statements=[
-                aws.iam.GetPolicyDocumentStatementArgs(
-                    actions=["sts:AssumeRole"],
-                    principals=[aws.iam.GetPolicyDocumentStatementPrincipalArgs(type="Service", identifiers=["vpc-flow-logs.amazonaws.com"])],
-                    conditions=[
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(test="StringEquals", variable="aws:SourceAccount", values=[identity.account_id]),
-                        aws.iam.GetPolicyDocumentStatementConditionArgs(
-                            test="ArnLike",
-                            variable="aws:SourceArn",
-                            values=[f"arn:{partition.partition}:ec2:{region.region}:{identity.account_id}:vpc-flow-log/*"],
-                        ),
-                    ],
-                )
-            ],
-            opts=pulumi.InvokeOptions(parent=self),
+        trust = policy_json(
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:ec2:{region}:{account}:vpc-flow-log/*"},
+                },
+            }
         )
-        role = aws.iam.Role(f"{name}-flow-logs", assume_role_policy=assume.json, tags=tags("flow-logs"), opts=child)
-        aws.iam.RolePolicy(
+        role = kinds.ROLE(f"{name}-flow-logs", {"assumeRolePolicy": trust, "tags": tags("flow-logs")}, child)
+        kinds.ROLE_POLICY(
             f"{name}-flow-logs",
-            role=role.id,
-            # Write access to this one log group only, not the account-wide "*" of the documentation example.
-            policy=log_group.arn.apply(
-                lambda arn: policy_json(
-                    {
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
-                        "Resource": [arn, f"{arn}:*"],
-                    }
-                )
-            ),
-            opts=child,
+            {
+                # Write access to this one log group only, not the account-wide "*" of the documentation example.
+                "policy": log_group.arn.apply(
+                    lambda arn: policy_json(
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
+                            "Resource": [arn, f"{arn}:*"],
+                        }
+                    )
+                ),
+                "role": role.id,
+            },
+            child,
         )
-        aws.ec2.FlowLog(
+        kinds.FLOW_LOG(
             f"{name}-flow-logs",
-            vpc_id=vpc.id,
-            traffic_type=config.flow_logs.traffic_type,
-            log_destination_type="cloud-watch-logs",
-            log_destination=log_group.arn,
-            iam_role_arn=role.arn,
-            max_aggregation_interval=60,
-            tags=tags("flow-logs"),
-            opts=child,
+            {
+                "iamRoleArn": role.arn,
+                "logDestination": log_group.arn,
+                "logDestinationType": "cloud-watch-logs",
+                "maxAggregationInterval": 60,
+                "tags": tags("flow-logs"),
+                "trafficType": config.flow_logs.traffic_type,
+                "vpcId": vpc.id,
+            },
+            child,
         )

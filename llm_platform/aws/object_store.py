@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from llm_platform.aws import kinds
 from llm_platform.aws.iam.documents import policy_json
 from llm_platform.aws.irsa import irsa_trust_policy
 from llm_platform.config import ModelConfig
@@ -58,91 +59,89 @@ class ModelStore(pulumi.ComponentResource):
         account_id = aws.get_caller_identity(opts=invoke).account_id
         partition = aws.get_partition(opts=invoke).partition
 
-        key = aws.kms.Key(
-            f"{name}-key", description=f"{args.cluster_name} model weights", enable_key_rotation=True, deletion_window_in_days=30, tags=args.tags, opts=child
+        key = kinds.KMS_KEY(
+            f"{name}-key",
+            {"deletionWindowInDays": 30, "description": f"{args.cluster_name} model weights", "enableKeyRotation": True, "tags": args.tags},
+            child,
         )
-        bucket = aws.s3.Bucket(
+        bucket = kinds.S3_BUCKET(
             f"{name}-bucket",
-            bucket=weights_bucket_name(args.cluster_name, account_id),
-            tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            {"bucket": weights_bucket_name(args.cluster_name, account_id), "tags": args.tags},
+            pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        aws.s3.BucketPublicAccessBlock(
+        kinds.S3_PUBLIC_ACCESS_BLOCK(
             f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
+            {"blockPublicAcls": True, "blockPublicPolicy": True, "bucket": bucket.id, "ignorePublicAcls": True, "restrictPublicBuckets": True},
+            child,
         )
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket.id, rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"), opts=child
-        )
-        aws.s3.BucketServerSideEncryptionConfiguration(
+        kinds.S3_OWNERSHIP_CONTROLS(f"{name}-ownership", {"bucket": bucket.id, "rule": {"objectOwnership": "BucketOwnerEnforced"}}, child)
+        kinds.S3_ENCRYPTION(
             f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="aws:kms", kms_master_key_id=key.arn
-                    ),
-                    # One KMS call per object rather than per request: model files are read in many ranges.
-                    bucket_key_enabled=True,
-                )
-            ],
-            opts=child,
-        )
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-versioning", bucket=bucket.id, versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"), opts=child
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire-old-weights",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=f"{MODELS_PREFIX}/"),
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(noncurrent_days=NONCURRENT_WEIGHTS_DAYS),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(days_after_initiation=INCOMPLETE_UPLOAD_DAYS),
-                )
-            ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-tls-only",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: policy_json(
+            {
+                "bucket": bucket.id,
+                "rules": [
                     {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [arn, f"{arn}/*"],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        "applyServerSideEncryptionByDefault": {"kmsMasterKeyId": key.arn, "sseAlgorithm": "aws:kms"},
+                        # One KMS call per object rather than per request: model files are read in many ranges.
+                        "bucketKeyEnabled": True,
                     }
-                )
-            ),
-            opts=child,
+                ],
+            },
+            child,
+        )
+        versioning = kinds.S3_VERSIONING(f"{name}-versioning", {"bucket": bucket.id, "versioningConfiguration": {"status": "Enabled"}}, child)
+        kinds.S3_LIFECYCLE(
+            f"{name}-lifecycle",
+            {
+                "bucket": bucket.id,
+                "rules": [
+                    {
+                        "abortIncompleteMultipartUpload": {"daysAfterInitiation": INCOMPLETE_UPLOAD_DAYS},
+                        "filter": {"prefix": f"{MODELS_PREFIX}/"},
+                        "id": "expire-old-weights",
+                        "noncurrentVersionExpiration": {"noncurrentDays": NONCURRENT_WEIGHTS_DAYS},
+                        "status": "Enabled",
+                    }
+                ],
+            },
+            pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
+        )
+        kinds.S3_BUCKET_POLICY(
+            f"{name}-tls-only",
+            {
+                "bucket": bucket.id,
+                "policy": bucket.arn.apply(
+                    lambda arn: policy_json(
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [arn, f"{arn}/*"],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    )
+                ),
+            },
+            child,
         )
 
         self.role_arns = {}
         for model in args.models:
-            role = aws.iam.Role(
+            role = kinds.ROLE(
                 f"{name}-{model.name}",
-                name=f"{args.cluster_name}-model-{model.name}"[:64],
-                assume_role_policy=irsa_trust_policy(self, args.oidc_provider_arn, args.oidc_issuer, SERVING_NAMESPACE, model_service_account(model.name)),
-                tags=args.tags,
-                opts=child,
+                {
+                    "assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, SERVING_NAMESPACE, model_service_account(model.name)),
+                    "name": f"{args.cluster_name}-model-{model.name}"[:64],
+                    "tags": args.tags,
+                },
+                child,
             )
             location = weights_location(model.name, model.source, weights_bucket_name(args.cluster_name, account_id), S3Location.SCHEME)
-            aws.iam.RolePolicy(
+            kinds.ROLE_POLICY(
                 f"{name}-{model.name}-read",
-                role=role.name,
-                policy=key.arn.apply(lambda key_arn, where=location: read_policy(where.bucket, where.prefix, key_arn, partition)),
-                opts=child,
+                {"policy": key.arn.apply(lambda key_arn, where=location: read_policy(where.bucket, where.prefix, key_arn, partition)), "role": role.name},
+                child,
             )
             self.role_arns[model.name] = role.arn
 

@@ -7,14 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
 
 from llm_platform.config import BudgetConfig
+from llm_platform.gcp import kinds
 
 
 @dataclass(frozen=True)
 class GcpBudgetArgs:
     config: BudgetConfig
+    billing_account: str
     project: str
     project_number: pulumi.Input[str]
 
@@ -22,8 +23,8 @@ class GcpBudgetArgs:
 def threshold_rules(config: BudgetConfig) -> list[dict]:
     # Cloud Billing takes thresholds as fractions of the amount (1.0 = 100%).
     return [
-        {"threshold_percent": config.forecast_threshold_percent / 100, "spend_basis": "FORECASTED_SPEND"},
-        {"threshold_percent": config.actual_threshold_percent / 100, "spend_basis": "CURRENT_SPEND"},
+        {"spendBasis": "FORECASTED_SPEND", "thresholdPercent": config.forecast_threshold_percent / 100},
+        {"spendBasis": "CURRENT_SPEND", "thresholdPercent": config.actual_threshold_percent / 100},
     ]
 
 
@@ -36,24 +37,29 @@ class GcpBudget(pulumi.ComponentResource):
         # Budget e-mails otherwise reach only billing administrators; the stack's addresses get them
         # through Cloud Monitoring e-mail channels.
         channels = [
-            gcp.monitoring.NotificationChannel(
-                f"{name}-email-{index}", project=args.project, type="email", display_name=f"{name} budget {email}", labels={"email_address": email}, opts=child
+            kinds.NOTIFICATION_CHANNEL(
+                # `labels` of an e-mail channel hold the address (Cloud Monitoring channel descriptor "email").
+                f"{name}-email-{index}",
+                {"displayName": f"{name} budget {email}", "labels": {"email_address": email}, "project": args.project, "type": "email"},
+                child,
             )
             for index, email in enumerate(args.config.alert_emails)
         ]
         units, cents = divmod(round(args.config.monthly_limit_usd * 100), 100)
-        budget = gcp.billing.Budget(
+        budget = kinds.BILLING_BUDGET(
             f"{name}-monthly",
-            billing_account=args.config.billing_account,
-            display_name=f"{name}-monthly",
-            budget_filter={
-                "projects": [pulumi.Output.from_input(args.project_number).apply(lambda number: f"projects/{number}")],
-                "calendar_period": "MONTH",
+            {
+                "allUpdatesRule": {"disableDefaultIamRecipients": False, "monitoringNotificationChannels": [channel.id for channel in channels]},
+                "amount": {"specifiedAmount": {"currencyCode": "USD", "nanos": cents * 10_000_000, "units": str(units)}},
+                "billingAccount": args.billing_account,
+                "budgetFilter": {
+                    "calendarPeriod": "MONTH",
+                    "projects": [pulumi.Output.from_input(args.project_number).apply(lambda number: f"projects/{number}")],
+                },
+                "displayName": f"{name}-monthly",
+                "thresholdRules": threshold_rules(args.config),
             },
-            amount={"specified_amount": {"currency_code": "USD", "units": str(units), "nanos": cents * 10_000_000}},
-            threshold_rules=threshold_rules(args.config),
-            all_updates_rule={"monitoring_notification_channels": [channel.id for channel in channels], "disable_default_iam_recipients": False},
-            opts=child,
+            child,
         )
         self.budget_name = budget.display_name
         self.register_outputs({"budget_name": self.budget_name})

@@ -9,13 +9,14 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from llm_platform.config import GkeClusterConfig, GkeSystemPoolConfig
 from llm_platform.contract import SYSTEM_NODES, SYSTEM_POOL
+from llm_platform.gcp import kinds
 from llm_platform.gcp.kms import agent_key
 from llm_platform.kubernetes import exec_kubeconfig
+from llm_platform.resources import invoke
 
 # The predefined role Google recommends for node service accounts: logs, metrics and nothing else.
 NODE_SERVICE_ACCOUNT_ROLE = "roles/container.defaultNodeServiceAccount"
@@ -74,18 +75,18 @@ def node_config(*, machine_type: str, disk_size_gib: int, spot: bool, labels: di
     """What every node of the cluster shares, whatever its pool: hardened boot, the GKE metadata server
     (pods see their own Workload Identity, never the node's), and the node's own service account."""
     return {
-        "machine_type": machine_type,
-        "disk_type": "pd-balanced",
-        "disk_size_gb": disk_size_gib,
-        "image_type": "COS_CONTAINERD",
-        "spot": spot,
+        "diskSizeGb": disk_size_gib,
+        "diskType": "pd-balanced",
+        "imageType": "COS_CONTAINERD",
         "labels": labels,
-        "resource_labels": resource_labels,
-        "service_account": service_account,
-        "oauth_scopes": [CLOUD_PLATFORM_SCOPE],
-        "workload_metadata_config": {"mode": "GKE_METADATA"},
-        "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+        "machineType": machine_type,
         "metadata": {"disable-legacy-endpoints": "true"},
+        "oauthScopes": [CLOUD_PLATFORM_SCOPE],
+        "resourceLabels": resource_labels,
+        "serviceAccount": service_account,
+        "shieldedInstanceConfig": {"enableIntegrityMonitoring": True, "enableSecureBoot": True},
+        "spot": spot,
+        "workloadMetadataConfig": {"mode": "GKE_METADATA"},
     }
 
 
@@ -117,9 +118,9 @@ class GkeCluster(pulumi.ComponentResource):
         super().__init__("llm-platform:gke_cluster:GkeCluster", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         config = args.config
-        project_number = gcp.organizations.get_project(project_id=args.project, opts=pulumi.InvokeOptions(parent=self)).number
+        project_number = invoke("gcp:organizations/getProject:getProject", {"projectId": args.project}, parent=self)["number"]
 
-        key_ring = gcp.kms.KeyRing(f"{name}-keys", location=args.region, opts=child)
+        key_ring = kinds.KEY_RING(f"{name}-keys", {"location": args.region}, child)
         # GKE's service agent wraps the cluster's data encryption keys with this key; without the grant
         # the cluster fails to create.
         secrets_key, key_grant = agent_key(
@@ -130,85 +131,91 @@ class GkeCluster(pulumi.ComponentResource):
             parent=self,
         )
 
-        node_account = gcp.serviceaccount.Account(
-            f"{name}-nodes", account_id=service_account_id(args.cluster_name, "nodes"), display_name=f"{args.cluster_name} GKE nodes", opts=child
+        node_account = kinds.SERVICE_ACCOUNT(
+            f"{name}-nodes", {"accountId": service_account_id(args.cluster_name, "nodes"), "displayName": f"{args.cluster_name} GKE nodes"}, child
         )
-        node_role = gcp.projects.IAMMember(f"{name}-nodes-role", project=args.project, role=NODE_SERVICE_ACCOUNT_ROLE, member=node_account.member, opts=child)
+        node_role = kinds.PROJECT_IAM_MEMBER(
+            f"{name}-nodes-role", {"member": node_account.member, "project": args.project, "role": NODE_SERVICE_ACCOUNT_ROLE}, child
+        )
 
-        cluster = gcp.container.Cluster(
+        cluster = kinds.CLUSTER(
             f"{name}-cluster",
-            name=args.cluster_name,
-            location=args.region,
-            node_locations=config.node_zones,
-            network=args.network,
-            subnetwork=args.subnetwork,
-            networking_mode="VPC_NATIVE",
-            ip_allocation_policy={"cluster_secondary_range_name": args.pods_range_name, "services_secondary_range_name": args.services_range_name},
-            # GKE cannot create a cluster without a node pool; the default one is deleted once the cluster
-            # exists, and pools of our own (managed separately, so they change without touching the
-            # cluster) replace it. Its node config still matters while it lives: no default compute
-            # service account, shielded, GKE metadata server.
-            remove_default_node_pool=True,
-            initial_node_count=1,
-            node_config=node_config(
-                machine_type=DEFAULT_POOL_MACHINE_TYPE,
-                disk_size_gib=DEFAULT_POOL_DISK_GIB,
-                spot=False,
-                labels={},
-                resource_labels={},
-                service_account=node_account.email,
-            ),
-            release_channel={"channel": config.release_channel},
-            workload_identity_config={"workload_pool": f"{args.project}.svc.id.goog"},
-            private_cluster_config={
-                "enable_private_nodes": True,
-                "enable_private_endpoint": config.private_endpoint,
-                "master_ipv4_cidr_block": args.control_plane_cidr,
+            {
+                "addonsConfig": {"gcePersistentDiskCsiDriverConfig": {"enabled": True}, "httpLoadBalancing": {"disabled": False}},
+                # Dataplane V2 (eBPF) enforces NetworkPolicy itself: the model servers' policies take effect.
+                "datapathProvider": "ADVANCED_DATAPATH",
+                "databaseEncryption": {"keyName": secrets_key.id, "state": "ENCRYPTED"},
+                "deletionProtection": config.deletion_protection,
+                "enableShieldedNodes": True,
+                # GKE cannot create a cluster without a node pool; the default one is deleted once the
+                # cluster exists, and pools of our own (managed separately, so they change without touching
+                # the cluster) replace it. Its node config still matters while it lives: no default compute
+                # service account, shielded, GKE metadata server.
+                "initialNodeCount": 1,
+                "ipAllocationPolicy": {"clusterSecondaryRangeName": args.pods_range_name, "servicesSecondaryRangeName": args.services_range_name},
+                "location": args.region,
+                "loggingConfig": {"enableComponents": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
+                "masterAuthorizedNetworksConfig": {
+                    "cidrBlocks": [{"cidrBlock": str(cidr), "displayName": f"authorized-{index}"} for index, cidr in enumerate(config.authorized_networks)]
+                }
+                if config.authorized_networks
+                else None,
+                # Prometheus in the cluster does the metrics; Managed Service for Prometheus would collect
+                # the same series a second time, at a price per sample.
+                "monitoringConfig": {"enableComponents": ["SYSTEM_COMPONENTS"], "managedPrometheus": {"enabled": False}},
+                "name": args.cluster_name,
+                "network": args.network,
+                "networkingMode": "VPC_NATIVE",
+                "nodeConfig": node_config(
+                    machine_type=DEFAULT_POOL_MACHINE_TYPE,
+                    disk_size_gib=DEFAULT_POOL_DISK_GIB,
+                    spot=False,
+                    labels={},
+                    resource_labels={},
+                    service_account=node_account.email,
+                ),
+                "nodeLocations": config.node_zones,
+                "privateClusterConfig": {
+                    "enablePrivateEndpoint": config.private_endpoint,
+                    "enablePrivateNodes": True,
+                    "masterIpv4CidrBlock": args.control_plane_cidr,
+                },
+                "releaseChannel": {"channel": config.release_channel},
+                "removeDefaultNodePool": True,
+                "resourceLabels": args.labels,
+                "subnetwork": args.subnetwork,
+                "workloadIdentityConfig": {"workloadPool": f"{args.project}.svc.id.goog"},
             },
-            master_authorized_networks_config={
-                "cidr_blocks": [{"cidr_block": str(cidr), "display_name": f"authorized-{index}"} for index, cidr in enumerate(config.authorized_networks)]
-            }
-            if config.authorized_networks
-            else None,
-            # Dataplane V2 (eBPF) enforces NetworkPolicy itself: the model servers' policies take effect.
-            datapath_provider="ADVANCED_DATAPATH",
-            enable_shielded_nodes=True,
-            database_encryption={"state": "ENCRYPTED", "key_name": secrets_key.id},
-            # Prometheus in the cluster does the metrics; Managed Service for Prometheus would collect
-            # the same series a second time, at a price per sample.
-            monitoring_config={"enable_components": ["SYSTEM_COMPONENTS"], "managed_prometheus": {"enabled": False}},
-            logging_config={"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
-            addons_config={"http_load_balancing": {"disabled": False}, "gce_persistent_disk_csi_driver_config": {"enabled": True}},
-            resource_labels=args.labels,
-            deletion_protection=config.deletion_protection,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[key_grant, node_role]),
+            pulumi.ResourceOptions(parent=self, depends_on=[key_grant, node_role]),
         )
 
-        system_pool = gcp.container.NodePool(
+        system_pool = kinds.NODE_POOL(
             f"{name}-system",
-            name=SYSTEM_POOL,
-            cluster=cluster.id,
-            location=args.region,
-            autoscaling={"total_min_node_count": args.system_pool.min_nodes, "total_max_node_count": args.system_pool.max_nodes, "location_policy": "BALANCED"},
-            node_config=node_config(
-                machine_type=args.system_pool.machine_type,
-                disk_size_gib=args.system_pool.disk_size_gib,
-                spot=args.system_pool.spot,
-                labels=SYSTEM_NODES,
-                resource_labels=args.labels,
-                service_account=node_account.email,
-            ),
-            management={"auto_repair": True, "auto_upgrade": True},
-            # Upgrades add a node before draining one, so monitoring never loses capacity.
-            upgrade_settings={"max_surge": 1, "max_unavailable": 0},
-            opts=child,
+            {
+                "autoscaling": {"locationPolicy": "BALANCED", "totalMaxNodeCount": args.system_pool.max_nodes, "totalMinNodeCount": args.system_pool.min_nodes},
+                "cluster": cluster.id,
+                "location": args.region,
+                "management": {"autoRepair": True, "autoUpgrade": True},
+                "name": SYSTEM_POOL,
+                "nodeConfig": node_config(
+                    machine_type=args.system_pool.machine_type,
+                    disk_size_gib=args.system_pool.disk_size_gib,
+                    spot=args.system_pool.spot,
+                    labels=SYSTEM_NODES,
+                    resource_labels=args.labels,
+                    service_account=node_account.email,
+                ),
+                # Upgrades add a node before draining one, so monitoring never loses capacity.
+                "upgradeSettings": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            child,
         )
 
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
         self.endpoint = cluster.endpoint
         self.kubeconfig = pulumi.Output.secret(
-            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth.cluster_ca_certificate).apply(lambda parts: kubeconfig(*parts))
+            pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth).apply(lambda parts: kubeconfig(parts[0], parts[1], parts[2]["clusterCaCertificate"]))
         )
         self.secrets_key_id = secrets_key.id
         self.key_ring_id = key_ring.id

@@ -5,7 +5,9 @@ uses the key."""
 from __future__ import annotations
 
 import pulumi
-import pulumi_gcp as gcp
+
+from llm_platform.gcp import kinds
+from llm_platform.resources import CloudResource
 
 # KMS rotates the key every 90 days; old versions stay to decrypt what they encrypted.
 KEY_ROTATION_PERIOD = "7776000s"
@@ -13,14 +15,12 @@ KEY_ROTATION_PERIOD = "7776000s"
 
 def agent_key(
     name: str, *, key_ring_id: pulumi.Input[str], agent_email: pulumi.Input[str], labels: dict[str, str], parent: pulumi.Resource
-) -> tuple[gcp.kms.CryptoKey, gcp.kms.CryptoKeyIAMMember]:
+) -> tuple[CloudResource, CloudResource]:
     child = pulumi.ResourceOptions(parent=parent)
-    key = gcp.kms.CryptoKey(name, key_ring=key_ring_id, rotation_period=KEY_ROTATION_PERIOD, labels=labels, opts=child)
-    grant = gcp.kms.CryptoKeyIAMMember(
+    key = kinds.CRYPTO_KEY(name, {"keyRing": key_ring_id, "labels": labels, "rotationPeriod": KEY_ROTATION_PERIOD}, child)
+    grant = kinds.CRYPTO_KEY_IAM_MEMBER(
         f"{name}-agent",
-        crypto_key_id=key.id,
-        role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-        member=pulumi.Output.concat("serviceAccount:", agent_email),
-        opts=child,
+        {"cryptoKeyId": key.id, "member": pulumi.Output.concat("serviceAccount:", agent_email), "role": "roles/cloudkms.cryptoKeyEncrypterDecrypter"},
+        child,
     )
     return key, grant

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
 
 from llm_platform.config import GcpNetworkConfig
+from llm_platform.gcp import kinds
 
 PODS_RANGE = "pods"
 SERVICES_RANGE = "services"
@@ -36,45 +36,47 @@ class GcpNetwork(pulumi.ComponentResource):
         config = args.config
 
         # Custom mode: auto mode would carve a /20 into every region, overlapping whatever we peer with later.
-        network = gcp.compute.Network(f"{name}-network", auto_create_subnetworks=False, routing_mode="REGIONAL", opts=child)
-        subnetwork = gcp.compute.Subnetwork(
+        network = kinds.NETWORK(f"{name}-network", {"autoCreateSubnetworks": False, "routingMode": "REGIONAL"}, child)
+        subnetwork = kinds.SUBNETWORK(
             f"{name}-nodes",
-            network=network.id,
-            region=args.region,
-            ip_cidr_range=str(config.nodes_cidr),
-            secondary_ip_ranges=[
-                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=PODS_RANGE, ip_cidr_range=str(config.pods_cidr)),
-                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=SERVICES_RANGE, ip_cidr_range=str(config.services_cidr)),
-            ],
-            # Nodes without external addresses still reach Google APIs (Cloud Storage weights, Artifact
-            # Registry) directly instead of through NAT.
-            private_ip_google_access=True,
-            log_config=gcp.compute.SubnetworkLogConfigArgs(aggregation_interval="INTERVAL_5_SEC", flow_sampling=0.5, metadata="INCLUDE_ALL_METADATA")
-            if config.flow_logs
-            else None,
-            opts=child,
+            {
+                "ipCidrRange": str(config.nodes_cidr),
+                "logConfig": {"aggregationInterval": "INTERVAL_5_SEC", "flowSampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"} if config.flow_logs else None,
+                "network": network.id,
+                # Nodes without external addresses still reach Google APIs (Cloud Storage weights, Artifact
+                # Registry) directly instead of through NAT.
+                "privateIpGoogleAccess": True,
+                "region": args.region,
+                "secondaryIpRanges": [
+                    {"ipCidrRange": str(config.pods_cidr), "rangeName": PODS_RANGE},
+                    {"ipCidrRange": str(config.services_cidr), "rangeName": SERVICES_RANGE},
+                ],
+            },
+            child,
         )
-        router = gcp.compute.Router(f"{name}-router", network=network.id, region=args.region, opts=child)
+        router = kinds.ROUTER(f"{name}-router", {"network": network.id, "region": args.region}, child)
         addresses = [
-            gcp.compute.Address(f"{name}-nat-{index}", region=args.region, address_type="EXTERNAL", labels=args.labels, opts=child)
+            kinds.ADDRESS(f"{name}-nat-{index}", {"addressType": "EXTERNAL", "labels": args.labels, "region": args.region}, child)
             for index in range(config.nat_addresses)
         ]
-        gcp.compute.RouterNat(
+        kinds.ROUTER_NAT(
             f"{name}-nat",
-            router=router.name,
-            region=args.region,
-            # Fixed addresses, not auto-allocated ones, so a relay or partner can allowlist the cluster's egress.
-            nat_ip_allocate_option="MANUAL_ONLY",
-            nat_ips=[address.self_link for address in addresses],
-            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-            # Image pulls open many connections per node at once; dynamic allocation grows a node's ports
-            # instead of failing new connections.
-            enable_dynamic_port_allocation=True,
-            min_ports_per_vm=64,
-            max_ports_per_vm=4096,
-            enable_endpoint_independent_mapping=False,
-            log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
-            opts=child,
+            {
+                # Image pulls open many connections per node at once; dynamic allocation grows a node's ports
+                # instead of failing new connections.
+                "enableDynamicPortAllocation": True,
+                "enableEndpointIndependentMapping": False,
+                "logConfig": {"enable": True, "filter": "ERRORS_ONLY"},
+                "maxPortsPerVm": 4096,
+                "minPortsPerVm": 64,
+                # Fixed addresses, not auto-allocated ones, so a relay or partner can allowlist the cluster's egress.
+                "natIpAllocateOption": "MANUAL_ONLY",
+                "natIps": [address.self_link for address in addresses],
+                "region": args.region,
+                "router": router.name,
+                "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES",
+            },
+            child,
         )
 
         self.network_id = network.id

@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
 from llm_platform_policy import catalog
 
-from llm_platform.config import GpuPoolConfig
+from llm_platform.config import GkeGpuPool
 from llm_platform.contract import GPU_ROLE, GPU_TAINT_KEY, NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL, gpu_node_pool_name
+from llm_platform.gcp import kinds
 from llm_platform.gcp.cluster import node_config
 
 # GKE taints GPU nodes with exactly this itself; declaring the same taint keeps the node pool's spec
@@ -23,33 +23,28 @@ GKE_GPU_TAINT = {"key": GPU_TAINT_KEY, "value": "present", "effect": "NO_SCHEDUL
 class GkeGpuNodePoolsArgs:
     cluster_id: pulumi.Input[str]
     region: str
-    gpu_pools: list[GpuPoolConfig]
+    gpu_pools: list[GkeGpuPool]
     gpu_driver_version: str
     """`DEFAULT` or `LATEST` (GKE's driver installation modes)."""
     service_account: pulumi.Input[str]
     labels: dict[str, str]
 
 
-def max_nodes(pool: GpuPoolConfig) -> int:
+def max_nodes(pool: GkeGpuPool) -> int:
     return pool.max_gpus // catalog.gcp_machine_type(pool.machine_type).gpus
 
 
-def is_spot(pool: GpuPoolConfig) -> bool:
-    # The config allows a GKE pool one capacity type only.
-    return pool.capacity_types == ["spot"]
-
-
-def gpu_node_config(pool: GpuPoolConfig, *, driver_version: str, service_account: pulumi.Input[str], labels: dict[str, str]) -> dict:
+def gpu_node_config(pool: GkeGpuPool, *, driver_version: str, service_account: pulumi.Input[str], labels: dict[str, str]) -> dict:
     return node_config(
         machine_type=pool.machine_type,
         disk_size_gib=pool.root_volume_gib,
-        spot=is_spot(pool),
+        spot=pool.spot,
         labels={NODE_ROLE_LABEL: GPU_ROLE, POOL_LABEL: pool.name, POOL_GROUP_LABEL: pool.pool_group},
         resource_labels=labels,
         service_account=service_account,
     ) | {
-        "guest_accelerators": [
-            {"type": pool.accelerator_type, "count": pool.accelerator_count, "gpu_driver_installation_config": {"gpu_driver_version": driver_version}}
+        "guestAccelerators": [
+            {"count": pool.accelerator_count, "gpuDriverInstallationConfig": {"gpuDriverVersion": driver_version}, "type": pool.accelerator_type}
         ],
         "taints": [GKE_GPU_TAINT],
     }
@@ -62,26 +57,28 @@ class GkeGpuNodePools(pulumi.ComponentResource):
         super().__init__("llm-platform:gke_node_pools:GkeGpuNodePools", name, None, opts)
         self.node_pool_names = {}
         for pool in args.gpu_pools:
-            node_pool = gcp.container.NodePool(
+            node_pool = kinds.NODE_POOL(
                 f"{name}-{pool.name}",
-                name=gpu_node_pool_name(pool.name),
-                cluster=args.cluster_id,
-                location=args.region,
-                node_locations=pool.zones,
-                autoscaling={
-                    # Zero when nothing asks for GPUs; the total bounds the pool over all its zones.
-                    "total_min_node_count": 0,
-                    "total_max_node_count": max_nodes(pool),
-                    # ANY takes capacity wherever a zone has it, which for spot GPUs also lowers preemptions;
-                    # on-demand pools balance over zones.
-                    "location_policy": "ANY" if is_spot(pool) else "BALANCED",
+                {
+                    "autoscaling": {
+                        # ANY takes capacity wherever a zone has it, which for spot GPUs also lowers
+                        # preemptions; on-demand pools balance over zones.
+                        "locationPolicy": "ANY" if pool.spot else "BALANCED",
+                        # Zero when nothing asks for GPUs; the total bounds the pool over all its zones.
+                        "totalMaxNodeCount": max_nodes(pool),
+                        "totalMinNodeCount": 0,
+                    },
+                    "cluster": args.cluster_id,
+                    "location": args.region,
+                    "management": {"autoRepair": True, "autoUpgrade": True},
+                    "name": gpu_node_pool_name(pool.name),
+                    "nodeConfig": gpu_node_config(pool, driver_version=args.gpu_driver_version, service_account=args.service_account, labels=args.labels),
+                    "nodeLocations": pool.zones,
+                    # A surge node first, so that an upgrade never takes a serving GPU away before its
+                    # replacement is up (it needs one node of GPU quota headroom).
+                    "upgradeSettings": {"maxSurge": 1, "maxUnavailable": 0},
                 },
-                node_config=gpu_node_config(pool, driver_version=args.gpu_driver_version, service_account=args.service_account, labels=args.labels),
-                management={"auto_repair": True, "auto_upgrade": True},
-                # A surge node first, so that an upgrade never takes a serving GPU away before its
-                # replacement is up (it needs one node of GPU quota headroom).
-                upgrade_settings={"max_surge": 1, "max_unavailable": 0},
-                opts=pulumi.ResourceOptions(parent=self),
+                pulumi.ResourceOptions(parent=self),
             )
             self.node_pool_names[pool.name] = node_pool.name
         self.register_outputs({"node_pool_names": self.node_pool_names})

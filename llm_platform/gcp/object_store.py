@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
 
 from llm_platform.config import ModelConfig
 from llm_platform.contract import (
@@ -20,7 +19,9 @@ from llm_platform.contract import (
     weights_bucket_name,
     weights_location,
 )
+from llm_platform.gcp import kinds
 from llm_platform.gcp.kms import agent_key
+from llm_platform.resources import invoke
 
 
 @dataclass(frozen=True)
@@ -61,41 +62,46 @@ class GcsModelStore(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GcsModelStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:gcs_model_store:GcsModelStore", name, None, opts)
-        storage_agent = gcp.storage.get_project_service_account(project=args.project, opts=pulumi.InvokeOptions(parent=self)).email_address
+        # Asking for Cloud Storage's service agent also creates it, which the key grant below needs.
+        storage_agent = invoke("gcp:storage/getProjectServiceAccount:getProjectServiceAccount", {"project": args.project}, parent=self)["emailAddress"]
 
         # Cloud Storage's own service agent encrypts and decrypts objects with the key; readers need no KMS role.
         key, key_grant = agent_key(f"{name}-key", key_ring_id=args.key_ring_id, agent_email=storage_agent, labels=args.labels, parent=self)
         bucket_name = weights_bucket_name(args.cluster_name, args.project)
-        bucket = gcp.storage.Bucket(
+        bucket = kinds.BUCKET(
             f"{name}-bucket",
-            name=bucket_name,
-            # Same region as the GPUs: no inter-region transfer charge, and the fastest reads.
-            location=args.region.upper(),
-            storage_class="STANDARD",
-            uniform_bucket_level_access=True,
-            public_access_prevention="enforced",
-            versioning={"enabled": True},
-            encryption={"default_kms_key_name": key.id},
-            lifecycle_rules=[
-                {"action": {"type": "Delete"}, "condition": {"days_since_noncurrent_time": NONCURRENT_WEIGHTS_DAYS, "with_state": "ARCHIVED"}},
-                {"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": {"age": INCOMPLETE_UPLOAD_DAYS}},
-            ],
-            labels=args.labels,
-            force_destroy=False,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[key_grant]),
+            {
+                "encryption": {"defaultKmsKeyName": key.id},
+                "forceDestroy": False,
+                "labels": args.labels,
+                "lifecycleRules": [
+                    {"action": {"type": "Delete"}, "condition": {"daysSinceNoncurrentTime": NONCURRENT_WEIGHTS_DAYS, "withState": "ARCHIVED"}},
+                    {"action": {"type": "AbortIncompleteMultipartUpload"}, "condition": {"age": INCOMPLETE_UPLOAD_DAYS}},
+                ],
+                # Same region as the GPUs: no inter-region transfer charge, and the fastest reads.
+                "location": args.region.upper(),
+                "name": bucket_name,
+                "publicAccessPrevention": "enforced",
+                "storageClass": "STANDARD",
+                "uniformBucketLevelAccess": True,
+                "versioning": {"enabled": True},
+            },
+            pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[key_grant]),
         )
 
         for model in args.models:
             location = weights_location(model.name, model.source, bucket_name, GCSLocation.SCHEME)
-            gcp.storage.BucketIAMMember(
+            kinds.BUCKET_IAM_MEMBER(
                 f"{name}-{model.name}-read",
-                bucket=location.bucket,
-                role="roles/storage.objectViewer",
-                member=pulumi.Output.from_input(args.project_number).apply(
-                    lambda number, m=model: workload_principal(args.project, number, SERVING_NAMESPACE, model_service_account(m.name))
-                ),
-                condition=read_condition(location.bucket, location.prefix),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[bucket]),
+                {
+                    "bucket": location.bucket,
+                    "condition": read_condition(location.bucket, location.prefix),
+                    "member": pulumi.Output.from_input(args.project_number).apply(
+                        lambda number, m=model: workload_principal(args.project, number, SERVING_NAMESPACE, model_service_account(m.name))
+                    ),
+                    "role": "roles/storage.objectViewer",
+                },
+                pulumi.ResourceOptions(parent=self, depends_on=[bucket]),
             )
 
         self.bucket = bucket.name

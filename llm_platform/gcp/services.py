@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_gcp as gcp
+
+from llm_platform.gcp import kinds
 
 # Compute (network, NAT, nodes), GKE, Cloud KMS (Secrets and bucket keys), Cloud Storage (weights),
 # IAM (node service account), Cloud Monitoring (budget notification channels), Cloud Billing Budgets.
@@ -32,7 +33,9 @@ class GcpServices(pulumi.ComponentResource):
         super().__init__("llm-platform:gcp_services:GcpServices", name, None, opts)
         self.services = [
             # Left enabled on destroy: other stacks or people in the project may use the same APIs.
-            gcp.projects.Service(f"{name}-{service.split('.')[0]}", project=args.project, service=service, disable_on_destroy=False, opts=pulumi.ResourceOptions(parent=self))
+            kinds.SERVICE(
+                f"{name}-{service.split('.')[0]}", {"disableOnDestroy": False, "project": args.project, "service": service}, pulumi.ResourceOptions(parent=self)
+            )
             for service in SERVICES
         ]
         self.register_outputs({"services": self.services})

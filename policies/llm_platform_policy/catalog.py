@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 
 CATALOG_FILE = Path(__file__).parent / "data" / "gpu_catalog.yaml"
+# libyaml's loader where PyYAML was built with it (its wheels are): the catalog is read on every preview.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PRICES_FILE = Path(__file__).parent / "data" / "prices.yaml"
 
 
@@ -53,7 +55,7 @@ class GpuFamily:
 @cache
 def _raw() -> dict:
     with CATALOG_FILE.open() as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=_LOADER)
 
 
 def _regions(cloud: str) -> tuple[str, ...]:
@@ -143,7 +145,7 @@ def find_aws_instance_type(name: str) -> InstanceType | None:
 def service_prices() -> dict:
     """Prices of everything that is not an instance, by cloud, and the usage assumptions of the cost ceiling."""
     with PRICES_FILE.open() as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=_LOADER)
 
 
 # -- Google Cloud ----------------------------------------------------------------------------------

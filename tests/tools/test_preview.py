@@ -20,7 +20,7 @@ AWS_STACKS = [stack for stack in STACKS if CLOUD[stack] == "aws"]
 GCP_STACKS = [stack for stack in STACKS if CLOUD[stack] == "gcp"]
 # Helm releases every stack installs, and those only the stacks of one cloud do (GKE runs its own
 # NVIDIA device plugin and has no Karpenter).
-COMMON_RELEASES = {"kube-prometheus-stack", "dcgm-exporter", "keda"}
+COMMON_RELEASES = {"kube-prometheus-stack", "prometheus-operator-crds", "dcgm-exporter", "keda"}
 AWS_RELEASES = {"karpenter", "karpenter-crd", "nvidia-device-plugin"}
 
 
@@ -122,16 +122,17 @@ def test_invalid_configuration_exits_2_naming_each_key(project_with_stack, tmp_p
         "broken",
         {
             "llm-platform:environment": "staging",
+            "llm-platform:cloud": "aws",
             "llm-platform:region": "us-west-2",
             "llm-platform:clusterNmae": "llm-x",
-            "llm-platform:network": {"cidr": "10.0.0.0/33"},
+            "llm-platform:aws": {"network": {"cidr": "10.0.0.0/33"}},
         },
     )
     result = preview("broken", tmp_path / "build", root)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "llm-platform:clusterNmae: unknown key" in result.stderr and "did you mean 'clusterName'" in result.stderr
-    assert 'llm-platform:network.cidr: "10.0.0.0/33" is invalid' in result.stderr
+    assert 'llm-platform:aws.network.cidr: "10.0.0.0/33" is invalid' in result.stderr
     assert "llm-platform:clusterName: (not set) is invalid" in result.stderr
     assert not (tmp_path / "build").exists(), "nothing may be written for an invalid stack"
 
@@ -193,6 +194,7 @@ CHART_OF_RELEASE = {
     "nvidia-device-plugin": ("nvidia-device-plugin", ()),
     "dcgm-exporter": ("dcgm-exporter", ("securityContext", "extraVolumeMounts[]")),
     "keda": ("keda", ()),
+    "prometheus-operator-crds": ("prometheus-operator-crds", ()),
     "kube-prometheus-stack": (
         "kube-prometheus-stack",
         ("alertmanager.config", "grafana.nodeSelector", "grafana.persistence", "kube-state-metrics.nodeSelector", "prometheus-node-exporter.tolerations"),
@@ -323,6 +325,7 @@ def test_gcp_cost_ceiling_matches_a_hand_computation(previews):
     # The NAT gateway charge is per VM using it (5 at most here), below the 32-VM cap.
     assert items["Cloud NAT gateways"] == round(5 * 0.0014 * 730, 2)
     assert items["NAT addresses"] == round(0.005 * 730, 2)
-    assert items["model weights in Cloud Storage"] == round(7.25e9 * 2 / 2**30 * 0.020, 2)
+    # The weights the model's cache volume can hold, at most: 7.25e9 x 2 bytes = 13.5 GiB, x 1.25 rounded up plus 5.
+    assert items["model weights in Cloud Storage"] == round(22 * 0.020, 2)
     assert plan["cost"]["monthlyCeilingUsd"] == round(sum(items.values()), 2)
     assert plan["cost"]["monthlyBudgetUsd"] == 3000

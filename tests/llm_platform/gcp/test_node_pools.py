@@ -1,6 +1,6 @@
 """GKE GPU node pools: bounded by maxGpus, GKE-installed drivers, tainted and labelled like the AWS pools."""
 
-from llm_platform.config import GpuPoolConfig
+from llm_platform.config import GkeGpuPool
 from llm_platform.gcp.node_pools import gpu_node_config, max_nodes
 
 
@@ -18,13 +18,13 @@ def test_staging_l4_pool(stack_plan):
 
 
 def test_multi_gpu_machines_scale_by_nodes_not_gpus():
-    pool = GpuPoolConfig(
+    pool = GkeGpuPool(
         name="a100", machine_type="a2-highgpu-4g", accelerator_type="nvidia-tesla-a100", accelerator_count=4, capacity_types=["on-demand"], max_gpus=8
     )
     assert max_nodes(pool) == 2
     config = gpu_node_config(pool, driver_version="LATEST", service_account="sa", labels={})
     assert config["spot"] is False
-    assert config["guest_accelerators"][0]["gpu_driver_installation_config"] == {"gpu_driver_version": "LATEST"}
+    assert config["guestAccelerators"][0]["gpuDriverInstallationConfig"] == {"gpuDriverVersion": "LATEST"}
 
 
 def test_the_workloads_toleration_matches_gke_gpu_taint():
