@@ -1,12 +1,307 @@
-"""The whole program (`__main__.py`) on every committed stack file."""
+"""The whole program (`__main__.py`) on every committed stack file: what `make preview` writes for each,
+that every object validates against the pinned schemas, that the policies and the cost ceiling hold, and
+that no resource of an existing stack changes its URN (a real `pulumi up` would replace it).
+
+The preview runs once per stack as a command (module fixture `previews`) and once in-process (the
+session fixture `stack_plan`); the tests reuse those two runs instead of previewing again."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import yaml
 
-from tools.preview import ROOT
+from llm_platform import config as stack_config
+from llm_platform import pins
+from llm_platform_policy.pack import evaluate
+from tests.k8s_schemas import validate_any, validate_helm_values
+from tools.policy_config import load_config
+from tools.preview import ROOT, load_stack_file, run_program
 
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
 CLOUD = {stack: yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["llm-platform:cloud"] for stack in STACKS}
 AWS_STACKS = [stack for stack in STACKS if CLOUD[stack] == "aws"]
 GCP_STACKS = [stack for stack in STACKS if CLOUD[stack] == "gcp"]
+# Helm releases every stack installs, and those only the stacks of one cloud do (GKE runs its own
+# NVIDIA device plugin and has no Karpenter).
+COMMON_RELEASES = {"kube-prometheus-stack", "prometheus-operator-crds", "dcgm-exporter", "keda"}
+AWS_RELEASES = {"karpenter", "karpenter-crd", "nvidia-device-plugin"}
+URNS = Path(__file__).parent / "data" / "urns"
+# Resources added on purpose since the URNs were recorded (type::last two parts of the name), and why.
+ADDED = {"kubernetes:helm.sh/v3:Release::monitoring-crds": "the monitoring CRDs' own release, which upgrades them with the chart"}
+
+
+def pack_config(stack: str) -> dict:
+    return load_config(ROOT / "policies" / "config" / f"{stack}.json")
+
+
+@pytest.fixture(scope="module")
+def previews(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    """`python -m tools.preview <stack>` for every stack, as `make preview` runs it."""
+    out = tmp_path_factory.mktemp("build")
+    runs = {}
+    for stack in STACKS:
+        command = [sys.executable, "-m", "tools.preview", stack, "--out", str(out)]
+        runs[stack] = (subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"}), out / stack)
+    return runs
+
+
+# -- the stack files -------------------------------------------------------------------------------------
+
+
+def test_both_environments_and_clouds_have_a_stack():
+    assert {"staging", "production"} <= set(AWS_STACKS)
+    assert "staging-gcp" in GCP_STACKS
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_file_is_valid_configuration(stack):
+    config = stack_config.parse(stack_config.decode_flat_config(load_stack_file(stack)[0]))
+    assert config.cloud == CLOUD[stack]
+    assert config.environment == stack.split("-")[0]
+    assert config.common_tags()["managed-by"] == "pulumi" and config.common_tags()["environment"] == config.environment
+
+
+def test_production_is_highly_available():
+    config = stack_config.parse(stack_config.decode_flat_config(load_stack_file("production")[0]))
+    network = config.aws.network
+    assert network.nat_gateways == "perAz" and network.az_count >= 3 and network.flow_logs is not None
+    assert config.aws.cluster.karpenter_replicas >= 2 and config.observability.prometheus_replicas >= 2
+    assert all(model.min_replicas >= 2 for model in config.models)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_previews_cleanly(previews, stack):
+    result, out = previews[stack]
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"Offline preview of llm-platform/{stack}" in result.stdout
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["project"] == "llm-platform" and plan["stack"] == stack
+    assert set(plan) == {"project", "stack", "resources", "outputs", "policy", "cost"}
+    for resource in plan["resources"]:
+        assert set(resource) == {"urn", "type", "name", "parent", "custom", "provider", "protect", "dependsOn", "inputs"}
+    types = {r["type"] for r in plan["resources"]}
+    if CLOUD[stack] == "aws":
+        assert {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/natGateway:NatGateway"} <= types
+        assert plan["outputs"]["vpcId"].startswith("vpc-")
+        assert len(plan["outputs"]["privateSubnetIds"]) == 3
+    else:
+        assert {"gcp:compute/network:Network", "gcp:container/cluster:Cluster", "gcp:container/nodePool:NodePool", "gcp:compute/routerNat:RouterNat"} <= types
+        assert not any(t.startswith("aws:") for t in types)
+        assert plan["outputs"]["cloud"] == "gcp" and plan["outputs"]["natAddresses"]
+    assert (out / "manifests").is_dir() and (out / "helm").is_dir()
+
+
+@pytest.mark.parametrize("stack", GCP_STACKS)
+def test_every_gcp_resource_uses_the_explicit_provider(previews, stack):
+    plan = json.loads((previews[stack][1] / "plan.json").read_text())
+    for resource in plan["resources"]:
+        if resource["type"].startswith("gcp:"):
+            assert "pulumi:providers:gcp::gcp::" in resource["provider"], resource["urn"]
+    (provider,) = [r for r in plan["resources"] if r["type"] == "pulumi:providers:gcp"]
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    project = config["llm-platform:gcp"]["project"]
+    assert provider["inputs"]["project"] == provider["inputs"]["billingProject"] == project
+    assert provider["inputs"]["region"] == config["llm-platform:region"] and provider["inputs"]["userProjectOverride"] == "true"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_aws_resource_uses_the_explicit_provider(previews, stack):
+    plan = json.loads((previews[stack][1] / "plan.json").read_text())
+    for resource in plan["resources"]:
+        if resource["type"].startswith("aws:"):
+            assert "pulumi:providers:aws::aws::" in resource["provider"], resource["urn"]
+
+
+def test_production_nat_per_zone_and_flow_logs(previews):
+    plan = json.loads((previews["production"][1] / "plan.json").read_text())
+    types = [r["type"] for r in plan["resources"]]
+    assert types.count("aws:ec2/natGateway:NatGateway") == 3
+    assert types.count("aws:ec2/flowLog:FlowLog") == 1
+    staging = json.loads((previews["staging"][1] / "plan.json").read_text())
+    assert [r["type"] for r in staging["resources"]].count("aws:ec2/natGateway:NatGateway") == 1
+
+
+
+
+def test_preview_is_deterministic(previews, stack_plan):
+    # Two runs, in two processes: the command's plan.json and the in-process plan, rendered alike.
+    plan = stack_plan("staging").plan
+    plan.check(pack_config("staging"))
+    assert json.dumps(plan.to_json(), indent=2) + "\n" == (previews["staging"][1] / "plan.json").read_text()
+
+
+# -- policies ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "stack, change, policy, message",
+    [
+        ("staging", lambda c: c["budget-ceiling"].update(monthlyBudgetUsd=500), "budget-ceiling", "exceeds the budget $500.00"),
+        ("staging", lambda c: c["gpu-quota"].update(maxGpus=1), "gpu-quota", "above the environment's maxGpus 1"),
+        ("staging-gcp", lambda c: c["budget-ceiling"].update(monthlyBudgetUsd=1500), "budget-ceiling", "exceeds the budget $1,500.00"),
+        ("staging-gcp", lambda c: c["gpu-quota"].update(maxGpus=1), "gpu-quota", "GPU node pools can reach 2 GPUs (gpu-l4=2)"),
+        (
+            "staging-gcp",
+            lambda c: c["gpu-quota"]["gpuQuotas"].update(PREEMPTIBLE_NVIDIA_L4_GPUS=1),
+            "gpu-quota",
+            "2 GPUs under Compute Engine quota PREEMPTIBLE_NVIDIA_L4_GPUS, above the project's regional quota of 1",
+        ),
+    ],
+)
+def test_a_tighter_policy_config_is_a_mandatory_violation(stack_plan, stack, change, policy, message):
+    # The same rules the command applies (tests/tools/test_preview.py checks its exit status 1), over
+    # the stack's plan as it was declared once.
+    config = pack_config(stack)
+    change(config)
+    findings = evaluate(stack_plan(stack).plan.policy_resources(), config)
+    assert {f.policy for f in findings if f.enforcement == "mandatory"} == {policy}
+    assert any(message in f.message for f in findings), [f.message for f in findings]
+
+
+# -- every object the stacks declare, against the real schemas -----------------------------------------
+
+from llm_platform import pins  # noqa: E402
+from tests.k8s_schemas import validate_any, validate_helm_values  # noqa: E402
+
+# Release name -> (chart whose default values are the reference, key paths the reference cannot check).
+# kube-prometheus-stack's defaults do not carry its subcharts' own keys (grafana, kube-state-metrics,
+# prometheus-node-exporter charts), and alertmanager.config is Alertmanager's configuration file, checked
+# in tests/llm_platform/platform/test_monitoring.py. The DCGM exporter's securityContext and extraVolumeMounts are a
+# Kubernetes SecurityContext and VolumeMounts (its defaults show only some fields); GKE's are validated as
+# such, in a container, there.
+CHART_OF_RELEASE = {
+    "karpenter": ("karpenter", ()),
+    "nvidia-device-plugin": ("nvidia-device-plugin", ()),
+    "dcgm-exporter": ("dcgm-exporter", ("securityContext", "extraVolumeMounts[]")),
+    "keda": ("keda", ()),
+    "prometheus-operator-crds": ("prometheus-operator-crds", ()),
+    "kube-prometheus-stack": (
+        "kube-prometheus-stack",
+        ("alertmanager.config", "grafana.nodeSelector", "grafana.persistence", "kube-state-metrics.nodeSelector", "prometheus-node-exporter.tolerations"),
+    ),
+}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_manifest_validates_against_its_schema(previews, stack):
+    manifests = sorted((previews[stack][1] / "manifests").glob("*.yaml"))
+    assert manifests
+    for path in manifests:
+        errors = validate_any(yaml.safe_load(path.read_text()), pins.KUBERNETES_VERSION)
+        assert errors == [], f"{path.name}: {errors}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_helm_release_is_pinned_and_uses_chart_keys(previews, stack):
+    releases = sorted((previews[stack][1] / "helm").glob("*.yaml"))
+    names = {p.stem for p in releases}
+    assert names >= COMMON_RELEASES
+    assert (names >= AWS_RELEASES) if CLOUD[stack] == "aws" else not (names & AWS_RELEASES)
+    for path in releases:
+        release = yaml.safe_load(path.read_text())
+        assert release["version"], f"{path.name} is not pinned"
+        if release["name"] in CHART_OF_RELEASE:
+            chart, free_form = CHART_OF_RELEASE[release["name"]]
+            assert validate_helm_values(chart, release["values"], free_form) == [], path.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_passes_its_own_mandatory_policies(previews, stack):
+    result, out = previews[stack]
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    assert [v for v in plan["policy"]["violations"] if v["enforcement"] == "mandatory"] == []
+    assert plan["cost"]["monthlyCeilingUsd"] <= plan["cost"]["monthlyBudgetUsd"]
+    assert "Monthly cost ceiling" in result.stdout and "budget" in result.stdout
+
+
+def _hand_pool_cost(types: list[str], max_gpus: int) -> float:
+    """A GPU pool at its limit: as many of the dearest allowed type as the GPU limit admits, on-demand."""
+    from llm_platform_policy import catalog
+
+    return max((max_gpus // catalog.aws_instance_type(t).gpus) * catalog.aws_instance_type(t).prices["us-west-2"] for t in types) * 730
+
+
+@pytest.mark.parametrize(
+    "stack, gpu_pools, system",
+    [
+        # Staging: l4 pool of g6.xlarge/g6.2xlarge, 2 GPUs; system pool 16 vCPU of m7i/m6i large/xlarge.
+        ("staging", {"gpu-l4": (["g6.xlarge", "g6.2xlarge"], 2)}, 16 * 0.1008 / 2),
+        # Production: two A10G pools of g5.2xlarge, 2 GPUs each; system pool 16 vCPU of m7i.
+        ("production", {"gpu-a10g-baseline": (["g5.2xlarge"], 2), "gpu-a10g-burst": (["g5.2xlarge"], 2)}, 16 * 0.1008 / 2),
+    ],
+)
+def test_cost_ceiling_matches_a_hand_computation(previews, stack, gpu_pools, system):
+    items = {item["name"]: item for item in json.loads((previews[stack][1] / "plan.json").read_text())["cost"]["items"]}
+    for pool, (types, gpus) in gpu_pools.items():
+        assert items[f"GPU pool {pool}"]["monthlyUsd"] == round(_hand_pool_cost(types, gpus), 2)
+    assert items["node pool system"]["monthlyUsd"] == round(system * 730, 2)
+    assert items["EKS control plane"]["monthlyUsd"] == 73.0
+    nat = 3 if stack == "production" else 1
+    assert items["NAT gateways"]["monthlyUsd"] == round(nat * 0.045 * 730, 2)
+    plan = json.loads((previews[stack][1] / "plan.json").read_text())
+    assert plan["cost"]["monthlyCeilingUsd"] == round(sum(item["monthlyUsd"] for item in items.values()), 2)
+
+
+def test_gcp_cost_ceiling_matches_a_hand_computation(previews):
+    """staging-gcp: 2 x g2-standard-8 (L4) and at most 3 x e2-standard-4, us-central1 list prices, on-demand."""
+    plan = json.loads((previews["staging-gcp"][1] / "plan.json").read_text())
+    items = {item["name"]: item["monthlyUsd"] for item in plan["cost"]["items"]}
+    assert items["GPU pool gpu-l4"] == round(2 * 0.853624 * 730, 2)
+    assert items["node pool system"] == round(3 * 0.134023 * 730, 2)
+    assert items["GKE cluster management"] == 73.0
+    assert items["boot disks of pool gpu-l4"] == 2 * 200 * 0.10
+    assert items["boot disks of pool system"] == 3 * 100 * 0.10
+    # The NAT gateway charge is per VM using it (5 at most here), below the 32-VM cap.
+    assert items["Cloud NAT gateways"] == round(5 * 0.0014 * 730, 2)
+    assert items["NAT addresses"] == round(0.005 * 730, 2)
+    # The weights the model's cache volume can hold, at most: 7.25e9 x 2 bytes = 13.5 GiB, x 1.25 rounded up plus 5.
+    assert items["model weights in Cloud Storage"] == round(22 * 0.020, 2)
+    assert plan["cost"]["monthlyCeilingUsd"] == round(sum(items.values()), 2)
+    assert plan["cost"]["monthlyBudgetUsd"] == 3000
+
+
+# -- URNs --------------------------------------------------------------------------------------------
+
+
+def urn_for(stack: str, parent_urn: str, typ: str, name: str) -> str:
+    """A resource's URN as the engine forms it: its type qualified by its parent's, unless the parent is
+    the stack itself."""
+    parent_type = parent_urn.split("::")[2] if parent_urn else ""
+    qualified = typ if parent_type in ("", "pulumi:pulumi:Stack") else f"{parent_type}${typ}"
+    return f"urn:pulumi:{stack}::llm-platform::{qualified}::{name}"
+
+
+def alias_urns(request, stack: str) -> set[str]:
+    """The URNs a resource also answers to: one per alias it declares, given as a URN or as a spec that
+    changes its name, type or parent."""
+    urns = set()
+    for alias in request.aliases:
+        if alias.urn:
+            urns.add(alias.urn)
+        else:
+            spec = alias.spec
+            parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+            urns.add(urn_for(spec.stack or stack, parent, spec.type or request.type, spec.name or request.name))
+    return urns
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_existing_resource_changes_its_urn(stack):
+    """Every URN recorded before the layout change (tests/data/urns/<stack>.txt) is still declared, or an
+    alias of a declared resource covers it, so `pulumi up` on an existing stack replaces nothing; what is
+    new is only what the change added on purpose."""
+    aliases: set[str] = set()
+    plan = run_program(stack, on_register=lambda request: aliases.update(alias_urns(request, stack)))
+    current = {resource.urn for resource in plan.resources}
+    recorded = set((URNS / f"{stack}.txt").read_text().split())
+    assert recorded - (current | aliases) == set(), "a real pulumi up would replace these"
+    added = {urn.rsplit("::", 2)[-2].rsplit("$", 1)[-1] + "::" + urn.rsplit("-", 2)[-2] + "-" + urn.rsplit("-", 1)[-1] for urn in current - recorded}
+    assert added == set(ADDED), sorted(current - recorded)

@@ -40,33 +40,6 @@ def _digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
-def _one_or_many(values: list[Any]) -> Any:
-    return values[0] if len(values) == 1 else values
-
-
-def render_policy_document(args: dict[str, Any]) -> str:
-    """Render `aws.iam.get_policy_document` statements into the JSON the provider would produce."""
-    statements = []
-    for statement in args.get("statements") or []:
-        rendered: dict[str, Any] = {}
-        if statement.get("sid"):
-            rendered["Sid"] = statement["sid"]
-        rendered["Effect"] = statement.get("effect") or "Allow"
-        for key, field in (("actions", "Action"), ("notActions", "NotAction"), ("resources", "Resource"), ("notResources", "NotResource")):
-            if statement.get(key):
-                rendered[field] = _one_or_many(statement[key])
-        for key, field in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
-            if statement.get(key):
-                rendered[field] = {p["type"]: _one_or_many(p["identifiers"]) for p in statement[key]}
-        if statement.get("conditions"):
-            condition: dict[str, dict[str, Any]] = {}
-            for c in statement["conditions"]:
-                condition.setdefault(c["test"], {})[c["variable"]] = _one_or_many(c["values"])
-            rendered["Condition"] = condition
-        statements.append(rendered)
-    return json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2)
-
-
 class CloudMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str, zone_count: int = 4):
         self.region = region
@@ -96,8 +69,6 @@ class CloudMocks(pulumi.runtime.Mocks):
         if token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
             email = f"service-{GCP_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
             return {"id": email, "emailAddress": email, "member": f"serviceAccount:{email}", "project": args.args.get("project") or self.gcp_project}
-        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            return {"id": _digest(token, json.dumps(args.args, sort_keys=True)), "json": render_policy_document(args.args), "minifiedJson": ""}
         raise NotImplementedError(f"the offline preview has no answer for invoke {token}; add one to tools/mock_cloud.py")
 
     # -- resources ---------------------------------------------------------------------------------

@@ -362,8 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root.resolve()
     policy_config = args.policy_config or root / "policies" / "config" / f"{args.stack}.json"
     try:
-        plan = run_program(args.stack, root)
+        # Both inputs are checked before the program runs: a missing stack or a bad policy file costs no preview.
+        load_stack_file(args.stack, root)
         pack_config = load_config(policy_config)
+        plan = run_program(args.stack, root)
     except (FileNotFoundError, PolicyConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,43 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pytest
 
-from tools.mock_cloud import CloudMocks, render_policy_document
-
-
-def test_policy_document_renders_like_the_provider():
-    rendered = json.loads(
-        render_policy_document(
-            {
-                "statements": [
-                    {
-                        "sid": "Trust",
-                        "actions": ["sts:AssumeRoleWithWebIdentity"],
-                        "principals": [{"type": "Federated", "identifiers": ["arn:aws:iam::1:oidc-provider/x"]}],
-                        "conditions": [
-                            {"test": "StringEquals", "variable": "x:sub", "values": ["system:serviceaccount:a:b"]},
-                            {"test": "StringEquals", "variable": "x:aud", "values": ["sts.amazonaws.com"]},
-                        ],
-                    },
-                    {"effect": "Deny", "actions": ["s3:*"], "resources": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]},
-                ]
-            }
-        )
-    )
-    assert rendered["Version"] == "2012-10-17"
-    trust, deny = rendered["Statement"]
-    assert trust == {
-        "Sid": "Trust",
-        "Effect": "Allow",
-        "Action": "sts:AssumeRoleWithWebIdentity",
-        "Principal": {"Federated": "arn:aws:iam::1:oidc-provider/x"},
-        "Condition": {"StringEquals": {"x:sub": "system:serviceaccount:a:b", "x:aud": "sts.amazonaws.com"}},
-    }
-    assert deny == {"Effect": "Deny", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]}
+from tools.mock_cloud import CloudMocks
 
 
 def test_zones_and_ids_follow_the_region():
