@@ -134,7 +134,7 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         model_ingress = ModelIngress(manifest=ingress(cfg.aws.ingress, cfg.models), host=cfg.aws.ingress.host)
     return ClusterBase(
         k8s_provider=cluster.k8s_provider,
-        gpu_capacity=[node_pools, storage],
+        capacity=[node_pools, storage],
         storage_class=storage.default_storage_class,
         alert_delivery=alert_topics.delivery,
         network_cidr=str(cfg.aws.network.cidr),

@@ -83,7 +83,7 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
     )
     return ClusterBase(
         k8s_provider=cluster.k8s_provider,
-        gpu_capacity=[gpu_pools],
+        capacity=[gpu_pools],
         storage_class=GKE_STORAGE_CLASS,
         alert_delivery=smtp_delivery(
             gcp_cfg.smtp,

@@ -23,8 +23,10 @@ class ClusterBase:
     """What a cloud's base gives the in-cluster platform."""
 
     k8s_provider: pulumi.ProviderResource
-    gpu_capacity: list[pulumi.Resource]
-    """What model servers wait for: GPU pools (and, on EKS, the device plugin's prerequisites)."""
+    capacity: list[pulumi.Resource]
+    """What the platform's workloads wait for: the nodes they run on and the storage class Prometheus's
+    volumes use. On EKS the Karpenter NodePools (system and GPU) and the gp3 class; on GKE the GPU node
+    pools (the Kubernetes provider itself already waits for the system pool, and the class is built in)."""
     storage_class: pulumi.Input[str]
     alert_delivery: AlertDelivery
     network_cidr: str
@@ -59,7 +61,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
     def in_cluster_after(*prerequisites: pulumi.Resource) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(providers={"kubernetes": base.k8s_provider}, depends_on=list(prerequisites))
 
-    # Monitoring runs on the system pool and keeps Prometheus data on the storage class: both must exist first.
+    # Monitoring runs on the system pool and keeps Prometheus data on the storage class: the base's capacity first.
     monitoring = Monitoring(
         f"{name}-monitoring",
         MonitoringArgs(
@@ -69,14 +71,14 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             cluster_monitors=base.cluster_monitors,
             dcgm_overrides=base.dcgm_overrides,
         ),
-        opts=in_cluster_after(*base.gpu_capacity),
+        opts=in_cluster_after(*base.capacity),
     )
     ServingObservability(
         f"{name}-observability",
         ServingObservabilityArgs(config=cfg.observability, cluster_capacity_alerts=base.capacity_alerts),
         opts=in_cluster_after(monitoring),
     )
-    keda = Keda(f"{name}-keda", KedaArgs(replicas=cfg.observability.prometheus_replicas), opts=in_cluster_after(*base.gpu_capacity))
+    keda = Keda(f"{name}-keda", KedaArgs(replicas=cfg.observability.prometheus_replicas), opts=in_cluster_after(*base.capacity))
     # Model servers need the GPU pools, Prometheus (ServiceMonitor CRD, scaling queries) and KEDA
     # (ScaledObject CRD) in place.
     serving = Serving(
@@ -90,6 +92,6 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             ingress=base.ingress,
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
         ),
-        opts=in_cluster_after(*base.gpu_capacity, monitoring, keda, *base.serving_prerequisites),
+        opts=in_cluster_after(*base.capacity, monitoring, keda, *base.serving_prerequisites),
     )
     return Platform(monitoring=monitoring, serving=serving)

@@ -7,16 +7,23 @@ import copy
 
 import pytest
 
+from llm_platform.aws.karpenter import KarpenterInfra, KarpenterInfraArgs
 from llm_platform.aws.node_pools import (
     GPU_TAINT,
+    NodePools,
+    NodePoolsArgs,
     ec2_node_class,
     gpu_limits,
     gpu_node_pool,
     system_node_pool,
 )
-from llm_platform.config import AwsGpuPool, DisruptionWindow, SystemPoolConfig
+from llm_platform.config import AwsGpuPool, ClusterConfig, DisruptionWindow, SystemPoolConfig
 from llm_platform.contract import NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL
 from tests.k8s_schemas import validate_custom_resource
+from tests.llm_platform.aws.stack import ISSUER, OIDC_PROVIDER_ARN, TAGS, base_plan, declare_once, in_cluster, on_aws, stack_config
+
+NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
+NODE_CLASS_KIND = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 
 POOL = AwsGpuPool(name="l4", instanceTypes=["g6.xlarge", "g6.2xlarge"], capacityTypes=["spot", "on-demand"], maxGpus=2)
 QUIET = DisruptionWindow(schedule="0 0 * * mon-fri", duration="9h")
@@ -85,31 +92,107 @@ def test_node_class_requires_imdsv2_and_encrypts_volumes():
     assert spec["subnetSelectorTerms"] == spec["securityGroupSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "c"}}]
 
 
-def test_production_baseline_before_spot_burst(stack_plan):
-    pools = {r.inputs["metadata"]["name"]: r.inputs for r in stack_plan("production").of_type("kubernetes:karpenter.sh/v1:NodePool")}
+def node_pools_program(environment: str):
+    """The node pools of a staging- or production-like stack, on the node role Karpenter's AWS side creates
+    (wired as the base wires them)."""
+    cluster_name = f"llm-{environment}-test"
+
+    def program() -> None:
+        infra = KarpenterInfra(
+            f"{cluster_name}-karpenter",
+            KarpenterInfraArgs(cluster_name=cluster_name, oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, tags=TAGS),
+            opts=on_aws(),
+        )
+        NodePools(
+            f"{cluster_name}-pools",
+            NodePoolsArgs(
+                cluster_name=cluster_name,
+                node_role_name=infra.node_role_name,
+                ami_alias=ClusterConfig().ami_alias,
+                tags=TAGS,
+                **STACK_POOLS[environment],
+            ),
+            opts=in_cluster(),
+        )
+
+    return program
+
+
+STACK_POOLS = {
+    "staging": {"system_pool": SystemPoolConfig(capacityTypes=["spot", "on-demand"]), "gpu_pools": [POOL], "gpu_quiet_hours": None},
+    "production": {
+        "system_pool": SystemPoolConfig(instanceTypes=["m7i.large", "m7i.xlarge", "m7i.2xlarge"], capacityTypes=["on-demand"]),
+        "gpu_pools": [
+            AwsGpuPool(name="a10g-baseline", group="a10g", instanceTypes=["g5.2xlarge"], capacityTypes=["on-demand"], maxGpus=2, weight=100),
+            AwsGpuPool(name="a10g-burst", group="a10g", instanceTypes=["g5.2xlarge"], capacityTypes=["spot", "on-demand"], maxGpus=2, weight=10),
+        ],
+        "gpu_quiet_hours": QUIET,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def plans():
+    return {environment: declare_once(node_pools_program(environment)) for environment in STACK_POOLS}
+
+
+def test_production_baseline_before_spot_burst(plans):
+    pools = {r.inputs["metadata"]["name"]: r.inputs for r in plans["production"].of_type(NODE_POOL)}
+    assert sorted(pools) == ["gpu-a10g-baseline", "gpu-a10g-burst", "system"]
     baseline, burst = pools["gpu-a10g-baseline"], pools["gpu-a10g-burst"]
     assert baseline["spec"]["weight"] > burst["spec"]["weight"]
+    assert (baseline["spec"]["weight"], burst["spec"]["weight"]) == (100, 10)
     assert requirement(baseline, "karpenter.sh/capacity-type") == ["on-demand"]
     assert requirement(burst, "karpenter.sh/capacity-type") == ["spot", "on-demand"]
     for pool in (baseline, burst):
         assert pool["spec"]["template"]["metadata"]["labels"][POOL_GROUP_LABEL] == "a10g"
         assert pool["spec"]["limits"]["nvidia.com/gpu"] == 2
         assert {"nodes": "0", "schedule": "0 0 * * mon-fri", "duration": "9h"} in pool["spec"]["disruption"]["budgets"]
+    assert requirement(pools["system"], "karpenter.sh/capacity-type") == ["on-demand"]
 
 
-@pytest.mark.parametrize("stack", ["staging", "production"])
-def test_every_node_class_in_a_stack_is_hardened(stack_plan, stack):
-    declared = stack_plan(stack)
-    classes = declared.of_type("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass")
-    pools = declared.of_type("kubernetes:karpenter.sh/v1:NodePool")
-    assert len(classes) == len(pools)
+def test_staging_gpu_pools_have_no_quiet_hours(plans):
+    pools = {r.inputs["metadata"]["name"]: r.inputs for r in plans["staging"].of_type(NODE_POOL)}
+    assert sorted(pools) == ["gpu-l4", "system"]
+    assert pools["gpu-l4"]["spec"]["disruption"]["budgets"] == [{"nodes": "1"}]
+    assert requirement(pools["system"], "karpenter.sh/capacity-type") == ["spot", "on-demand"]
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_every_node_class_in_a_stack_is_hardened(plans, environment):
+    declared = plans[environment]
+    classes = declared.of_type(NODE_CLASS_KIND)
+    pools = declared.of_type(NODE_POOL)
+    assert len(classes) == len(pools) == 1 + len(STACK_POOLS[environment]["gpu_pools"])
+    node_role = declared.one("aws:iam/role:Role", f"llm-{environment}-test-karpenter-node").inputs["name"]
+    assert node_role == f"llm-{environment}-test-karpenter-node"
+    class_urns = {c.inputs["metadata"]["name"]: c.urn for c in classes}
     for node_class in classes:
         spec = node_class.inputs["spec"]
+        assert validate_custom_resource(node_class.inputs) == []
         assert spec["amiSelectorTerms"] == [{"alias": "al2023@v20260903"}]
         assert spec["metadataOptions"]["httpTokens"] == "required"
         assert all(b["ebs"]["encrypted"] for b in spec["blockDeviceMappings"])
-        assert spec["role"] == f"llm-{stack}-karpenter-node"
+        assert spec["role"] == node_role
     for pool in pools:
+        assert validate_custom_resource(pool.inputs) == []
+        # Each pool waits for the node class it references.
+        assert class_urns[pool.inputs["spec"]["template"]["spec"]["nodeClassRef"]["name"]] in pool.depends_on
         if pool.inputs["metadata"]["name"] != "system":
             assert "nvidia.com/gpu" in pool.inputs["spec"]["limits"]
             assert GPU_TAINT in pool.inputs["spec"]["template"]["spec"]["taints"]
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_the_base_creates_the_pools_after_karpenter_from_the_stack_config(environment):
+    declared = base_plan(environment)
+    cfg = stack_config(environment)
+    component = declared.one("llm-platform:node_pools:NodePools", f"base-{environment}-pools")
+    karpenter_releases = {r.urn for r in declared.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] in ("karpenter", "karpenter-crd")}
+    assert len(karpenter_releases) == 2 and karpenter_releases <= set(component.depends_on)
+    pools = {r.inputs["metadata"]["name"]: r.inputs for r in declared.of_type(NODE_POOL)}
+    assert sorted(pools) == sorted(["system"] + [f"gpu-{pool.name}" for pool in cfg.gpu_pools])
+    for pool in cfg.gpu_pools:
+        assert pools[f"gpu-{pool.name}"]["spec"]["limits"]["nvidia.com/gpu"] == pool.max_gpus
+    for node_class in declared.of_type(NODE_CLASS_KIND):
+        assert node_class.inputs["spec"]["role"] == f"base-{environment}-karpenter-node"

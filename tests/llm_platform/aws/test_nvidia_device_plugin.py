@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from llm_platform import pins
 from llm_platform.aws.node_pools import GPU_TAINT
-from llm_platform.aws.nvidia_device_plugin import NvidiaDevicePluginArgs, device_plugin_values
+from llm_platform.aws.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs, device_plugin_values
 from llm_platform.contract import NODE_ROLE_LABEL
 from tests.k8s_schemas import validate_helm_values
+from tests.llm_platform.aws.stack import in_cluster
 
 
 def test_values_use_only_keys_the_chart_defines():
@@ -20,8 +21,14 @@ def test_runs_only_on_gpu_nodes():
     assert {"key": GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"} in values["tolerations"]
 
 
-def test_release_is_pinned(stack_plan):
-    (release,) = [r for r in stack_plan("staging").of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "nvidia-device-plugin"]
+def test_release_is_pinned(declare):
+    declared = declare(lambda: NvidiaDevicePlugin("llm-test-nvidia", NvidiaDevicePluginArgs(), opts=in_cluster()))
+    (release,) = [r for r in declared.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "nvidia-device-plugin"]
     assert release.inputs["version"] == pins.NVIDIA_DEVICE_PLUGIN_VERSION == "0.20.0"
+    assert release.inputs["chart"] == "nvidia-device-plugin"
     assert release.inputs["repositoryOpts"]["repo"] == "https://nvidia.github.io/k8s-device-plugin"
     assert release.inputs["values"]["image"]["tag"] == "v0.20.0"
+    assert release.inputs["values"] == device_plugin_values(NvidiaDevicePluginArgs())
+    assert validate_helm_values("nvidia-device-plugin", release.inputs["values"]) == []
+    assert (release.inputs["namespace"], release.inputs["createNamespace"]) == ("nvidia-device-plugin", True)
+    assert release.provider.startswith(declared.one("pulumi:providers:kubernetes", "k8s").urn + "::")

@@ -9,6 +9,7 @@ from llm_platform.config import AlertThresholds
 from llm_platform.platform import alerts
 from tests.k8s_schemas import validate_custom_resource
 from tests.llm_platform.platform import exported_metrics as metrics
+from tests.llm_platform.platform.bases import deployed
 
 ROOT = Path(__file__).resolve().parents[3]
 # Every alert a stack can declare: the platform's, and the capacity alerts a cloud base adds (Karpenter's on EKS).
@@ -68,7 +69,19 @@ def test_without_a_base_s_alerts_only_the_generic_capacity_alert_remains():
     assert "karpenter" not in json.dumps(rule)
 
 
-def test_gke_stack_declares_no_karpenter_alerts(stack_plan):
-    rule = stack_plan("staging-gcp").one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs
+def test_gke_stack_declares_no_karpenter_alerts():
+    rule = deployed("gke-staging").one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs
     names = [r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]]
     assert "GpuPodsPending" in names and "SpotInterruptions" not in names
+    assert "karpenter" not in json.dumps(rule)
+
+
+def test_eks_adds_karpenter_s_capacity_alerts_with_the_stack_s_thresholds():
+    rule = deployed("eks-production").one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs
+    capacity = next(g for g in rule["spec"]["groups"] if g["name"] == "llm-gpu-capacity")
+    by_name = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert [r["alert"] for r in capacity["rules"]] == ["GpuPodsPending", "GpuNodePoolAtLimit", "GpuCapacityUnavailable", "SpotInterruptions"]
+    # The stack's thresholds (spotInterruptionsPerHour 5, latencyP99Seconds 4) and runbook location.
+    assert by_name["SpotInterruptions"]["expr"].endswith("> 5")
+    assert by_name["HighLatency"]["expr"].endswith("> 4")
+    assert by_name["GpuPodsPending"]["annotations"]["runbook_url"] == "https://git.example.com/ml/llm-platform/blob/main/docs/runbooks.md#gpupodspending"

@@ -1,11 +1,15 @@
+import pytest
+
 from tests.k8s_schemas import validate_helm_values
+from tests.llm_platform.platform.bases import deployed, release
 
 
-def test_keda_on_system_nodes_with_replicas_per_environment(stack_plan):
-    for stack, replicas in (("staging", 1), ("production", 2)):
-        keda = next(r for r in stack_plan(stack).of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "keda")
-        values = keda.inputs["values"]
-        assert keda.inputs["version"] == "2.20.2"
-        assert values["nodeSelector"] == {"llm-platform.io/node-role": "system"}
-        assert values["operator"]["replicaCount"] == replicas
-        assert validate_helm_values("keda", values) == []
+@pytest.mark.parametrize("stack, replicas", [("eks-staging", 1), ("eks-production", 2), ("gke-staging", 1)])
+def test_keda_on_system_nodes_with_replicas_per_environment(stack, replicas):
+    # As many replicas as Prometheus (prometheusReplicas): 2 in production, 1 in staging.
+    keda = release(deployed(stack), "keda")
+    values = keda.inputs["values"]
+    assert keda.inputs["version"] == "2.20.2"
+    assert values["nodeSelector"] == {"llm-platform.io/node-role": "system"}
+    assert values["operator"]["replicaCount"] == values["metricsServer"]["replicaCount"] == values["webhooks"]["replicaCount"] == replicas
+    assert validate_helm_values("keda", values) == []

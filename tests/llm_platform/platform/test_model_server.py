@@ -1,11 +1,14 @@
 """The per-model objects: strict Kubernetes schemas, the seeds' probes, scaling and rollout settings."""
 
+import json
+
 import pytest
 
 from llm_platform import pins
 from llm_platform.config import ModelConfig
 from llm_platform.platform import model_server
 from tests.k8s_schemas import validate_core_object, validate_custom_resource
+from tests.llm_platform.platform.bases import HUGGING_FACE_TOKEN, deployed
 
 MODEL = ModelConfig(name="mistral-7b-instruct", source="hf://mistralai/Mistral-7B-Instruct-v0.3", parameters_billion=7.25, pool_group="l4", max_replicas=2)
 DEPLOYMENT = model_server.deployment(MODEL, "s3://bucket/models/mistral-7b-instruct", with_hugging_face_token=True)
@@ -97,20 +100,32 @@ def test_network_policy_admits_prometheus_gateways_and_the_load_balancer_only():
     assert all(rule["ports"] == [{"protocol": "TCP", "port": 8000}] for rule in rules)
 
 
-def test_stacks_declare_their_models(stack_plan):
-    for stack, name, replicas in (("staging", "mistral-7b-instruct", 1), ("production", "llama-3-1-8b-instruct", 2)):
-        declared = stack_plan(stack)
-        deployment = declared.one("kubernetes:apps/v1:Deployment").inputs
-        # KEDA owns the replica count: the Deployment leaves it alone, the ScaledObject keeps the floor.
-        assert deployment["metadata"]["name"] == name and "replicas" not in deployment["spec"]
-        assert declared.one("kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]["minReplicaCount"] == replicas
-        secret = declared.one("kubernetes:core/v1:Secret", f"llm-{stack}-serving-{name}-api-key")
-        assert secret.inputs["stringData"] == {"api-key": "[secret]"}
-        assert declared.plan.outputs["modelApiKeys"] == "[secret]"
+@pytest.mark.parametrize(
+    "stack, name, replicas",
+    [("eks-staging", "mistral-7b-instruct", 1), ("eks-production", "llama-3-1-8b-instruct", 2), ("gke-staging", "mistral-7b-instruct", 1)],
+)
+def test_stacks_declare_their_models(stack, name, replicas):
+    declared = deployed(stack)
+    deployment = declared.one("kubernetes:apps/v1:Deployment").inputs
+    # KEDA owns the replica count: the Deployment leaves it alone, the ScaledObject keeps the floor.
+    assert deployment["metadata"]["name"] == name and "replicas" not in deployment["spec"]
+    assert declared.one("kubernetes:keda.sh/v1alpha1:ScaledObject").inputs["spec"]["minReplicaCount"] == replicas
+    secret = declared.one("kubernetes:core/v1:Secret", f"{stack}-serving-{name}-api-key")
+    assert secret.inputs["stringData"] == {"api-key": "[secret]"}
+    assert declared.plan.outputs["modelApiKeys"] == "[secret]"
 
 
-def test_hugging_face_token_becomes_a_secret_only_when_configured(declare, stack_plan):
-    assert not [r for r in stack_plan("staging").of_type("kubernetes:core/v1:Secret") if r.name.endswith("hugging-face")]
+def test_hugging_face_token_becomes_a_secret_only_when_configured(declare):
+    # eks-staging configures no token; gke-staging does, and only ever shows it as a secret.
+    eks = deployed("eks-staging")
+    assert not [r for r in eks.of_type("kubernetes:core/v1:Secret") if r.name.endswith("hugging-face")]
+    assert "HF_TOKEN" not in {e["name"] for e in eks.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["initContainers"][0]["env"]}
+    gke = deployed("gke-staging")
+    token = gke.one("kubernetes:core/v1:Secret", "gke-staging-serving-mistral-7b-instruct-hugging-face")
+    assert token.inputs["stringData"] == {"token": "[secret]"}
+    assert HUGGING_FACE_TOKEN not in json.dumps([r.inputs for r in gke.plan.resources])
+    fetch_env = gke.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["initContainers"][0]["env"]
+    assert {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "mistral-7b-instruct-hugging-face", "key": "token"}}} in fetch_env
 
     def program():
         model_server.ModelServer(

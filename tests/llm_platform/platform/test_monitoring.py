@@ -1,48 +1,63 @@
-"""kube-prometheus-stack, DCGM exporter and the Karpenter ServiceMonitor, as the stacks declare them."""
+"""kube-prometheus-stack, the DCGM exporter, the ServiceMonitors a base asks for and alert delivery, as the
+platform declares them on what either cloud hands it (an EKS-like and a GKE-like `ClusterBase`, see
+`bases.py`)."""
 
 import json
 
-from tests.k8s_schemas import validate_custom_resource
+import pytest
 
-HELM = "kubernetes:helm.sh/v3:Release"
+from llm_platform import pins
+from tests.k8s_schemas import validate_custom_resource, validate_helm_values
+from tests.llm_platform.platform.bases import ACCOUNT, HELM, deployed, release
+
 # Alertmanager's sns_config fields (prometheus/alertmanager docs/configuration.md, <sns_config>).
 SNS_CONFIG_KEYS = {"api_url", "sigv4", "topic_arn", "phone_number", "target_arn", "subject", "message", "attributes", "send_resolved", "http_config"}
+SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 
 
-def release(stack_plan, stack, name):
-    return next(r for r in stack_plan(stack).of_type(HELM) if r.inputs["name"] == name)
-
-
-def test_prometheus_discovers_everything_and_keeps_data_per_environment(stack_plan):
-    production = release(stack_plan, "production", "kube-prometheus-stack").inputs
+def test_prometheus_discovers_everything_and_keeps_data_per_environment():
+    production = release(deployed("eks-production"), "kube-prometheus-stack").inputs
     assert (production["chart"], production["version"]) == ("kube-prometheus-stack", "88.5.3")
     spec = production["values"]["prometheus"]["prometheusSpec"]
     for kind in ("serviceMonitor", "podMonitor", "rule", "probe"):
         assert spec[f"{kind}SelectorNilUsesHelmValues"] is False
+    # retentionDays 30, prometheusReplicas 2, prometheusStorageGib 100 on the base's encrypted gp3 class.
     assert spec["retention"] == "30d" and spec["replicas"] == 2
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["storageClassName"] == "gp3-encrypted" and claim["resources"]["requests"]["storage"] == "100Gi"
     assert spec["nodeSelector"] == {"llm-platform.io/node-role": "system"}
-    staging = release(stack_plan, "staging", "kube-prometheus-stack").inputs["values"]["prometheus"]["prometheusSpec"]
-    assert "storageSpec" not in staging and staging["retention"] == "7d"
+    staging = release(deployed("eks-staging"), "kube-prometheus-stack").inputs["values"]["prometheus"]["prometheusSpec"]
+    assert "storageSpec" not in staging and staging["retention"] == "7d" and staging["replicas"] == 1
 
 
-def test_grafana_password_comes_from_a_generated_secret(stack_plan):
-    declared = stack_plan("staging")
-    grafana = release(stack_plan, "staging", "kube-prometheus-stack").inputs["values"]["grafana"]
+def test_monitoring_waits_for_what_the_base_says_the_cluster_needs_first():
+    # On EKS the Karpenter NodePools and the gp3 StorageClass Prometheus's volumes use ...
+    eks = deployed("eks-production")
+    gpu_pool = eks.one("kubernetes:karpenter.sh/v1:NodePool", "eks-production-pools-gpu-a10g")
+    storage_class = eks.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    assert {gpu_pool.urn, storage_class.urn} <= set(eks.one("llm-platform:monitoring:Monitoring").depends_on)
+    # ... on GKE its GPU node pools.
+    gke = deployed("gke-staging")
+    node_pool = gke.one("gcp:container/nodePool:NodePool", "gke-staging-pools-l4")
+    assert node_pool.urn in gke.one("llm-platform:monitoring:Monitoring").depends_on
+
+
+def test_grafana_password_comes_from_a_generated_secret():
+    declared = deployed("eks-staging")
+    grafana = release(declared, "kube-prometheus-stack").inputs["values"]["grafana"]
     assert "adminPassword" not in grafana
     assert grafana["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
     assert grafana["sidecar"]["dashboards"] == {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"}
-    secret = declared.one("kubernetes:core/v1:Secret", "llm-staging-monitoring-grafana-admin")
+    secret = declared.one("kubernetes:core/v1:Secret", "eks-staging-monitoring-grafana-admin")
     assert secret.inputs["stringData"]["admin-password"] == "[secret]"
-    password = declared.one("random:index/randomPassword:RandomPassword", "llm-staging-monitoring-grafana-admin")
+    password = declared.one("random:index/randomPassword:RandomPassword", "eks-staging-monitoring-grafana-admin")
     assert password.inputs["length"] == 32
     assert declared.plan.outputs["grafanaAdminPassword"] == "[secret]"
 
 
-def test_alertmanager_routes_by_severity_to_sns_through_irsa(stack_plan):
-    values = release(stack_plan, "production", "kube-prometheus-stack").inputs["values"]["alertmanager"]
-    assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(":role/llm-production-alertmanager")
+def test_alertmanager_routes_by_severity_to_sns_through_irsa():
+    values = release(deployed("eks-production"), "kube-prometheus-stack").inputs["values"]["alertmanager"]
+    assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"] == f"arn:aws:iam::{ACCOUNT}:role/eks-production-alertmanager"
     config = values["config"]
     routes = {tuple(r["matchers"]): r["receiver"] for r in config["route"]["routes"]}
     assert routes[('severity = "critical"',)] == "critical" and routes[('severity = "warning"',)] == "warning"
@@ -51,42 +66,55 @@ def test_alertmanager_routes_by_severity_to_sns_through_irsa(stack_plan):
     for severity in ("critical", "warning"):
         (sns,) = receivers[severity]["sns_configs"]
         assert set(sns) <= SNS_CONFIG_KEYS
-        assert sns["topic_arn"] == f"arn:aws:sns:us-west-2:123456789012:llm-production-alerts-{severity}"
+        assert sns["topic_arn"] == f"arn:aws:sns:us-west-2:{ACCOUNT}:eks-production-alerts-{severity}"
         assert sns["sigv4"] == {"region": "us-west-2"}
+    assert "secrets" not in values["alertmanagerSpec"], "SNS through IRSA needs no secret"
 
 
-def test_dcgm_exporter_runs_on_gpu_nodes_only_and_keeps_workload_labels(stack_plan):
-    dcgm = release(stack_plan, "staging", "dcgm-exporter").inputs
-    assert dcgm["version"] == "4.8.2"
-    assert dcgm["values"]["nodeSelector"] == {"llm-platform.io/node-role": "gpu"}
-    assert dcgm["values"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    assert dcgm["values"]["serviceMonitor"]["honorLabels"] is True
-    kps = release(stack_plan, "staging", "kube-prometheus-stack")
-    component = stack_plan("staging").by_urn(kps.parent)
-    dcgm_resource = release(stack_plan, "staging", "dcgm-exporter")
-    assert kps.urn in dcgm_resource.depends_on, "the exporter's ServiceMonitor needs the stack's CRDs"
-    assert component.type == "llm-platform:monitoring:Monitoring"
+def test_dcgm_exporter_runs_on_gpu_nodes_only_and_keeps_workload_labels():
+    declared = deployed("eks-staging")
+    dcgm = release(declared, "dcgm-exporter")
+    assert dcgm.inputs["version"] == "4.8.2"
+    assert dcgm.inputs["values"]["nodeSelector"] == {"llm-platform.io/node-role": "gpu"}
+    assert dcgm.inputs["values"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert dcgm.inputs["values"]["serviceMonitor"]["honorLabels"] is True
+    kps = release(declared, "kube-prometheus-stack")
+    assert kps.urn in dcgm.depends_on, "the exporter's ServiceMonitor needs the stack's CRDs"
+    assert declared.by_urn(kps.parent).type == "llm-platform:monitoring:Monitoring"
 
 
-def test_karpenter_is_scraped(stack_plan):
-    monitor = stack_plan("staging").one("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "llm-staging-monitoring-karpenter-monitor")
+def test_karpenter_is_scraped_on_eks_only():
+    declared = deployed("eks-staging")
+    monitor = declared.one(SERVICE_MONITOR, "eks-staging-monitoring-karpenter-monitor")
     assert validate_custom_resource(monitor.inputs) == []
     assert monitor.inputs["spec"]["namespaceSelector"] == {"matchNames": ["karpenter"]}
     assert monitor.inputs["spec"]["endpoints"][0]["port"] == "http-metrics"
+    assert release(declared, "kube-prometheus-stack").urn in monitor.depends_on, "declared once the ServiceMonitor CRD exists"
+    # GKE's base runs nothing in the cluster to scrape: the only ServiceMonitors are the model servers'.
+    gke = deployed("gke-staging")
+    assert [m.name for m in gke.of_type(SERVICE_MONITOR)] == ["gke-staging-serving-mistral-7b-instruct-monitor"]
 
 
-def test_alert_topics_are_encrypted_and_only_alertmanager_may_publish(stack_plan):
-    declared = stack_plan("production")
+def test_alert_topics_are_encrypted_and_only_alertmanager_may_publish():
+    declared = deployed("eks-production")
     topics = declared.of_type("aws:sns/topic:Topic")
-    assert {t.inputs["name"] for t in topics} == {"llm-production-alerts-critical", "llm-production-alerts-warning"}
+    assert {t.inputs["name"] for t in topics} == {"eks-production-alerts-critical", "eks-production-alerts-warning"}
     assert all(t.inputs["kmsMasterKeyId"] == "alias/aws/sns" for t in topics)
     subscriptions = declared.of_type("aws:sns/topicSubscription:TopicSubscription")
-    assert {(s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions} == {("email", "ml-infra-oncall@example.com")}
-    role = declared.one("aws:iam/role:Role", "llm-production-alerts-alertmanager")
+    # Every alert address on each severity's topic.
+    assert len(subscriptions) == 4
+    assert {(s.inputs["protocol"], s.inputs["endpoint"]) for s in subscriptions} == {("email", "oncall@example.com"), ("email", "ml-leads@example.com")}
+    role = declared.one("aws:iam/role:Role", "eks-production-alerts-alertmanager")
     (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert "system:serviceaccount:monitoring:alertmanager" in statement["Condition"]["StringEquals"].values()
-    policy = json.loads(declared.one("aws:iam/rolePolicy:RolePolicy", "llm-production-alerts-alertmanager-publish").inputs["policy"])
-    assert policy["Statement"] == [{"Effect": "Allow", "Action": "sns:Publish", "Resource": [t.inputs.get("arn") or f"arn:aws:sns:us-west-2:123456789012:{t.inputs['name']}" for t in sorted(topics, key=lambda t: t.name)]}]
+    policy = json.loads(declared.one("aws:iam/rolePolicy:RolePolicy", "eks-production-alerts-alertmanager-publish").inputs["policy"])
+    assert policy["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": "sns:Publish",
+            "Resource": [t.inputs.get("arn") or f"arn:aws:sns:us-west-2:{ACCOUNT}:{t.inputs['name']}" for t in sorted(topics, key=lambda t: t.name)],
+        }
+    ]
 
 
 # -- the same monitoring on GKE ---------------------------------------------------------------------
@@ -99,19 +127,22 @@ EMAIL_CONFIG_KEYS = {
 }
 
 
-def test_on_gke_alerts_are_mailed_through_the_relay_with_the_same_routes(stack_plan):
-    values = release(stack_plan, "staging-gcp", "kube-prometheus-stack").inputs["values"]["alertmanager"]
+def test_on_gke_alerts_are_mailed_through_the_relay_with_the_same_routes():
+    declared = deployed("gke-staging")
+    values = release(declared, "kube-prometheus-stack").inputs["values"]["alertmanager"]
     assert values["serviceAccount"]["annotations"] == {}, "no cloud identity is needed to send mail"
     config = values["config"]
-    aws_routes = release(stack_plan, "staging", "kube-prometheus-stack").inputs["values"]["alertmanager"]["config"]["route"]
-    assert config["route"] == aws_routes
+    eks_routes = release(deployed("eks-staging"), "kube-prometheus-stack").inputs["values"]["alertmanager"]["config"]["route"]
+    assert config["route"] == eks_routes
     receivers = {r["name"]: r for r in config["receivers"]}
     for severity in ("critical", "warning"):
         (email,) = receivers[severity]["email_configs"]
         assert set(email) <= EMAIL_CONFIG_KEYS
-        assert email["to"] == "ml-infra-oncall@example.com" and email["smarthost"] == "smtp-relay.gmail.com:587"
-        assert email["require_tls"] is True and "auth_password" not in email
+        assert email["to"] == "oncall@example.com" and email["smarthost"] == "smtp-relay.gmail.com:587"
+        assert email["from"] == "alerts@example.com"
+        assert email["require_tls"] is True and "auth_password" not in email and "auth_password_file" not in email
     assert "secrets" not in values["alertmanagerSpec"], "an unauthenticated relay needs no secret"
+    assert not [s for s in declared.of_type("kubernetes:core/v1:Secret") if s.name.endswith("alert-delivery")]
 
 
 def test_an_smtp_password_reaches_alertmanager_only_as_a_mounted_secret(declare):
@@ -140,11 +171,10 @@ def test_an_smtp_password_reaches_alertmanager_only_as_a_mounted_secret(declare)
     assert not declared.of_type("kubernetes:monitoring.coreos.com/v1:ServiceMonitor"), "nothing of the base to scrape unless it says so"
 
 
-def test_dcgm_on_gke_reads_the_driver_gke_installed(stack_plan):
-    from llm_platform import pins
+def test_dcgm_on_gke_reads_the_driver_gke_installed():
     from tests.k8s_schemas import validate_core_object
 
-    values = release(stack_plan, "staging-gcp", "dcgm-exporter").inputs["values"]
+    values = release(deployed("gke-staging"), "dcgm-exporter").inputs["values"]
     assert values["nodeSelector"] == {"llm-platform.io/node-role": "gpu"}
     assert {"name": "nvidia-install-dir-host", "hostPath": "/home/kubernetes/bin/nvidia"} in values["extraHostVolumes"]
     mounts = {m["name"]: m for m in values["extraVolumeMounts"]}
@@ -171,20 +201,25 @@ def test_dcgm_on_gke_reads_the_driver_gke_installed(stack_plan):
     }
     assert validate_core_object(pod, pins.KUBERNETES_VERSION) == []
     assert values["securityContext"]["privileged"] is True and values["securityContext"]["allowPrivilegeEscalation"] is True
-    aws = release(stack_plan, "staging", "dcgm-exporter").inputs["values"]
+    # The common values stay; EKS's NVIDIA AMI and device plugin need none of GKE's.
+    assert values["serviceMonitor"]["honorLabels"] is True and values["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    aws = release(deployed("eks-staging"), "dcgm-exporter").inputs["values"]
     assert "extraHostVolumes" not in aws and "securityContext" not in aws
 
 
-def test_prometheus_on_gke_uses_the_pd_balanced_class(stack_plan):
-    assert stack_plan("staging-gcp").plan.outputs["defaultStorageClass"] == "standard-rwo"
+def test_prometheus_on_gke_uses_the_pd_balanced_class():
+    from llm_platform.gcp.cluster import GKE_STORAGE_CLASS
+
+    spec = release(deployed("gke-staging"), "kube-prometheus-stack").inputs["values"]["prometheus"]["prometheusSpec"]
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert GKE_STORAGE_CLASS == "standard-rwo"
+    assert claim["storageClassName"] == "standard-rwo" and claim["resources"]["requests"]["storage"] == "50Gi"
 
 
-def test_the_operator_crds_upgrade_with_the_chart(stack_plan):
-    from llm_platform import pins
-    from tests.k8s_schemas import validate_helm_values
-
-    crds = release(stack_plan, "staging", "prometheus-operator-crds")
-    stack = release(stack_plan, "staging", "kube-prometheus-stack")
+def test_the_operator_crds_upgrade_with_the_chart():
+    declared = deployed("eks-staging")
+    crds = release(declared, "prometheus-operator-crds")
+    stack = release(declared, "kube-prometheus-stack")
     # Templates of their own release, so `helm upgrade` upgrades them; the stack's own crds/ is skipped.
     assert (crds.inputs["chart"], crds.inputs["version"]) == ("prometheus-operator-crds", pins.PROMETHEUS_OPERATOR_CRDS_CHART.version)
     assert crds.inputs["takeOwnership"] is True, "adopts the CRDs an earlier kube-prometheus-stack installed"
@@ -192,3 +227,19 @@ def test_the_operator_crds_upgrade_with_the_chart(stack_plan):
     assert validate_helm_values("prometheus-operator-crds", crds.inputs["values"]) == []
     assert stack.inputs["skipCrds"] is True and stack.inputs["values"]["crds"] == {"enabled": False}
     assert crds.urn in stack.depends_on
+
+
+# Key paths the charts' default values cannot check (as in tests/test_main.py): kube-prometheus-stack's
+# defaults lack its subcharts' keys, and alertmanager.config is Alertmanager's own file, checked above; the
+# DCGM exporter's securityContext and extraVolumeMounts are Kubernetes types, checked in a Pod above.
+FREE_FORM = {
+    "kube-prometheus-stack": ("alertmanager.config", "grafana.nodeSelector", "grafana.persistence", "kube-state-metrics.nodeSelector", "prometheus-node-exporter.tolerations"),
+    "dcgm-exporter": ("securityContext", "extraVolumeMounts[]"),
+}
+
+
+@pytest.mark.parametrize("stack", ["eks-staging", "eks-production", "gke-staging"])
+@pytest.mark.parametrize("chart", sorted(FREE_FORM))
+def test_values_use_chart_keys_whatever_the_base_hands_over(stack, chart):
+    values = release(deployed(stack), chart).inputs["values"]
+    assert validate_helm_values(chart, values, FREE_FORM[chart]) == []

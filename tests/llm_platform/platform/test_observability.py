@@ -1,12 +1,16 @@
-"""Dashboards as sidecar ConfigMaps and the alert rules, as the stacks declare them."""
+"""Dashboards as sidecar ConfigMaps and the alert rules, as the platform declares them on either cloud."""
 
 import json
 
+import pytest
+
 from tests.k8s_schemas import validate_custom_resource
+from tests.llm_platform.platform.bases import deployed, release
 
 
-def test_dashboards_are_configmaps_the_sidecar_loads(stack_plan):
-    maps = stack_plan("staging").of_type("kubernetes:core/v1:ConfigMap")
+@pytest.mark.parametrize("stack", ["eks-staging", "gke-staging"])
+def test_dashboards_are_configmaps_the_sidecar_loads(stack):
+    maps = deployed(stack).of_type("kubernetes:core/v1:ConfigMap")
     boards = {m.inputs["metadata"]["name"]: m.inputs for m in maps if m.inputs["metadata"].get("labels", {}).get("grafana_dashboard") == "1"}
     assert set(boards) == {"dashboard-llm-platform-vllm", "dashboard-llm-platform-gpu"}
     for board in boards.values():
@@ -15,11 +19,12 @@ def test_dashboards_are_configmaps_the_sidecar_loads(stack_plan):
         assert json.loads(content)["panels"]
 
 
-def test_alert_rule_is_declared_after_the_monitoring_stack(stack_plan):
-    declared = stack_plan("production")
+def test_alert_rule_is_declared_after_the_monitoring_stack():
+    declared = deployed("eks-production")
     rule = declared.one("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
     assert validate_custom_resource(rule.inputs) == []
     component = declared.by_urn(rule.parent)
+    assert component.type == "llm-platform:observability:ServingObservability"
     # Depending on a component means depending on its children: the Helm release that installs the CRDs.
-    kps = next(r for r in declared.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "kube-prometheus-stack")
+    kps = release(declared, "kube-prometheus-stack")
     assert kps.urn in component.depends_on

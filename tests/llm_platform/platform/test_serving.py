@@ -1,17 +1,71 @@
 """The serving namespace, the weight fetcher shipped to pods, and the endpoint a base hands in."""
 
+import pytest
+
 from llm_platform import pins
-from llm_platform.config import ModelConfig
 from llm_platform.platform import serving
 from tests.k8s_schemas import validate_core_object
+from tests.llm_platform.platform.bases import ACCOUNT, deployed, release, weights_role_arn
 
-MODELS = [ModelConfig(name="mistral-7b-instruct", source="hf://mistralai/Mistral-7B-Instruct-v0.3", parameters_billion=7.25, pool_group="l4")]
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+
+
 def test_fetch_script_ships_as_a_config_map():
     config_map = serving.fetch_script_config_map()
     assert validate_core_object(config_map, pins.KUBERNETES_VERSION) == []
     assert "def main()" in config_map["data"]["fetch_weights.py"]
 
 
-def test_ingress_only_when_configured(stack_plan):
-    assert stack_plan("staging").of_type("kubernetes:networking.k8s.io/v1:Ingress") == []
-    assert stack_plan("staging").plan.outputs["modelEndpoints"] == {"mistral-7b-instruct": "http://mistral-7b-instruct.serving.svc/v1"}
+def test_ingress_only_when_configured():
+    # No endpoint from the base (eks-staging configures no `aws.ingress`): in-cluster addresses only.
+    assert deployed("eks-staging").of_type(INGRESS) == []
+    assert deployed("eks-staging").plan.outputs["modelEndpoints"] == {"mistral-7b-instruct": "http://mistral-7b-instruct.serving.svc/v1"}
+    # eks-production's base hands the ALB Ingress of `aws.ingress.host: llm.example.com`.
+    declared = deployed("eks-production")
+    (ingress,) = declared.of_type(INGRESS)
+    assert validate_core_object(ingress.inputs, pins.KUBERNETES_VERSION) == []
+    assert ingress.inputs["metadata"]["namespace"] == "serving"
+    assert [rule["host"] for rule in ingress.inputs["spec"]["rules"]] == ["llama-3-1-8b-instruct.llm.example.com"]
+    assert declared.plan.outputs["modelEndpoints"] == {"llama-3-1-8b-instruct": "https://llama-3-1-8b-instruct.llm.example.com/v1"}
+    assert declared.one("kubernetes:core/v1:Namespace", "eks-production-serving-namespace").urn in ingress.depends_on
+
+
+def test_model_servers_wait_for_gpus_monitoring_keda_and_the_endpoint_s_controller():
+    declared = deployed("eks-production")
+    component = declared.one("llm-platform:serving:Serving")
+    waits_for = set(component.depends_on)
+    assert declared.one("kubernetes:karpenter.sh/v1:NodePool", "eks-production-pools-gpu-a10g").urn in waits_for
+    # Prometheus (ServiceMonitor CRD, the scaling queries) and KEDA (ScaledObject CRD).
+    assert {release(declared, "kube-prometheus-stack").urn, release(declared, "keda").urn} <= waits_for
+    # The base's serving prerequisite: the load balancer controller that turns the Ingress into an ALB.
+    assert release(declared, "aws-load-balancer-controller").urn in waits_for
+    gke = deployed("gke-staging")
+    gke_waits_for = set(gke.one("llm-platform:serving:Serving").depends_on)
+    assert {gke.one("gcp:container/nodePool:NodePool", "gke-staging-pools-l4").urn, release(gke, "kube-prometheus-stack").urn, release(gke, "keda").urn} <= gke_waits_for
+
+
+@pytest.mark.parametrize(
+    "stack, weights_uri, annotations, load_balancer_cidr",
+    [
+        # EKS: the staged copy in the stack's S3 bucket, read with the model's IRSA role; ALBs in the VPC.
+        (
+            "eks-staging",
+            f"s3://eks-staging-weights-{ACCOUNT}/models/mistral-7b-instruct",
+            {"eks.amazonaws.com/role-arn": weights_role_arn("eks-staging", "mistral-7b-instruct")},
+            "10.20.0.0/16",
+        ),
+        # GKE: the stack's Cloud Storage bucket, which grants the Kubernetes service account itself; load
+        # balancers reach pods from the nodes' subnetwork.
+        ("gke-staging", "gs://gke-staging-weights-acme-llm-staging/models/mistral-7b-instruct", None, "10.60.0.0/20"),
+    ],
+)
+def test_pods_read_the_weights_and_admit_load_balancers_as_the_base_says(stack, weights_uri, annotations, load_balancer_cidr):
+    declared = deployed(stack)
+    account = declared.one("kubernetes:core/v1:ServiceAccount", f"{stack}-serving-mistral-7b-instruct-sa").inputs
+    assert account["metadata"].get("annotations") == annotations
+    pod = declared.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    env = {e["name"]: e.get("value") for e in pod["initContainers"][0]["env"]}
+    assert env["WEIGHTS_URI"] == weights_uri
+    policy = declared.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs
+    assert {"ipBlock": {"cidr": load_balancer_cidr}} in [rule["from"][0] for rule in policy["spec"]["ingress"]]
