@@ -10,6 +10,7 @@ Standard library only: this module is shipped into the model pods beside the wei
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -56,8 +57,9 @@ def model_service_account(model: str) -> str:
 
 # -- names ---------------------------------------------------------------------------------------------
 
-# Cluster, pool and model names become Kubernetes object names, node-pool names and parts of IAM role and
-# bucket names. 40 characters leave room for the suffixes within IAM's 64-character role names.
+# Cluster, pool and model names become Kubernetes object names, node-pool names and parts of cloud names
+# (IAM roles, buckets). 40 characters leave a cluster name room for the bases' suffixes within a bucket's
+# 63; a cloud name built from two of them is bounded with `bounded_name`.
 NAME_MAX_LENGTH = 40
 NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 NAME_RULE = f"a DNS label (lowercase letters, digits, '-'; starting with a letter) of at most {NAME_MAX_LENGTH} characters"
@@ -65,6 +67,17 @@ NAME_RULE = f"a DNS label (lowercase letters, digits, '-'; starting with a lette
 
 def is_valid_name(name: str) -> bool:
     return len(name) <= NAME_MAX_LENGTH and bool(NAME_PATTERN.match(name))
+
+
+def bounded_name(name: str, limit: int) -> str:
+    """`name` if it fits a cloud's length limit, else its first characters and a hash of the whole name:
+    still unique, the same on every run, and unchanged for every name that already fit. Cloud names built
+    from a cluster and a model (40 characters each) can exceed e.g. IAM's 64-character role names;
+    cutting them short alone would give two models one role."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - len(digest) - 1].rstrip('-')}-{digest}"
 
 
 def weights_bucket_name(cluster_name: str, owner: str) -> str:
@@ -166,7 +179,7 @@ class GCSLocation(Location):
     STORE = "GCS"
     # Cloud Storage bucket names (docs "Bucket naming requirements"); dotted names longer than 63
     # characters need domain verification and are not accepted here.
-    BUCKET_RULE = "3-63 lowercase letters, digits, '_', '.' and '-', starting and ending with a letter or digit, not starting with 'goog'"
+    BUCKET_RULE = "3-63 lowercase letters, digits, '_', '.' and '-', starting and ending with a letter or digit, not starting with 'goog' or containing 'google'"
     _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
 
     @classmethod

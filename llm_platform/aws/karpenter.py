@@ -16,8 +16,9 @@ from llm_platform.aws import kinds
 from llm_platform.aws.iam import karpenter as upstream
 from llm_platform.aws.iam.documents import policy_json
 from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_trust_policy
+from llm_platform.aws.kinds import EVENT_RULE_NAME_LIMIT
 from llm_platform.config import AlertThresholds
-from llm_platform.contract import MONITORING_NAMESPACE
+from llm_platform.contract import MONITORING_NAMESPACE, bounded_name
 from llm_platform.helm import pinned_release
 from llm_platform.platform.alerts import Alert
 
@@ -90,7 +91,7 @@ class KarpenterInfra(pulumi.ComponentResource):
         )
         for rule_name, pattern in upstream.interruption_event_patterns().items():
             rule = kinds.EVENT_RULE(
-                f"{name}-{rule_name}", {"eventPattern": json.dumps(pattern), "name": f"{args.cluster_name}-karpenter-{rule_name}", "tags": tags}, child
+                f"{name}-{rule_name}", {"eventPattern": json.dumps(pattern), "name": bounded_name(f"{args.cluster_name}-karpenter-{rule_name}", EVENT_RULE_NAME_LIMIT), "tags": tags}, child
             )
             kinds.EVENT_TARGET(f"{name}-{rule_name}", {"arn": queue.arn, "rule": rule.name, "targetId": upstream.EVENT_RULE_TARGET_ID}, child)
 

@@ -46,3 +46,9 @@ S3_LIFECYCLE = Kind(
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", aliases=("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",)
 )
 S3_BUCKET_POLICY = Kind("aws:s3/bucketPolicy:BucketPolicy")
+
+# Name length limits the AWS APIs enforce (botocore 1.44.5 service models: iam CreateRole `RoleName`,
+# events PutRule `Name`, both 1-64); names built from the cluster and a model or rule are bounded to them
+# with `contract.bounded_name`.
+IAM_ROLE_NAME_LIMIT = 64
+EVENT_RULE_NAME_LIMIT = 64

@@ -58,7 +58,7 @@ class Network(pulumi.ComponentResource):
             opts=pulumi.InvokeOptions(parent=self),
         ).names
         if len(zones) < config.az_count:
-            raise ValueError(f"llm-platform:network.azCount: {config.az_count} zones requested but the region offers only {len(zones)} ({', '.join(zones)})")
+            raise ValueError(f"llm-platform:aws.network.azCount: {config.az_count} zones requested but the region offers only {len(zones)} ({', '.join(zones)})")
         self.availability_zones = sorted(zones)[: config.az_count]
         private_cidrs, public_cidrs = subnet_plan(config.cidr, config.az_count)
 

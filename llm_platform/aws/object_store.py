@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from llm_platform.aws import kinds
 from llm_platform.aws.iam.documents import policy_json
 from llm_platform.aws.irsa import irsa_trust_policy
+from llm_platform.aws.kinds import IAM_ROLE_NAME_LIMIT
 from llm_platform.config import ModelConfig
 from llm_platform.contract import (
     INCOMPLETE_UPLOAD_DAYS,
@@ -19,6 +20,7 @@ from llm_platform.contract import (
     NONCURRENT_WEIGHTS_DAYS,
     SERVING_NAMESPACE,
     S3Location,
+    bounded_name,
     model_service_account,
     weights_bucket_name,
     weights_location,
@@ -132,7 +134,7 @@ class ModelStore(pulumi.ComponentResource):
                 f"{name}-{model.name}",
                 {
                     "assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, SERVING_NAMESPACE, model_service_account(model.name)),
-                    "name": f"{args.cluster_name}-model-{model.name}"[:64],
+                    "name": bounded_name(f"{args.cluster_name}-model-{model.name}", IAM_ROLE_NAME_LIMIT),
                     "tags": args.tags,
                 },
                 child,

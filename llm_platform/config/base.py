@@ -7,11 +7,11 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from llm_platform_policy import catalog
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
 
 from llm_platform.contract import NAME_RULE, is_valid_name
+from llm_platform_policy import catalog
 
 NAMESPACE = "llm-platform"
 
@@ -25,6 +25,11 @@ class ConfigModel(BaseModel):
     which keeps the offline preview fast."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, defer_build=True)
+
+
+# Marks a field whose value is a secret: the stack file holds it encrypted (`pulumi config set --secret`),
+# the program gets it as a Pulumi secret, and the documentation and JSON Schema say so.
+SECRET = {"secret": True}
 
 
 def unique(values: list) -> list:

@@ -8,14 +8,14 @@ import ipaddress
 import re
 from typing import Annotated, ClassVar, Literal
 
-from llm_platform_policy import catalog
 from pydantic import Field, field_validator, model_validator
 
-from llm_platform.config.base import CapacityType, ConfigModel, Email, PrivateNetwork, StrictNetwork, catalog_types, plain, unique
+from llm_platform.config.base import SECRET, CapacityType, ConfigModel, Email, PrivateNetwork, StrictNetwork, catalog_types, plain, unique
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.stack import StackBase
 from llm_platform.config.violations import Rules, Violation
-from llm_platform.contract import GCSLocation, weights_bucket_name
+from llm_platform.contract import GCSLocation, gpu_node_pool_name, weights_bucket_name
+from llm_platform_policy import catalog
 
 # Google Cloud project ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a
 # letter, not ending with a hyphen (Resource Manager `projects.create` reference).
@@ -201,6 +201,10 @@ class GcpConfig(ConfigModel):
         return account
 
 
+# The GKE API refuses node pool names longer than 40 characters.
+GKE_NODE_POOL_NAME_MAX = 40
+
+
 class GkeGpuPool(GpuPoolBase):
     """A GKE node pool of one accelerator-optimized machine type, scaling from zero to `maxGpus`."""
 
@@ -225,6 +229,13 @@ class GkeGpuPool(GpuPoolBase):
     zones: list[str] | None = None
     """Zones of the region that offer the GPU, e.g. `[us-central1-a, us-central1-c]`; defaults to the
     cluster's node zones. GPUs are not offered in every zone."""
+
+    @field_validator("name")
+    @classmethod
+    def _node_pool_name_fits(cls, name: str) -> str:
+        if len(gpu_node_pool_name(name)) > GKE_NODE_POOL_NAME_MAX:
+            raise ValueError(f"must be at most {GKE_NODE_POOL_NAME_MAX - len(gpu_node_pool_name(''))} characters: GKE node pool names (here {gpu_node_pool_name(name)!r}) are at most {GKE_NODE_POOL_NAME_MAX}")
+        return name
 
     @field_validator("machine_type")
     @classmethod
@@ -261,7 +272,7 @@ class GcpStackConfig(StackBase):
     gpu_pools: list[GkeGpuPool] = Field(default_factory=list)
     """GPU node pools (GKE node pools); each is bounded by its `maxGpus`."""
 
-    alert_smtp_password: str | None = None
+    alert_smtp_password: str | None = Field(default=None, json_schema_extra=SECRET)
     """Secret (`pulumi config set --secret llm-platform:alertSmtpPassword ...`): the password of
     `gcp.smtp.username`."""
 

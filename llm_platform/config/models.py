@@ -81,7 +81,7 @@ class ModelConfig(ConfigModel):
     precision: Literal["bf16", "fp16", "fp8", "int8", "awq-4bit", "gptq-4bit"] = "bf16"
     """Weight precision, for the fit check."""
 
-    pool_group: str
+    pool_group: Name
     """The GPU pool group the model runs on (`gpuPools[].group`, or a pool's name)."""
 
     gpus_per_replica: Annotated[int, Field(ge=1, le=8)] = 1

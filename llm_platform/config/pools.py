@@ -6,10 +6,10 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import Annotated
 
-from llm_platform_policy import catalog
 from pydantic import AfterValidator, Field
 
 from llm_platform.config.base import CapacityType, ConfigModel, Name, unique
+from llm_platform_policy import catalog
 
 
 class GpuPoolBase(ConfigModel):
@@ -18,7 +18,7 @@ class GpuPoolBase(ConfigModel):
     name: Name
     """Pool name; the node pool is `gpu-<name>` and its nodes carry `llm-platform.io/pool: <name>`."""
 
-    group: str | None = None
+    group: Name | None = None
     """Pools of one group serve the same models: their nodes carry `llm-platform.io/pool-group: <group>`,
     which workloads select. Defaults to the pool name."""
 

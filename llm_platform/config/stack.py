@@ -8,7 +8,7 @@ from typing import ClassVar, Literal, Sequence
 
 from pydantic import Field, field_validator
 
-from llm_platform.config.base import NAMESPACE, ConfigModel, Name
+from llm_platform.config.base import NAMESPACE, SECRET, ConfigModel, Name
 from llm_platform.config.budget import BudgetConfig
 from llm_platform.config.models import ModelConfig, model_violations
 from llm_platform.config.observability import ObservabilityConfig
@@ -52,7 +52,7 @@ class StackBase(ConfigModel):
     models: list[ModelConfig] = Field(default_factory=list)
     """Models to serve, each on a GPU pool group."""
 
-    hugging_face_token: str | None = None
+    hugging_face_token: str | None = Field(default=None, json_schema_extra=SECRET)
     """Secret (`pulumi config set --secret llm-platform:huggingFaceToken hf_...`): lets a pod download
     an `hf://` model from Hugging Face when it was not staged in the weights bucket (gated models need it)."""
 

@@ -138,3 +138,9 @@ def test_flow_logs_write_to_their_own_log_group_only(declare):
     (grant,) = policy["Statement"]
     assert "*" not in grant["Resource"]
     assert all(r.startswith(flow_log["logDestination"]) for r in grant["Resource"])
+
+
+def test_more_zones_than_the_region_offers_names_the_key(declare):
+    # The mock region offers four zones; the message names the stack-file key, as config errors do.
+    with pytest.raises(Exception, match=r"llm-platform:aws\.network\.azCount: 6 zones requested but the region offers only 4"):
+        network(declare, azCount=6)

@@ -169,6 +169,8 @@ GCP_RULES = [
     ({"gpuPools.0.capacityTypes": ["spot", "on-demand"]}, "gpuPools[0].capacityTypes", ["spot", "on-demand"], "List should have at most 1 item after validation, not 2"),
     ({"gpuPools.0.zones": ["us-east1-b"]}, "gpuPools[0].zones", "us-east1-b", "must be a zone of region us-central1"),
     ({"gpuPools.0.zones": []}, "gpuPools[0].zones", [], "must list at least one zone, or be left out"),
+    # `gpu-<name>` is the node pool's name, and GKE takes 40 characters at most (the group keeps the models' selector).
+    ({"gpuPools.0.name": "p" * 37, "gpuPools.0.group": "l4"}, "gpuPools[0].name", "p" * 37, "must be at most 36 characters: GKE node pool names (here 'gpu-ppppppppppppppppppppppppppppppppppppp') are at most 40"),
     ({"gpuPools.0.zones": ["us-central1-a", "us-central1-a"]}, "gpuPools[0].zones", ["us-central1-a", "us-central1-a"], "must not repeat an entry"),
     # labels and the weights bucket
     ({"tags": {"Owner": "ml"}}, "tags.Owner", "ml", "Google Cloud labels are lowercase letters, digits, '_' and '-' (keys start with a letter), at most 63 characters"),

@@ -203,6 +203,7 @@ def test_model_names_are_unique():
 
 MODEL_FIELD_RULES = [
     ({"name": "Mistral"}, "models[0].name", "Mistral", "must be a DNS label"),
+    ({"poolGroup": "L4 GPUs"}, "models[0].poolGroup", "L4 GPUs", "must be a DNS label"),
     ({"parametersBillion": 0}, "models[0].parametersBillion", 0, "Input should be greater than 0"),
     ({"precision": "fp4"}, "models[0].precision", "fp4", "Input should be 'bf16', 'fp16', 'fp8', 'int8', 'awq-4bit' or 'gptq-4bit'"),
     ({"gpusPerReplica": 9}, "models[0].gpusPerReplica", 9, "Input should be less than or equal to 8"),

@@ -77,6 +77,9 @@ SHARED_POOL_RULES = [
     ({"name": "L4_Pool"}, "gpuPools[0].name", "L4_Pool", "must be a DNS label (lowercase letters, digits, '-'; starting with a letter) of at most 40 characters"),
     ({"name": "p" * 41}, "gpuPools[0].name", "p" * 41, "of at most 40 characters"),
     ({"name": None}, "gpuPools[0].name", NOT_SET, "Field required"),
+    # The group is a node label value and the models' selector: the same rule as a name.
+    ({"group": "L4 Serving"}, "gpuPools[0].group", "L4 Serving", "must be a DNS label (lowercase letters, digits, '-'; starting with a letter) of at most 40 characters"),
+    ({"group": "g" * 41}, "gpuPools[0].group", "g" * 41, "of at most 40 characters"),
     ({"maxGpus": None}, "gpuPools[0].maxGpus", NOT_SET, "Field required"),
     ({"maxGpus": 0}, "gpuPools[0].maxGpus", 0, "Input should be greater than or equal to 1"),
     ({"maxGpus": 513}, "gpuPools[0].maxGpus", 513, "Input should be less than or equal to 512"),
