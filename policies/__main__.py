@@ -5,8 +5,6 @@ offline preview imports the same package.
 Run with `pulumi preview --policy-pack policies --policy-pack-config policies/config/<stack>.json`.
 """
 
-from llm_platform_policy.core import Policy, Resource
-from llm_platform_policy.pack import POLICIES
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -14,6 +12,9 @@ from pulumi_policy import (
     ResourceValidationPolicy,
     StackValidationPolicy,
 )
+
+from llm_platform_policy.core import Policy, Resource
+from llm_platform_policy.pack import POLICIES
 
 LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY, "disabled": EnforcementLevel.DISABLED}
 

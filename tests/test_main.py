@@ -167,8 +167,6 @@ def test_a_tighter_policy_config_is_a_mandatory_violation(stack_plan, stack, cha
 
 # -- every object the stacks declare, against the real schemas -----------------------------------------
 
-from llm_platform import pins  # noqa: E402
-from tests.k8s_schemas import validate_any, validate_helm_values  # noqa: E402
 
 # Release name -> (chart whose default values are the reference, key paths the reference cannot check).
 # kube-prometheus-stack's defaults do not carry its subcharts' own keys (grafana, kube-state-metrics,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import jsonschema
+
 from llm_platform_policy.pack import BY_NAME, POLICIES, policy_entry
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
+
 from llm_platform_policy.core import Finding, Resource
 from llm_platform_policy.cost import CostReport, monthly_ceiling
 from llm_platform_policy.kube import HELM_RELEASE
 from llm_platform_policy.pack import BY_NAME, evaluate, settings
-
 from tools.policy_config import PolicyConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent

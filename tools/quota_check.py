@@ -36,10 +36,10 @@ from typing import Any, Iterable
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
 from llm_platform_policy import catalog, gke, kube, quota
 from llm_platform_policy.cost import stack_cloud, stack_region
 from llm_platform_policy.pack import BY_NAME, settings
-
 from tools.policy_config import PolicyConfigError, load_config
 from tools.preview import ROOT, run_program
 

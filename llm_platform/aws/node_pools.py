@@ -7,13 +7,13 @@ import math
 from dataclasses import dataclass
 
 import pulumi
-from llm_platform_policy import catalog
-from llm_platform_policy.kube import CAPACITY_TYPE_LABEL, GPU_RESOURCE, INSTANCE_TYPE_LABEL
 
 from llm_platform.aws.karpenter import DISCOVERY_TAG
 from llm_platform.config import AwsGpuPool, DisruptionWindow, SystemPoolConfig
 from llm_platform.contract import GPU_ROLE, GPU_TAINT_KEY, NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL, SYSTEM_POOL, SYSTEM_ROLE, gpu_node_pool_name
 from llm_platform.kubernetes import KubernetesObject
+from llm_platform_policy import catalog
+from llm_platform_policy.kube import CAPACITY_TYPE_LABEL, GPU_RESOURCE, INSTANCE_TYPE_LABEL
 
 GPU_TAINT = {"key": GPU_TAINT_KEY, "value": "true", "effect": "NoSchedule"}
 # Longer than any pod's termination grace period (model servers drain in-flight requests for up to

@@ -8,7 +8,6 @@ import ipaddress
 import re
 from typing import Annotated, ClassVar, Literal
 
-from llm_platform_policy import catalog
 from pydantic import AfterValidator, Field, field_validator
 
 from llm_platform import pins
@@ -17,6 +16,7 @@ from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.stack import StackBase
 from llm_platform.config.violations import Rules, Violation
 from llm_platform.contract import S3Location
+from llm_platform_policy import catalog
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API reference).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)

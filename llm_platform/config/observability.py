@@ -34,8 +34,8 @@ class AlertThresholds(ConfigModel):
     `gpuMemoryUtilization` share at start, so this fires on memory used beyond that."""
 
     gpu_pending_minutes: Annotated[int, Field(ge=1, le=120)] = 10
-    """GpuPodsPending: a pod requesting GPUs pending longer than this (critical): Karpenter cannot find
-    capacity, hit a quota or the pool's limit."""
+    """GpuPodsPending: a pod requesting GPUs pending longer than this (critical): the node autoscaler
+    (Karpenter on EKS, the cluster autoscaler on GKE) cannot find capacity, hit a quota or the pool's limit."""
 
     spot_interruptions_per_hour: Annotated[int, Field(ge=1)] = 2
     """SpotInterruptions: more spot interruption notices than this in an hour (warning)."""

@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from llm_platform_policy import catalog
 
 from llm_platform.config import GkeGpuPool
 from llm_platform.contract import GPU_ROLE, GPU_TAINT_KEY, NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL, gpu_node_pool_name
 from llm_platform.gcp import kinds
 from llm_platform.gcp.cluster import node_config
+from llm_platform_policy import catalog
 
 # GKE taints GPU nodes with exactly this itself; declaring the same taint keeps the node pool's spec
 # honest about it (and the workloads' `Exists` toleration matches either way).

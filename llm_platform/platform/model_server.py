@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Mapping
 
 import pulumi
-from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_CACHE_VOLUME
 
 from llm_platform import pins
 from llm_platform.config import ModelConfig
 from llm_platform.contract import GPU_TOLERATION, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
 from llm_platform.kubernetes import KubernetesObject
 from llm_platform.platform.monitoring import RELEASE as MONITORING_RELEASE
+from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_CACHE_VOLUME
 
 PORT = 8000
 CACHE_DIR = "/models"

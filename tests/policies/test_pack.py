@@ -13,8 +13,9 @@ from pathlib import Path
 import grpc
 import pytest
 from google.protobuf import empty_pb2, json_format, struct_pb2
-from llm_platform_policy.pack import POLICIES, policy_entry
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from llm_platform_policy.pack import POLICIES, policy_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 LEVELS = {"advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY, "disabled": analyzer_pb2.DISABLED}

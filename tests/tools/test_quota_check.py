@@ -14,9 +14,9 @@ from typing import Any, Iterator
 import boto3
 import pytest
 from botocore.stub import Stubber
-from llm_platform_policy import catalog
 from moto import mock_aws
 
+from llm_platform_policy import catalog
 from tools import quota_check
 from tools.preview import run_program
 from tools.quota_check import QuotaReadError, QuotaValue, Row, compare, main, read_account_quotas

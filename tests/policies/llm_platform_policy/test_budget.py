@@ -1,6 +1,5 @@
 
 from llm_platform_policy import budget
-
 from tests.policies.llm_platform_policy.fixtures import compliant_gke_stack, compliant_stack, mutated, without
 
 CONFIG = {"monthlyBudgetUsd": 3000, "warningThresholdPercent": 80}

@@ -1,7 +1,7 @@
 import pytest
+
 from llm_platform_policy import catalog, cost
 from llm_platform_policy.core import Resource
-
 from tests.policies.llm_platform_policy.fixtures import compliant_gke_stack, compliant_stack, mutated, without
 
 HOURS = 730

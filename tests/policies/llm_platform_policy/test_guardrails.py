@@ -1,7 +1,7 @@
 import pytest
+
 from llm_platform_policy import guardrails
 from llm_platform_policy.pack import BY_NAME, evaluate
-
 from tests.policies.llm_platform_policy.fixtures import compliant_stack, mutated, without
 
 GUARDRAILS = [name for name in BY_NAME if not name.startswith(("budget", "gpu-quota"))]

@@ -1,6 +1,7 @@
 """Reading what the engine hands the rules: Kubernetes quantities as numbers or strings, NodePool limits."""
 
 import pytest
+
 from llm_platform_policy import catalog, kube
 
 

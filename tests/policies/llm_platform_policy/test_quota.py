@@ -1,5 +1,4 @@
 from llm_platform_policy import quota
-
 from tests.policies.llm_platform_policy.fixtures import compliant_gke_stack, compliant_stack, mutated
 
 CONFIG = {"maxGpus": 2, "vcpuQuotas": {"L-DB2E81BA": 16, "L-3819A6DF": 16}}
