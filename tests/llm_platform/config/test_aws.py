@@ -4,89 +4,54 @@ production's above all. Every refusal names the key, the value and the rule."""
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 
 import pytest
 
 from llm_platform import pins
-from llm_platform.config import AwsStackConfig, ConfigError, Violation, parse
+from llm_platform.config import AwsStackConfig, Violation, parse
 from llm_platform.config.violations import NOT_SET
-
-AWS = {
-    "environment": "staging",
-    "cloud": "aws",
-    "region": "us-west-2",
-    "clusterName": "llm-test",
-    "aws": {"network": {"cidr": "10.0.0.0/16"}},
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-}
+from tests.llm_platform.config.stacks import AWS, AWS_POOL, AWS_POOL_KEYS, AWS_STACK_KEYS, DELETE, changed, edited, only, refused
 
 # Production-shaped: every production rule kept (HA NAT, flow logs, listed API networks, two Karpenter
 # replicas, on-demand system pool, a Prometheus volume, two model replicas).
-PRODUCTION = {
-    "environment": "production",
-    "cloud": "aws",
-    "region": "us-west-2",
-    "clusterName": "llm-production",
-    "tags": {"cost-center": "customer-support"},
-    "budget": {"monthlyLimitUsd": 5000, "alertEmails": ["alerts@example.com"]},
-    "observability": {"prometheusStorageGib": 100, "prometheusReplicas": 2, "alertEmails": ["oncall@example.com"]},
-    "aws": {
-        "network": {"cidr": "10.30.0.0/16", "azCount": 3, "natGateways": "perAz", "flowLogs": {"retentionDays": 365, "trafficType": "ALL"}},
-        "cluster": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"], "karpenterReplicas": 2, "deletionProtection": True},
-        "systemPool": {"capacityTypes": ["on-demand"]},
-        "gpuQuietHours": {"schedule": "0 0 * * mon-fri", "duration": "9h"},
+PRODUCTION = changed(
+    AWS,
+    {
+        "environment": "production",
+        "clusterName": "llm-production",
+        "tags": {"cost-center": "customer-support"},
+        "budget": {"monthlyLimitUsd": 5000, "alertEmails": ["alerts@example.com"]},
+        "observability.prometheusStorageGib": 100,
+        "observability.prometheusReplicas": 2,
+        "aws": {
+            "network": {"cidr": "10.30.0.0/16", "azCount": 3, "natGateways": "perAz", "flowLogs": {"retentionDays": 365, "trafficType": "ALL"}},
+            "cluster": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"], "karpenterReplicas": 2, "deletionProtection": True},
+            "systemPool": {"capacityTypes": ["on-demand"]},
+            "gpuQuietHours": {"schedule": "0 0 * * mon-fri", "duration": "9h"},
+        },
+        "gpuPools": [
+            {"name": "a10g-baseline", "group": "a10g", "instanceTypes": ["g5.2xlarge"], "capacityTypes": ["on-demand"], "maxGpus": 2, "weight": 100},
+            {"name": "a10g-burst", "group": "a10g", "instanceTypes": ["g5.2xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 2},
+        ],
+        "models": [
+            {
+                "name": "llama",
+                "source": "hf://meta-llama/Llama-3.1-8B-Instruct",
+                "parametersBillion": 8.03,
+                "poolGroup": "a10g",
+                "minReplicas": 2,
+                "maxReplicas": 4,
+                "resources": {"cpu": 6, "memoryGib": 24},
+            }
+        ],
     },
-    "gpuPools": [
-        {"name": "a10g-baseline", "group": "a10g", "instanceTypes": ["g5.2xlarge"], "capacityTypes": ["on-demand"], "maxGpus": 2, "weight": 100},
-        {"name": "a10g-burst", "group": "a10g", "instanceTypes": ["g5.2xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 2},
-    ],
-    "models": [
-        {
-            "name": "llama",
-            "source": "hf://meta-llama/Llama-3.1-8B-Instruct",
-            "parametersBillion": 8.03,
-            "poolGroup": "a10g",
-            "minReplicas": 2,
-            "maxReplicas": 4,
-            "resources": {"cpu": 6, "memoryGib": 24},
-        }
-    ],
-}
+)
 
-GPU_POOL = {"name": "l4", "instanceTypes": ["g6.xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 2}
+# The minimal stack with one L4 pool.
+WITH_POOL = changed(AWS, {"gpuPools": [AWS_POOL]})
 CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/" + "0" * 36
 INGRESS = {"host": "llm.example.com", "certificateArn": CERTIFICATE}
-
-DELETE = object()
-
-
-def changed(base: dict, changes: dict) -> dict:
-    """A deep copy of `base` with each dotted path (digits index lists) set, or removed with DELETE."""
-    raw = copy.deepcopy(base)
-    for path, value in changes.items():
-        *parents, leaf = path.split(".")
-        node = raw
-        for part in parents:
-            node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
-        if value is DELETE:
-            del node[leaf]
-        else:
-            node[leaf] = value
-    return raw
-
-
-def refused(raw: dict) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        parse(raw)
-    return caught.value
-
-
-def only(error: ConfigError) -> Violation:
-    assert len(error.violations) == 1, error.problems
-    return error.violations[0]
 
 
 # -- defaults ---------------------------------------------------------------------------------------------
@@ -117,7 +82,7 @@ def test_an_empty_aws_section_gets_the_defaults():
 
 
 def test_gpu_pool_defaults():
-    (pool,) = parse({**AWS, "gpuPools": [GPU_POOL]}).gpu_pools
+    (pool,) = parse(WITH_POOL).gpu_pools
     assert (pool.weight, pool.consolidate_after, pool.expire_after, pool.root_volume_gib) == (10, "10m", "720h", 200)
     assert pool.pool_group == "l4"
     assert [size.name for size in pool.sizes()] == ["g6.xlarge"]
@@ -264,8 +229,7 @@ def test_ingress_defaults_to_internal():
     ],
 )
 def test_ingress_rules(change, key, value, rule):
-    ingress = {k: v for k, v in {**INGRESS, **change}.items() if v is not DELETE}
-    violation = only(refused(changed(AWS, {"aws.ingress": ingress})))
+    violation = only(refused(edited(changed(AWS, {"aws.ingress": INGRESS}), "aws.ingress", **change)))
     assert (violation.key, violation.value) == (key, value) and rule in violation.rule
 
 
@@ -291,9 +255,8 @@ GPU_POOL_PROBLEMS = [
 
 @pytest.mark.parametrize("change, key, value, rule", GPU_POOL_PROBLEMS, ids=[f"{k}={v!r}"[:40] for _, k, v, _ in GPU_POOL_PROBLEMS])
 def test_gpu_pool_rules(change, key, value, rule):
-    parse({**AWS, "gpuPools": [GPU_POOL]})
-    pool = {k: v for k, v in {**GPU_POOL, **change}.items() if v is not DELETE}
-    error = refused({**AWS, "gpuPools": [pool]})
+    parse(WITH_POOL)
+    error = refused(edited(WITH_POOL, "gpuPools.0", **change))
     violation = only(error)
     assert (violation.key, violation.value, violation.unknown_key) == (key, value, False)
     assert rule in violation.rule, violation.rule
@@ -308,34 +271,31 @@ def test_gpu_pool_problem_lines():
         ({"consolidateAfter": "ten minutes"}, 'llm-platform:gpuPools[0].consolidateAfter: "ten minutes" is invalid'),
         ({"name": "L4_Pool"}, 'llm-platform:gpuPools[0].name: "L4_Pool" is invalid'),
     ]:
-        (line,) = refused({**AWS, "gpuPools": [{**GPU_POOL, **change}]}).problems
+        (line,) = refused(edited(WITH_POOL, "gpuPools.0", **change)).problems
         assert line.startswith(where), line
-    (line,) = refused({**AWS, "gpuPools": [{k: v for k, v in GPU_POOL.items() if k != "maxGpus"}]}).problems
+    (line,) = refused(changed(WITH_POOL, {"gpuPools.0.maxGpus": DELETE})).problems
     assert line.startswith("llm-platform:gpuPools[0].maxGpus: (not set) is invalid") and "Field required" in line
-
-
-AWS_POOL_KEYS = "allowed keys are name, group, capacityTypes, maxGpus, rootVolumeGib, instanceTypes, weight, consolidateAfter, expireAfter"
 
 
 @pytest.mark.parametrize("key, value", [("gpuCount", 2), ("machineType", "g2-standard-8"), ("acceleratorType", "nvidia-l4"), ("zones", ["us-west-2a"])])
 def test_unknown_and_gke_pool_keys_are_unknown_keys(key, value):
-    error = refused({**AWS, "gpuPools": [{**GPU_POOL, key: value}]})
+    error = refused(changed(WITH_POOL, {f"gpuPools.0.{key}": value}))
     violation = only(error)
     assert (violation.key, violation.value, violation.unknown_key) == (f"gpuPools[0].{key}", value, True)
-    assert violation.rule.startswith(AWS_POOL_KEYS), violation.rule
+    assert violation.rule.startswith(f"allowed keys are {AWS_POOL_KEYS}"), violation.rule
     assert error.problems[0].startswith(f"llm-platform:gpuPools[0].{key}: unknown key (rule: allowed keys are name, group, capacityTypes, maxGpus")
 
 
 def test_gcp_fields_are_refused_on_an_aws_stack():
     # What was a "foreign field" rule is now an unknown key: the AWS model has no such field.
-    raw = changed(AWS, {"gcp": {"project": "llm-test-project"}, "budget.billingAccount": "012345-6789AB-CDEF01", "gpuPools": [{**GPU_POOL, "machineType": "g2-standard-8"}]})
+    raw = changed(AWS, {"gcp": {"project": "llm-test-project"}, "budget.billingAccount": "012345-6789AB-CDEF01", "gpuPools": [{**AWS_POOL, "machineType": "g2-standard-8"}]})
     error = refused(raw)
     by_key = {v.key: v for v in error.violations}
     assert set(by_key) == {"gcp", "budget.billingAccount", "gpuPools[0].machineType"}, error.problems
     assert all(v.unknown_key for v in error.violations)
-    assert by_key["gcp"].rule == "allowed keys are environment, cloud, region, clusterName, tags, budget, observability, gpuPools, models, huggingFaceToken, aws"
+    assert by_key["gcp"].rule == f"allowed keys are {AWS_STACK_KEYS}"
     assert by_key["budget.billingAccount"].value == "012345-6789AB-CDEF01"
-    assert by_key["gpuPools[0].machineType"].rule == AWS_POOL_KEYS
+    assert by_key["gpuPools[0].machineType"].rule == f"allowed keys are {AWS_POOL_KEYS}"
     assert "llm-platform:gcp: unknown key (rule: allowed keys are environment, cloud, region" in "\n".join(error.problems)
 
 

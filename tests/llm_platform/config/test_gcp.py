@@ -4,71 +4,29 @@ Google Cloud stacks follow. Every refusal names the key, the value and the rule.
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from llm_platform.config import ConfigError, GcpStackConfig, Violation, parse
+from llm_platform.config import GcpStackConfig, Violation, parse
 from llm_platform.config.violations import NOT_SET
+from tests.llm_platform.config import stacks
+from tests.llm_platform.config.stacks import DELETE, GCP_STACK_KEYS, GKE_POOL, GKE_POOL_KEYS, changed, only, problems, refused
 
-GCP = {
-    "environment": "staging",
-    "cloud": "gcp",
-    "region": "us-central1",
-    "clusterName": "llm-test",
-    "gcp": {
-        "project": "llm-test-project",
-        "billingAccount": "012345-6789AB-CDEF01",
-        "smtp": {"smarthost": "smtp-relay.gmail.com:587", "from": "alerts@example.com"},
-    },
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-    "gpuPools": [{"name": "l4", "machineType": "g2-standard-8", "acceleratorType": "nvidia-l4", "acceleratorCount": 1, "capacityTypes": ["spot"], "maxGpus": 2}],
-    "models": [{"name": "m", "source": "hf://org/model", "parametersBillion": 7.25, "poolGroup": "l4"}],
-}
+# The minimal stack with one L4 pool and one model on it.
+GCP = changed(stacks.GCP, {"gpuPools": [GKE_POOL], "models": [{"name": "m", "source": "hf://org/model", "parametersBillion": 7.25, "poolGroup": "l4"}]})
 
 # Production-shaped: listed control-plane networks, flow logs, on-demand system pool, a Prometheus
 # volume and two model replicas.
-PRODUCTION = {
-    **copy.deepcopy(GCP),
-    "environment": "production",
-    "gcp": {
-        **GCP["gcp"],
-        "network": {"flowLogs": True},
-        "cluster": {"releaseChannel": "STABLE", "authorizedNetworks": ["203.0.113.0/24"], "nodeZones": ["us-central1-a", "us-central1-b"]},
-        "systemPool": {"spot": False},
+PRODUCTION = changed(
+    GCP,
+    {
+        "environment": "production",
+        "gcp.network": {"flowLogs": True},
+        "gcp.cluster": {"releaseChannel": "STABLE", "authorizedNetworks": ["203.0.113.0/24"], "nodeZones": ["us-central1-a", "us-central1-b"]},
+        "gcp.systemPool": {"spot": False},
+        "observability.prometheusStorageGib": 100,
+        "models.0.minReplicas": 2,
     },
-    "observability": {"alertEmails": ["oncall@example.com"], "prometheusStorageGib": 100},
-    "models": [{"name": "m", "source": "hf://org/model", "parametersBillion": 7.25, "poolGroup": "l4", "minReplicas": 2}],
-}
-
-DELETE = object()
-
-
-def changed(base: dict, changes: dict) -> dict:
-    """A deep copy of `base` with each dotted path (digits index lists) set, or removed with DELETE."""
-    raw = copy.deepcopy(base)
-    for path, value in changes.items():
-        *parents, leaf = path.split(".")
-        node = raw
-        for part in parents:
-            node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
-        if value is DELETE:
-            del node[leaf]
-        else:
-            node[leaf] = value
-    return raw
-
-
-def refused(raw: dict) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        parse(raw)
-    return caught.value
-
-
-def only(error: ConfigError) -> Violation:
-    assert len(error.violations) == 1, error.problems
-    return error.violations[0]
+)
 
 
 # -- a compliant stack and its defaults -------------------------------------------------------------------
@@ -235,18 +193,18 @@ def test_a_gcp_pool_must_hold_whole_nodes():
 
 # -- keys of the other cloud ------------------------------------------------------------------------------
 
-GCP_STACK_KEYS = "allowed keys are environment, cloud, region, clusterName, tags, budget, observability, gpuPools, models, huggingFaceToken, gcp, alertSmtpPassword"
-GKE_POOL_KEYS = "allowed keys are name, group, capacityTypes, maxGpus, rootVolumeGib, machineType, acceleratorType, acceleratorCount, zones"
+STACK_KEYS = f"allowed keys are {GCP_STACK_KEYS}"
+POOL_KEYS = f"allowed keys are {GKE_POOL_KEYS}"
 
 
 @pytest.mark.parametrize(
     "change, key, allowed",
     [
-        ({"aws": {"network": {"cidr": "10.1.0.0/16"}}}, "aws", GCP_STACK_KEYS),
-        ({"network": {"cidr": "10.1.0.0/16"}}, "network", GCP_STACK_KEYS),
-        ({"ingress": {"host": "x.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/" + "0" * 36}}, "ingress", GCP_STACK_KEYS),
-        ({"gpuPools.0.instanceTypes": ["g6.xlarge"]}, "gpuPools[0].instanceTypes", GKE_POOL_KEYS),
-        ({"gpuPools.0.weight": 10}, "gpuPools[0].weight", GKE_POOL_KEYS),
+        ({"aws": {"network": {"cidr": "10.1.0.0/16"}}}, "aws", STACK_KEYS),
+        ({"network": {"cidr": "10.1.0.0/16"}}, "network", STACK_KEYS),
+        ({"ingress": {"host": "x.example.com", "certificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/" + "0" * 36}}, "ingress", STACK_KEYS),
+        ({"gpuPools.0.instanceTypes": ["g6.xlarge"]}, "gpuPools[0].instanceTypes", POOL_KEYS),
+        ({"gpuPools.0.weight": 10}, "gpuPools[0].weight", POOL_KEYS),
     ],
     ids=["aws", "network", "ingress", "instanceTypes", "weight"],
 )
@@ -290,7 +248,7 @@ def test_production_gcp_rule(change, key, value, rule):
 
 def test_production_gcp_rules_all_at_once():
     production = changed(GCP, {"environment": "production", "gcp.cluster": {"releaseChannel": "RAPID"}, "gcp.systemPool": {"spot": True}})
-    found = "\n".join(refused(production).problems)
+    found = problems(production)
     for expected in (
         "llm-platform:gcp.cluster.authorizedNetworks: [] is invalid (rule: production must list the networks allowed to reach the control plane",
         'llm-platform:gcp.cluster.releaseChannel: "RAPID" is invalid',

@@ -13,15 +13,13 @@ from pulumi.runtime import config as runtime_config
 import llm_platform.config as config_package
 from llm_platform.config import AwsStackConfig, decode_flat_config, load
 from llm_platform.config.loading import decode, exit_on_problems, raw_config_from_pulumi
+from tests.llm_platform.config.stacks import AWS, AWS_POOL, DELETE, changed
 
+# The minimal AWS stack with one small pool (and no `aws` section) as Pulumi hands it to a program: a flat
+# `llm-platform:<key>` string per key, structured values as JSON text, next to other namespaces' keys.
+STACK = changed(AWS, {"aws": DELETE, "gpuPools": [{**AWS_POOL, "capacityTypes": ["spot"], "maxGpus": 1}]})
 FLAT = {
-    "llm-platform:environment": "staging",
-    "llm-platform:cloud": "aws",
-    "llm-platform:region": "us-west-2",
-    "llm-platform:clusterName": "llm-test",
-    "llm-platform:budget": json.dumps({"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]}),
-    "llm-platform:observability": json.dumps({"alertEmails": ["oncall@example.com"]}),
-    "llm-platform:gpuPools": json.dumps([{"name": "l4", "instanceTypes": ["g6.xlarge"], "capacityTypes": ["spot"], "maxGpus": 1}]),
+    **{f"llm-platform:{key}": value if isinstance(value, str) else json.dumps(value) for key, value in STACK.items()},
     "aws:region": "us-west-2",
     "kubernetes:context": "{not ours}",
 }

@@ -5,62 +5,24 @@ platform owns. On both clouds."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from llm_platform.config import ConfigError, ModelConfig, Violation, parse
+from llm_platform.config import ModelConfig, Violation, parse
 from llm_platform.config.violations import NOT_SET
+from tests.llm_platform.config import stacks
+from tests.llm_platform.config.stacks import AWS_POOL, DELETE, GKE_POOL, changed, edited, only, problems, refused
 
-AWS = {
-    "environment": "staging",
-    "cloud": "aws",
-    "region": "us-west-2",
-    "clusterName": "llm-test",
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-    "gpuPools": [{"name": "l4", "instanceTypes": ["g6.xlarge", "g6.2xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 2}],
-    "models": [{"name": "mistral", "source": "hf://mistralai/Mistral-7B-Instruct-v0.3", "parametersBillion": 7.25, "poolGroup": "l4", "maxReplicas": 2}],
-}
+# A 7B model that fits one L4 and may scale to both GPUs of its pool group.
+MODEL = {"name": "mistral", "source": "hf://mistralai/Mistral-7B-Instruct-v0.3", "parametersBillion": 7.25, "poolGroup": "l4", "maxReplicas": 2}
 
-GCP = {
-    "environment": "staging",
-    "cloud": "gcp",
-    "region": "us-central1",
-    "clusterName": "llm-test",
-    "gcp": {
-        "project": "llm-test-project",
-        "billingAccount": "012345-6789AB-CDEF01",
-        "smtp": {"smarthost": "smtp-relay.gmail.com:587", "from": "alerts@example.com"},
-    },
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-    "gpuPools": [{"name": "l4", "machineType": "g2-standard-8", "acceleratorType": "nvidia-l4", "acceleratorCount": 1, "capacityTypes": ["spot"], "maxGpus": 2}],
-    "models": [{"name": "mistral", "source": "hf://mistralai/Mistral-7B-Instruct-v0.3", "parametersBillion": 7.25, "poolGroup": "l4", "maxReplicas": 2}],
-}
-
+# Each cloud's minimal stack serving MODEL on one L4 pool (on AWS, of two L4 instance sizes).
+AWS = changed(stacks.AWS, {"gpuPools": [{**AWS_POOL, "instanceTypes": ["g6.xlarge", "g6.2xlarge"]}], "models": [MODEL]})
+GCP = changed(stacks.GCP, {"gpuPools": [GKE_POOL], "models": [MODEL]})
 STACKS = {"aws": AWS, "gcp": GCP}
 
 
 def with_model(base: dict = AWS, **changes) -> dict:
-    raw = copy.deepcopy(base)
-    raw["models"][0].update(changes)
-    return raw
-
-
-def refused(raw: dict) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        parse(raw)
-    return caught.value
-
-
-def problems(raw: dict) -> str:
-    return "\n".join(refused(raw).problems)
-
-
-def only(error: ConfigError) -> Violation:
-    assert len(error.violations) == 1, error.problems
-    return error.violations[0]
+    return edited(base, "models.0", **changes)
 
 
 # -- defaults ---------------------------------------------------------------------------------------------
@@ -124,16 +86,14 @@ def test_tensor_parallelism_stays_inside_one_node():
 
 
 def test_tensor_parallelism_uses_the_node_gpus():
-    raw = copy.deepcopy(AWS)
-    raw["gpuPools"] = [{"name": "l4x4", "instanceTypes": ["g6.12xlarge"], "capacityTypes": ["on-demand"], "maxGpus": 8}]
-    raw["models"][0].update(poolGroup="l4x4", parametersBillion=32, gpusPerReplica=4, resources={"cpu": 16, "memoryGib": 64})
+    l4x4 = changed(AWS, {"gpuPools": [{"name": "l4x4", "instanceTypes": ["g6.12xlarge"], "capacityTypes": ["on-demand"], "maxGpus": 8}]})
+    raw = with_model(l4x4, poolGroup="l4x4", parametersBillion=32, gpusPerReplica=4, resources={"cpu": 16, "memoryGib": 64})
     (model,) = parse(raw).models
     assert model.gpus_per_replica == 4
 
 
 def test_gke_tensor_parallelism_stays_inside_one_node():
-    a100 = copy.deepcopy(GCP)
-    a100["gpuPools"] = [{"name": "a100", "machineType": "a2-highgpu-4g", "acceleratorType": "nvidia-tesla-a100", "acceleratorCount": 4, "capacityTypes": ["on-demand"], "maxGpus": 8}]
+    a100 = changed(GCP, {"gpuPools": [{"name": "a100", "machineType": "a2-highgpu-4g", "acceleratorType": "nvidia-tesla-a100", "acceleratorCount": 4, "capacityTypes": ["on-demand"], "maxGpus": 8}]})
     parse(with_model(a100, poolGroup="a100", gpusPerReplica=4, parametersBillion=32))
     violation = only(refused(with_model(a100, poolGroup="a100", gpusPerReplica=8, maxReplicas=1)))
     assert violation == Violation("models[0].gpusPerReplica", 8, "tensor parallelism stays inside one node, and the largest instance of pool group a100 has 4 GPU(s)")
@@ -148,9 +108,8 @@ def test_replicas_beyond_the_pool_gpus_are_refused():
 
 
 def test_replicas_count_every_pool_of_the_group():
-    raw = copy.deepcopy(AWS)
-    pool = raw["gpuPools"][0]
-    raw["gpuPools"] = [{**pool, "name": "l4-base", "group": "l4"}, {**pool, "name": "l4-burst", "group": "l4"}]
+    pool = AWS["gpuPools"][0]
+    raw = changed(AWS, {"gpuPools": [{**pool, "name": "l4-base", "group": "l4"}, {**pool, "name": "l4-burst", "group": "l4"}]})
     parse(with_model(raw, maxReplicas=4))
     violation = only(refused(with_model(raw, maxReplicas=5)))
     assert violation == Violation("models[0].maxReplicas", 5, "5 replicas x 1 GPU(s) = 5 exceeds the 4 GPUs (maxGpus) of pool group l4")
@@ -187,15 +146,12 @@ def test_gke_resources_fit_the_machine_type():
 
 
 def test_a_stack_without_pools_names_none():
-    raw = copy.deepcopy(AWS)
-    raw["gpuPools"] = []
+    raw = changed(AWS, {"gpuPools": []})
     assert only(refused(raw)) == Violation("models[0].poolGroup", "l4", "must name a GPU pool group of this stack (none defined)")
 
 
 def test_model_names_are_unique():
-    raw = copy.deepcopy(AWS)
-    raw["models"].append(copy.deepcopy(raw["models"][0]))
-    raw["gpuPools"][0]["maxGpus"] = 4
+    raw = changed(AWS, {"models": [MODEL, MODEL], "gpuPools.0.maxGpus": 4})
     assert refused(raw).violations == [Violation("models", "mistral", "model names must be unique")]
 
 
@@ -223,8 +179,7 @@ def test_model_field_rules(change, key, value, rule):
 
 @pytest.mark.parametrize("field", ["name", "source", "parametersBillion", "poolGroup"])
 def test_required_model_fields(field):
-    raw = copy.deepcopy(AWS)
-    del raw["models"][0][field]
+    raw = changed(AWS, {f"models.0.{field}": DELETE})
     assert only(refused(raw)) == Violation(f"models[0].{field}", NOT_SET, "Field required")
 
 

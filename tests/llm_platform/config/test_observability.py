@@ -4,34 +4,15 @@ volume rule is a stack rule (test_stack.py); the Google Cloud mail relay is `gcp
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from llm_platform.config import AlertThresholds, ConfigError, ObservabilityConfig, Violation, parse
+from llm_platform.config import AlertThresholds, ObservabilityConfig, Violation, parse
 from llm_platform.config.violations import NOT_SET
-
-AWS = {
-    "environment": "staging",
-    "cloud": "aws",
-    "region": "us-west-2",
-    "clusterName": "llm-test",
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-}
+from tests.llm_platform.config.stacks import AWS, DELETE, edited, only, refused
 
 
 def with_observability(**changes) -> dict:
-    raw = copy.deepcopy(AWS)
-    raw["observability"].update(changes)
-    raw["observability"] = {k: v for k, v in raw["observability"].items() if v is not None}
-    return raw
-
-
-def refused(raw: dict) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        parse(raw)
-    return caught.value
+    return edited(AWS, "observability", **changes)
 
 
 def test_observability_defaults():
@@ -60,7 +41,7 @@ def test_a_production_shaped_observability_section():
 
 
 OBSERVABILITY_RULES = [
-    ({"alertEmails": None}, "observability.alertEmails", NOT_SET, "Field required"),
+    ({"alertEmails": DELETE}, "observability.alertEmails", NOT_SET, "Field required"),
     ({"alertEmails": []}, "observability.alertEmails", [], "Value should have at least 1 item after validation, not 0"),
     ({"alertEmails": ["oncall"]}, "observability.alertEmails[0]", "oncall", "must be an e-mail address"),
     ({"alertEmails": ["a@example.com", "a@example.com"]}, "observability.alertEmails", ["a@example.com", "a@example.com"], "must not repeat an entry"),
@@ -79,9 +60,7 @@ OBSERVABILITY_RULES = [
 @pytest.mark.parametrize("change, key, value, rule", OBSERVABILITY_RULES, ids=[f"{k}={v!r}"[:40] for _, k, v, _ in OBSERVABILITY_RULES])
 def test_observability_rules(change, key, value, rule):
     parse(AWS)
-    error = refused(with_observability(**change))
-    assert len(error.violations) == 1, error.problems
-    (violation,) = error.violations
+    violation = only(refused(with_observability(**change)))
     assert (violation.key, violation.value) == (key, value)
     assert rule in violation.rule, violation.rule
 

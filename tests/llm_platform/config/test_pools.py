@@ -4,53 +4,22 @@ clouds' pool types, `AwsGpuPool` (test_aws.py) and `GkeGpuPool` (test_gcp.py).""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from llm_platform.config import AwsGpuPool, ConfigError, GkeGpuPool, GpuPoolBase, parse
+from llm_platform.config import AwsGpuPool, GkeGpuPool, GpuPoolBase, parse
 from llm_platform.config.violations import NOT_SET
+from tests.llm_platform.config.stacks import AWS, AWS_POOL, DELETE, GCP, GKE_POOL, changed, edited, only, refused
 
-AWS = {
-    "environment": "staging",
-    "cloud": "aws",
-    "region": "us-west-2",
-    "clusterName": "llm-test",
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-    "gpuPools": [{"name": "l4", "instanceTypes": ["g6.xlarge"], "capacityTypes": ["spot"], "maxGpus": 2}],
+# Each cloud's minimal stack with one L4 pool (spot only on both), and the pool type it parses to.
+STACKS = {
+    "aws": (changed(AWS, {"gpuPools": [{**AWS_POOL, "capacityTypes": ["spot"]}]}), AwsGpuPool),
+    "gcp": (changed(GCP, {"gpuPools": [GKE_POOL]}), GkeGpuPool),
 }
-
-GCP = {
-    "environment": "staging",
-    "cloud": "gcp",
-    "region": "us-central1",
-    "clusterName": "llm-test",
-    "gcp": {
-        "project": "llm-test-project",
-        "billingAccount": "012345-6789AB-CDEF01",
-        "smtp": {"smarthost": "smtp-relay.gmail.com:587", "from": "alerts@example.com"},
-    },
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-    "gpuPools": [{"name": "l4", "machineType": "g2-standard-8", "acceleratorType": "nvidia-l4", "acceleratorCount": 1, "capacityTypes": ["spot"], "maxGpus": 2}],
-}
-
-STACKS = {"aws": (AWS, AwsGpuPool), "gcp": (GCP, GkeGpuPool)}
 CLOUDS = ["aws", "gcp"]
 
 
 def with_pool(cloud: str, **changes) -> dict:
-    raw = copy.deepcopy(STACKS[cloud][0])
-    pool = {**raw["gpuPools"][0], **changes}
-    raw["gpuPools"] = [{k: v for k, v in pool.items() if v is not None}]
-    return raw
-
-
-def refused(raw: dict) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        parse(raw)
-    return caught.value
+    return edited(STACKS[cloud][0], "gpuPools.0", **changes)
 
 
 @pytest.mark.parametrize("cloud", CLOUDS)
@@ -76,14 +45,14 @@ def test_the_group_names_the_pool_group(cloud):
 SHARED_POOL_RULES = [
     ({"name": "L4_Pool"}, "gpuPools[0].name", "L4_Pool", "must be a DNS label (lowercase letters, digits, '-'; starting with a letter) of at most 40 characters"),
     ({"name": "p" * 41}, "gpuPools[0].name", "p" * 41, "of at most 40 characters"),
-    ({"name": None}, "gpuPools[0].name", NOT_SET, "Field required"),
+    ({"name": DELETE}, "gpuPools[0].name", NOT_SET, "Field required"),
     # The group is a node label value and the models' selector: the same rule as a name.
     ({"group": "L4 Serving"}, "gpuPools[0].group", "L4 Serving", "must be a DNS label (lowercase letters, digits, '-'; starting with a letter) of at most 40 characters"),
     ({"group": "g" * 41}, "gpuPools[0].group", "g" * 41, "of at most 40 characters"),
-    ({"maxGpus": None}, "gpuPools[0].maxGpus", NOT_SET, "Field required"),
+    ({"maxGpus": DELETE}, "gpuPools[0].maxGpus", NOT_SET, "Field required"),
     ({"maxGpus": 0}, "gpuPools[0].maxGpus", 0, "Input should be greater than or equal to 1"),
     ({"maxGpus": 513}, "gpuPools[0].maxGpus", 513, "Input should be less than or equal to 512"),
-    ({"capacityTypes": None}, "gpuPools[0].capacityTypes", NOT_SET, "Field required"),
+    ({"capacityTypes": DELETE}, "gpuPools[0].capacityTypes", NOT_SET, "Field required"),
     ({"capacityTypes": []}, "gpuPools[0].capacityTypes", [], "List should have at least 1 item after validation, not 0"),
     ({"capacityTypes": ["reserved"]}, "gpuPools[0].capacityTypes[0]", "reserved", "Input should be 'spot' or 'on-demand'"),
     ({"rootVolumeGib": 99}, "gpuPools[0].rootVolumeGib", 99, "Input should be greater than or equal to 100"),
@@ -95,9 +64,7 @@ SHARED_POOL_RULES = [
 @pytest.mark.parametrize("change, key, value, rule", SHARED_POOL_RULES, ids=[f"{k}={v!r}"[:40] for _, k, v, _ in SHARED_POOL_RULES])
 def test_shared_pool_rules(cloud, change, key, value, rule):
     parse(STACKS[cloud][0])
-    error = refused(with_pool(cloud, **change))
-    assert len(error.violations) == 1, error.problems
-    (violation,) = error.violations
+    violation = only(refused(with_pool(cloud, **change)))
     assert (violation.key, violation.value, violation.unknown_key) == (key, value, False)
     assert rule in violation.rule, violation.rule
 

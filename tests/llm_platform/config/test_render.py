@@ -4,66 +4,15 @@ a 'did you mean' for a near miss and, for keys that moved into a cloud's section
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 
 import pytest
 from pydantic import ValidationError
 
-from llm_platform.config import AwsStackConfig, ConfigError, GcpStackConfig, Violation, parse
+from llm_platform.config import AwsStackConfig, ConfigError, GcpStackConfig, Violation
 from llm_platform.config.render import MOVED, allowed_keys, from_validation_error, key_path, render
 from llm_platform.config.violations import NOT_SET
-
-AWS = {
-    "environment": "staging",
-    "cloud": "aws",
-    "region": "us-west-2",
-    "clusterName": "llm-test",
-    "aws": {"network": {"cidr": "10.0.0.0/16"}},
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-}
-
-GCP = {
-    "environment": "staging",
-    "cloud": "gcp",
-    "region": "us-central1",
-    "clusterName": "llm-test",
-    "gcp": {
-        "project": "llm-test-project",
-        "billingAccount": "012345-6789AB-CDEF01",
-        "smtp": {"smarthost": "smtp-relay.gmail.com:587", "from": "alerts@example.com"},
-    },
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-}
-
-AWS_STACK_KEYS = "environment, cloud, region, clusterName, tags, budget, observability, gpuPools, models, huggingFaceToken, aws"
-GCP_STACK_KEYS = "environment, cloud, region, clusterName, tags, budget, observability, gpuPools, models, huggingFaceToken, gcp, alertSmtpPassword"
-
-
-def changed(base: dict, changes: dict) -> dict:
-    """A deep copy of `base` with each dotted path set."""
-    raw = copy.deepcopy(base)
-    for path, value in changes.items():
-        *parents, leaf = path.split(".")
-        node = raw
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return raw
-
-
-def refused(raw: dict) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        parse(raw)
-    return caught.value
-
-
-def only(error: ConfigError) -> Violation:
-    assert len(error.violations) == 1, error.problems
-    return error.violations[0]
-
+from tests.llm_platform.config.stacks import AWS, AWS_POOL_KEYS, AWS_STACK_KEYS, GCP, GCP_STACK_KEYS, GKE_POOL_KEYS, changed, only, refused
 
 # -- render -----------------------------------------------------------------------------------------------
 
@@ -126,8 +75,8 @@ def test_key_path(loc, path):
         (AwsStackConfig, ("aws",), "network, cluster, systemPool, gpuQuietHours, ingress"),
         (AwsStackConfig, ("aws", "network"), "cidr, azCount, natGateways, flowLogs"),
         (AwsStackConfig, ("aws", "network", "flowLogs"), "retentionDays, trafficType"),
-        (AwsStackConfig, ("gpuPools", 0), "name, group, capacityTypes, maxGpus, rootVolumeGib, instanceTypes, weight, consolidateAfter, expireAfter"),
-        (GcpStackConfig, ("gpuPools", 3), "name, group, capacityTypes, maxGpus, rootVolumeGib, machineType, acceleratorType, acceleratorCount, zones"),
+        (AwsStackConfig, ("gpuPools", 0), AWS_POOL_KEYS),
+        (GcpStackConfig, ("gpuPools", 3), GKE_POOL_KEYS),
         (GcpStackConfig, ("gcp", "smtp"), "smarthost, from, username, requireTls"),
         (AwsStackConfig, ("models", 0, "engine"), "maxModelLen, gpuMemoryUtilization, maxNumSeqs, prefixCaching, chunkedPrefill, maxNumBatchedTokens, extraArgs"),
         (AwsStackConfig, ("budget",), "monthlyLimitUsd, alertEmails, forecastThresholdPercent, actualThresholdPercent"),
@@ -205,7 +154,6 @@ def test_unknown_key_without_a_near_miss_lists_the_allowed_keys_only():
 
 # -- keys that moved into a cloud's section ---------------------------------------------------------------
 
-GCP_STACK_KEYS = "environment, cloud, region, clusterName, tags, budget, observability, gpuPools, models, huggingFaceToken, gcp, alertSmtpPassword"
 MOVED_CASES = [
     (AWS, "network", {"cidr": "10.0.0.0/16"}, AWS_STACK_KEYS, "aws.network"),
     (AWS, "cluster", {"karpenterReplicas": 2}, AWS_STACK_KEYS, "aws.cluster"),

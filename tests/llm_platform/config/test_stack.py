@@ -4,68 +4,13 @@ reported at once, each naming the key, the value and the rule."""
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 
-from llm_platform.config import AwsStackConfig, ConfigError, GcpStackConfig, Violation, parse
+from llm_platform.config import AwsStackConfig, GcpStackConfig, Violation, parse
 from llm_platform.config.violations import NOT_SET
+from tests.llm_platform.config.stacks import AWS, AWS_POOL, DELETE, GCP, GKE_POOL, changed, only, refused
 
-AWS = {
-    "environment": "staging",
-    "cloud": "aws",
-    "region": "us-west-2",
-    "clusterName": "llm-test",
-    "aws": {"network": {"cidr": "10.0.0.0/16"}},
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-}
-
-GCP = {
-    "environment": "staging",
-    "cloud": "gcp",
-    "region": "us-central1",
-    "clusterName": "llm-test",
-    "gcp": {
-        "project": "llm-test-project",
-        "billingAccount": "012345-6789AB-CDEF01",
-        "smtp": {"smarthost": "smtp-relay.gmail.com:587", "from": "alerts@example.com"},
-    },
-    "budget": {"monthlyLimitUsd": 1000, "alertEmails": ["team@example.com"]},
-    "observability": {"alertEmails": ["oncall@example.com"]},
-}
-
-AWS_POOL = {"name": "l4", "instanceTypes": ["g6.xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 2}
-GKE_POOL = {"name": "l4", "machineType": "g2-standard-8", "acceleratorType": "nvidia-l4", "acceleratorCount": 1, "capacityTypes": ["spot"], "maxGpus": 2}
 STACKS = {"aws": (AWS, AWS_POOL), "gcp": (GCP, GKE_POOL)}
-
-DELETE = object()
-
-
-def changed(base: dict, changes: dict) -> dict:
-    """A deep copy of `base` with each dotted path (digits index lists) set, or removed with DELETE."""
-    raw = copy.deepcopy(base)
-    for path, value in changes.items():
-        *parents, leaf = path.split(".")
-        node = raw
-        for part in parents:
-            node = node[int(part)] if part.isdigit() else node.setdefault(part, {})
-        if value is DELETE:
-            del node[leaf]
-        else:
-            node[leaf] = value
-    return raw
-
-
-def refused(raw: dict) -> ConfigError:
-    with pytest.raises(ConfigError) as caught:
-        parse(raw)
-    return caught.value
-
-
-def only(error: ConfigError) -> Violation:
-    assert len(error.violations) == 1, error.problems
-    return error.violations[0]
 
 
 # -- cloud: required, picks the model ---------------------------------------------------------------------

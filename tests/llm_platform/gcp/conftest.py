@@ -20,29 +20,17 @@ class BuiltBase:
 
 @pytest.fixture(scope="module")
 def gke_base() -> BuiltBase:
-    """The GCP base (`base.build`) of the small stack in gke.py, with the model servers declared on what it
-    hands the platform (as `deploy` declares them) and its exports, as `__main__.py` exports them."""
+    """The GCP base (`base.build`) of the small stack in gke.py with the platform deployed on what it hands
+    over, and its exports, as `__main__.py` composes and exports them."""
     from llm_platform.gcp.base import build
-    from llm_platform.platform.serving import Serving, ServingArgs
+    from llm_platform.platform.deploy import deploy
 
     cfg = stack_config()
     built: dict[str, ClusterBase] = {}
 
     def program() -> None:
         base = built["base"] = build(cfg)
-        Serving(
-            f"{cfg.cluster_name}-serving",
-            ServingArgs(
-                models=cfg.models,
-                bucket=base.bucket,
-                object_store=base.object_store,
-                service_account_annotations=base.service_account_annotations,
-                vpc_cidr=base.network_cidr,
-                ingress=base.ingress,
-                hugging_face_token=None,
-            ),
-            opts=pulumi.ResourceOptions(providers={"kubernetes": base.k8s_provider}, depends_on=base.capacity),
-        )
+        deploy(cfg, base)
         for key, value in base.exports.items():
             pulumi.export(key, value)
         pulumi.export("modelBucket", base.bucket)

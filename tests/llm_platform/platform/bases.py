@@ -1,8 +1,7 @@
 """The in-cluster platform on what either cloud hands it, for the component tests in this directory.
 
-`deploy(cfg, base)` takes a `ClusterBase` from a cloud's base. Here the two bases are made by hand from
-the pieces `llm_platform/aws/base.py` and `llm_platform/gcp/base.py` hand over, around a cluster that is
-not declared (its outputs are plain strings):
+`deploy(cfg, base)` takes the `ClusterBase` a cloud's base builds; here each small stack below is built
+by its cloud's real base, so the platform is tested on exactly what it gets in a stack:
 
 - EKS: Karpenter NodePools and the encrypted gp3 StorageClass to wait for, alerts through SNS topics that
   Alertmanager publishes to with its IRSA role, Karpenter's ServiceMonitor and capacity alerts, an IRSA
@@ -20,24 +19,10 @@ from functools import cache
 from typing import Any, Callable
 
 import pulumi
-import pulumi_aws as aws
-import pulumi_gcp as gcp
-import pulumi_kubernetes as k8s
 
 from llm_platform import config
-from llm_platform.aws import karpenter
-from llm_platform.aws.alerts import AlertTopics, AlertTopicsArgs
-from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControllerArgs, ingress
-from llm_platform.aws.irsa import IRSA_ANNOTATION
-from llm_platform.aws.node_pools import NodePools, NodePoolsArgs
-from llm_platform.aws.storage import Storage, StorageArgs
-from llm_platform.config import AwsStackConfig, GcpStackConfig, StackConfig
-from llm_platform.contract import SYSTEM_NODES, GCSLocation, S3Location, weights_bucket_name
-from llm_platform.gcp.alerts import smtp_delivery
-from llm_platform.gcp.cluster import GKE_DCGM_VALUES, GKE_STORAGE_CLASS
-from llm_platform.gcp.node_pools import GkeGpuNodePools, GkeGpuNodePoolsArgs
+from llm_platform.config import StackConfig
 from llm_platform.platform.deploy import ClusterBase, deploy
-from llm_platform.platform.serving import ModelIngress
 from tests.conftest import Declared
 from tools.preview import run_under_mocks
 
@@ -114,106 +99,13 @@ def stack_config(stack: str) -> StackConfig:
     return config.parse(STACKS[stack])
 
 
-def weights_role_arn(cluster_name: str, model: str) -> str:
-    """The IRSA role the AWS base's model store creates for a model's pods (a plain string here)."""
-    return f"arn:aws:iam::{ACCOUNT}:role/{cluster_name}-{model}-weights"
-
-
-def eks_base(cfg: AwsStackConfig) -> ClusterBase:
-    """What the AWS base hands the platform, from the AWS pieces that need no cluster (call inside a program)."""
-    name, tags = cfg.cluster_name, cfg.common_tags()
-    aws_provider = aws.Provider("aws", region=cfg.region)
-    k8s_provider = k8s.Provider("k8s", kubeconfig="{}")
-    in_cluster = pulumi.ResourceOptions(providers={"kubernetes": k8s_provider})
-    node_pools = NodePools(
-        f"{name}-pools",
-        NodePoolsArgs(
-            cluster_name=name,
-            node_role_name=f"{name}-karpenter-node",
-            ami_alias=cfg.aws.cluster.ami_alias,
-            system_pool=cfg.aws.system_pool,
-            gpu_pools=cfg.gpu_pools,
-            gpu_quiet_hours=cfg.aws.gpu_quiet_hours,
-            tags=tags,
-        ),
-        opts=in_cluster,
-    )
-    storage = Storage(f"{name}-storage", StorageArgs(), opts=in_cluster)
-    alert_topics = AlertTopics(
-        f"{name}-alerts",
-        AlertTopicsArgs(
-            cluster_name=name, region=cfg.region, emails=cfg.observability.alert_emails, oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, tags=tags
-        ),
-        opts=pulumi.ResourceOptions(providers={"aws": aws_provider}),
-    )
-    prerequisites: list[pulumi.Resource] = []
-    model_ingress = None
-    if cfg.aws.ingress is not None:
-        prerequisites.append(
-            LoadBalancerController(
-                f"{name}-lb-controller",
-                LoadBalancerControllerArgs(
-                    cluster_name=name,
-                    vpc_id="vpc-0123456789abcdef0",
-                    region=cfg.region,
-                    oidc_provider_arn=OIDC_PROVIDER_ARN,
-                    oidc_issuer=ISSUER,
-                    replicas=2,
-                    system_node_selector=SYSTEM_NODES,
-                    tags=tags,
-                ),
-                opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": k8s_provider}),
-            )
-        )
-        model_ingress = ModelIngress(manifest=ingress(cfg.aws.ingress, cfg.models), host=cfg.aws.ingress.host)
-    return ClusterBase(
-        k8s_provider=k8s_provider,
-        capacity=[node_pools, storage],
-        storage_class=storage.default_storage_class,
-        alert_delivery=alert_topics.delivery,
-        network_cidr=str(cfg.aws.network.cidr),
-        bucket=weights_bucket_name(name, ACCOUNT),
-        object_store=S3Location.SCHEME,
-        service_account_annotations={model.name: {IRSA_ANNOTATION: weights_role_arn(name, model.name)} for model in cfg.models},
-        cluster_monitors=[karpenter.service_monitor()],
-        capacity_alerts=karpenter.capacity_alerts(cfg.observability.thresholds),
-        ingress=model_ingress,
-        serving_prerequisites=prerequisites,
-    )
-
-
-def gke_base(cfg: GcpStackConfig) -> ClusterBase:
-    """What the GCP base hands the platform, from the GCP pieces that need no cluster (call inside a program)."""
-    name = cfg.cluster_name
-    gcp_provider = gcp.Provider("gcp", project=cfg.gcp.project, region=cfg.region)
-    k8s_provider = k8s.Provider("k8s", kubeconfig="{}")
-    gpu_pools = GkeGpuNodePools(
-        f"{name}-pools",
-        GkeGpuNodePoolsArgs(
-            cluster_id=f"projects/{cfg.gcp.project}/locations/{cfg.region}/clusters/{name}",
-            region=cfg.region,
-            gpu_pools=cfg.gpu_pools,
-            gpu_driver_version=cfg.gcp.cluster.gpu_driver_version,
-            service_account=f"{name}-nodes@{cfg.gcp.project}.iam.gserviceaccount.com",
-            labels=cfg.common_tags(),
-        ),
-        opts=pulumi.ResourceOptions(providers={"gcp": gcp_provider}),
-    )
-    password = pulumi.Output.secret(cfg.alert_smtp_password) if cfg.alert_smtp_password else None
-    return ClusterBase(
-        k8s_provider=k8s_provider,
-        capacity=[gpu_pools],
-        storage_class=GKE_STORAGE_CLASS,
-        alert_delivery=smtp_delivery(cfg.gcp.smtp, cfg.observability.alert_emails, password),
-        network_cidr=str(cfg.gcp.network.nodes_cidr),
-        bucket=weights_bucket_name(name, cfg.gcp.project),
-        object_store=GCSLocation.SCHEME,
-        service_account_annotations={},
-        dcgm_overrides=GKE_DCGM_VALUES,
-    )
-
-
-BASES: dict[str, Callable[[Any], ClusterBase]] = {"aws": eks_base, "gcp": gke_base}
+def base_of(cfg: StackConfig) -> ClusterBase:
+    """What the stack's cloud base hands the platform: the real `build(cfg)` of that cloud."""
+    if cfg.cloud == "aws":
+        from llm_platform.aws.base import build
+    else:
+        from llm_platform.gcp.base import build
+    return build(cfg)
 
 
 def declare_once(program: Callable[[], None], region: str) -> Declared:
@@ -228,7 +120,7 @@ def deployed(stack: str) -> Declared:
     cfg = stack_config(stack)
 
     def program() -> None:
-        platform = deploy(cfg, BASES[cfg.cloud](cfg))
+        platform = deploy(cfg, base_of(cfg))
         pulumi.export("grafanaAdminPassword", platform.monitoring.grafana_admin_password)
         pulumi.export("modelEndpoints", platform.serving.endpoints)
         pulumi.export("modelApiKeys", platform.serving.api_keys)

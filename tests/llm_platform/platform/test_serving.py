@@ -5,7 +5,7 @@ import pytest
 from llm_platform import pins
 from llm_platform.platform import serving
 from tests.k8s_schemas import validate_core_object
-from tests.llm_platform.platform.bases import ACCOUNT, deployed, release, weights_role_arn
+from tests.llm_platform.platform.bases import ACCOUNT, deployed, release
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 
@@ -51,7 +51,7 @@ def test_model_servers_wait_for_gpus_monitoring_keda_and_the_endpoint_s_controll
         (
             "eks-staging",
             f"s3://eks-staging-weights-{ACCOUNT}/models/mistral-7b-instruct",
-            {"eks.amazonaws.com/role-arn": weights_role_arn("eks-staging", "mistral-7b-instruct")},
+            {"eks.amazonaws.com/role-arn": f"arn:aws:iam::{ACCOUNT}:role/eks-staging-model-mistral-7b-instruct"},
             "10.20.0.0/16",
         ),
         # GKE: the stack's Cloud Storage bucket, which grants the Kubernetes service account itself; load
