@@ -14,6 +14,10 @@ from llm_platform.aws.karpenter import DISCOVERY_TAG, KARPENTER_NAMESPACE
 from llm_platform.config import ClusterConfig
 
 CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# The managed add-ons take over any self-managed copy's settings (pulumi-eks 4.4.0's default for each
+# add-on's options, which its typed input classes add; stated because the cluster is declared from plain
+# inputs, and existing stacks were created with them).
+ADDON_CONFLICTS = {"resolveConflictsOnCreate": "OVERWRITE", "resolveConflictsOnUpdate": "OVERWRITE"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,9 @@ class EksCluster(pulumi.ComponentResource):
                 "corednsAddonOptions": {
                     # Schedules CoreDNS on Fargate so the add-on is not left DEGRADED on a cluster with no nodes.
                     "configurationValues": {"computeType": "Fargate"},
+                    "enabled": True,
                     "version": addons["coredns"],
+                    **ADDON_CONFLICTS,
                 },
                 "createOidcProvider": True,
                 "deletionProtection": config.deletion_protection,
@@ -76,7 +82,7 @@ class EksCluster(pulumi.ComponentResource):
                     "selectors": [{"namespace": KARPENTER_NAMESPACE}, {"labels": {"k8s-app": "kube-dns"}, "namespace": "kube-system"}],
                     "subnetIds": args.private_subnet_ids,
                 },
-                "kubeProxyAddonOptions": {"version": addons["kube-proxy"]},
+                "kubeProxyAddonOptions": {"version": addons["kube-proxy"], **ADDON_CONFLICTS},
                 "name": name,
                 "nodeAssociatePublicIpAddress": False,
                 "privateSubnetIds": args.private_subnet_ids,
@@ -90,7 +96,7 @@ class EksCluster(pulumi.ComponentResource):
                 "skipDefaultSecurityGroups": True,
                 "tags": args.tags,
                 "version": config.kubernetes_version,
-                "vpcCniOptions": {"addonVersion": addons["vpc-cni"], "enableNetworkPolicy": True},
+                "vpcCniOptions": {"addonVersion": addons["vpc-cni"], "enableNetworkPolicy": True, **ADDON_CONFLICTS},
                 "vpcId": args.vpc_id,
             },
             child,

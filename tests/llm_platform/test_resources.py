@@ -1,7 +1,7 @@
 """`llm_platform.resources`: a resource declared from a `Kind` reaches the engine exactly as the provider
 SDK's typed class would send it. Every stack is run twice under the mock engine, once as the program runs
 and once with every Kind replaced by its typed class (its inputs handed over as the class's keyword
-arguments, nested objects translated by the SDK's own type metadata), and the two runs must register the
+arguments, nested objects built as the SDK's own input classes, which add the schema's defaults), and the two runs must register the
 same resources with the same inputs and options. An input key the typed class or its nested input types
 do not define fails here, so a misspelt or invented key cannot reach a real deployment."""
 
@@ -51,19 +51,21 @@ def _element(annotation: Any) -> Any:
 def to_python_names(value: Any, input_type: type, where: str) -> dict[str, Any]:
     """`value` (camelCase keys, as the engine receives them) as keyword arguments of `input_type`."""
     pulumi_to_py = {pulumi_name: py for py, pulumi_name in _types.input_type_py_to_pulumi_names(input_type).items()}
+    # Annotations by engine (camelCase) name, as `input_type_types` keys them.
     annotations = _types.input_type_types(input_type)
     converted = {}
     for key, item in value.items():
         assert key in pulumi_to_py, f"{where}: {input_type.__name__} has no input {key!r} (it has {sorted(pulumi_to_py)})"
-        py = pulumi_to_py[key]
-        converted[py] = _convert(item, annotations.get(py), f"{where}.{key}")
+        converted[pulumi_to_py[key]] = _convert(item, annotations[key], f"{where}.{key}")
     return converted
 
 
 def _convert(item: Any, annotation: Any, where: str) -> Any:
     nested = _input_type(annotation)
     if nested is not None and isinstance(item, dict):
-        return to_python_names(item, nested, where)
+        # The nested input class itself, as a typed program writes it: its constructor adds the defaults
+        # the SDK's schema declares, which a Kind's plain dict must then state as well.
+        return nested(**to_python_names(item, nested, where))
     element = _element(annotation)
     if element is not None and isinstance(item, list):
         return [_convert(entry, element, f"{where}[{index}]") for index, entry in enumerate(item)]
