@@ -9,9 +9,10 @@ import pulumi
 
 from llm_platform.pins import HelmChart
 from llm_platform.resources import Kind
+from llm_platform_policy.kube import HELM_RELEASE
 
 # pulumi-kubernetes 4.34.2's `helm.v3.Release`, which always sends `compat: "true"`.
-RELEASE = Kind("kubernetes:helm.sh/v3:Release", outputs=("status",), fixed_inputs=(("compat", "true"),))
+RELEASE = Kind(HELM_RELEASE, outputs=("status",), fixed_inputs=(("compat", "true"),))
 
 
 def pinned_release(

@@ -29,6 +29,15 @@ class KubernetesObject(pulumi.CustomResource):
         super().__init__(type_token(manifest["apiVersion"], manifest["kind"]), resource_name, dict(manifest), opts)
 
 
+def namespace_manifest(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def secret_manifest(metadata: dict[str, Any], string_data: dict[str, Any]) -> dict[str, Any]:
+    """An Opaque Secret; values go in as `stringData`, which the API server encodes."""
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "type": "Opaque", "stringData": string_data}
+
+
 def exec_kubeconfig(cluster_name: str, server: str, ca_data: str, exec_user: dict[str, Any]) -> dict[str, Any]:
     """A kubeconfig whose user gets its token from a command (`aws eks get-token`, gke-gcloud-auth-plugin)."""
     return {

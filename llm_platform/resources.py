@@ -111,8 +111,10 @@ class RemoteComponent(_Outputs, pulumi.ComponentResource):
         super().__init__(kind.token, name, kind.props(inputs), kind.options(opts), remote=True)
 
 
-def invoke(token: str, args: Mapping[str, Any], parent: pulumi.Resource) -> dict[str, Any]:
-    """A provider function (data source) called as its typed SDK function calls it; its result as a dict
-    of camelCase keys."""
-    opts = pulumi.InvokeOptions(parent=parent, version=sdk_version(token.split(":", 1)[0]))
+def invoke(
+    token: str, args: Mapping[str, Any], parent: pulumi.Resource | None = None, provider: pulumi.ProviderResource | None = None
+) -> dict[str, Any]:
+    """A provider function (data source) called as its typed SDK function calls it, through `parent`'s
+    provider or `provider`; its result as a dict of camelCase keys."""
+    opts = pulumi.InvokeOptions(parent=parent, provider=provider, version=sdk_version(token.split(":", 1)[0]))
     return dict(pulumi.runtime.invoke(token, {key: value for key, value in args.items() if value is not None}, opts).value)

@@ -349,6 +349,25 @@ _FREE_FORM_NAMES = re.compile(
     r"|[A-Za-z0-9]*(Labels|Annotations))$")
 _SCALARS = frozenset({"string", "int", "float", "bool", "null"})
 
+# The platform's Helm releases: release name -> (chart whose default values are the reference, key paths
+# the reference cannot check, for `validate_helm_values`'s ``free_form``). kube-prometheus-stack's defaults
+# do not carry its subcharts' own keys (grafana, kube-state-metrics, prometheus-node-exporter charts), and
+# alertmanager.config is Alertmanager's configuration file, checked in
+# tests/llm_platform/platform/test_monitoring.py. The DCGM exporter's securityContext and extraVolumeMounts
+# are a Kubernetes SecurityContext and VolumeMounts (its defaults show only some fields), validated as such,
+# in a container, there.
+CHART_OF_RELEASE: dict[str, tuple[str, tuple[str, ...]]] = {
+    "karpenter": ("karpenter", ()),
+    "nvidia-device-plugin": ("nvidia-device-plugin", ()),
+    "dcgm-exporter": ("dcgm-exporter", ("securityContext", "extraVolumeMounts[]")),
+    "keda": ("keda", ()),
+    "prometheus-operator-crds": ("prometheus-operator-crds", ()),
+    "kube-prometheus-stack": (
+        "kube-prometheus-stack",
+        ("alertmanager.config", "grafana.nodeSelector", "grafana.persistence", "kube-state-metrics.nodeSelector", "prometheus-node-exporter.tolerations"),
+    ),
+}
+
 
 @functools.lru_cache(maxsize=None)
 def _chart(chart: str) -> dict[str, Any]:

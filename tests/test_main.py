@@ -19,11 +19,11 @@ import yaml
 from llm_platform import config as stack_config
 from llm_platform import pins
 from llm_platform_policy.pack import evaluate
-from tests.k8s_schemas import validate_any, validate_helm_values
+from tests.conftest import STACKS
+from tests.k8s_schemas import CHART_OF_RELEASE, validate_any, validate_helm_values
 from tools.policy_config import load_config
 from tools.preview import ROOT, load_stack_file, run_program
 
-STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
 CLOUD = {stack: yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]["llm-platform:cloud"] for stack in STACKS}
 AWS_STACKS = [stack for stack in STACKS if CLOUD[stack] == "aws"]
 GCP_STACKS = [stack for stack in STACKS if CLOUD[stack] == "gcp"]
@@ -128,8 +128,6 @@ def test_production_nat_per_zone_and_flow_logs(previews):
     assert [r["type"] for r in staging["resources"]].count("aws:ec2/natGateway:NatGateway") == 1
 
 
-
-
 def test_preview_is_deterministic(previews, stack_plan):
     # Two runs, in two processes: the command's plan.json and the in-process plan, rendered alike.
     plan = stack_plan("staging").plan
@@ -166,25 +164,6 @@ def test_a_tighter_policy_config_is_a_mandatory_violation(stack_plan, stack, cha
 
 
 # -- every object the stacks declare, against the real schemas -----------------------------------------
-
-
-# Release name -> (chart whose default values are the reference, key paths the reference cannot check).
-# kube-prometheus-stack's defaults do not carry its subcharts' own keys (grafana, kube-state-metrics,
-# prometheus-node-exporter charts), and alertmanager.config is Alertmanager's configuration file, checked
-# in tests/llm_platform/platform/test_monitoring.py. The DCGM exporter's securityContext and extraVolumeMounts are a
-# Kubernetes SecurityContext and VolumeMounts (its defaults show only some fields); GKE's are validated as
-# such, in a container, there.
-CHART_OF_RELEASE = {
-    "karpenter": ("karpenter", ()),
-    "nvidia-device-plugin": ("nvidia-device-plugin", ()),
-    "dcgm-exporter": ("dcgm-exporter", ("securityContext", "extraVolumeMounts[]")),
-    "keda": ("keda", ()),
-    "prometheus-operator-crds": ("prometheus-operator-crds", ()),
-    "kube-prometheus-stack": (
-        "kube-prometheus-stack",
-        ("alertmanager.config", "grafana.nodeSelector", "grafana.persistence", "kube-state-metrics.nodeSelector", "prometheus-node-exporter.tolerations"),
-    ),
-}
 
 
 @pytest.mark.parametrize("stack", STACKS)

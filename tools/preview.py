@@ -160,12 +160,18 @@ class Plan:
         }
 
 
-def run_program(stack: str, root: Path = ROOT, on_register: Callable[[Any], None] | None = None) -> Plan:
+def run_program(
+    stack: str,
+    root: Path = ROOT,
+    on_register: Callable[[Any], None] | None = None,
+    stack_file: tuple[dict[str, str], list[str]] | None = None,
+) -> Plan:
     """Run `__main__.py` for `stack` under the mock engine and record every resource it declares
-    (`on_register`, when given, also sees each raw RegisterResource request).
+    (`on_register`, when given, also sees each raw RegisterResource request). `stack_file` is what
+    `load_stack_file` returned, when the caller has already read it.
 
     Raises SystemExit(2) when the program rejects its configuration."""
-    config, secret_keys = load_stack_file(stack, root)
+    config, secret_keys = stack_file or load_stack_file(stack, root)
 
     def program() -> None:
         sys.path.insert(0, str(root))
@@ -363,9 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     policy_config = args.policy_config or root / "policies" / "config" / f"{args.stack}.json"
     try:
         # Both inputs are checked before the program runs: a missing stack or a bad policy file costs no preview.
-        load_stack_file(args.stack, root)
+        stack_file = load_stack_file(args.stack, root)
         pack_config = load_config(policy_config)
-        plan = run_program(args.stack, root)
+        plan = run_program(args.stack, root, stack_file=stack_file)
     except (FileNotFoundError, PolicyConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

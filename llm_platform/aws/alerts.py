@@ -11,7 +11,7 @@ import pulumi
 
 from llm_platform.aws import kinds
 from llm_platform.aws.iam.documents import policy_json
-from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_trust_policy
+from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_role
 from llm_platform.contract import ALERTMANAGER_SERVICE_ACCOUNT, MONITORING_NAMESPACE
 from llm_platform.platform.delivery import SEVERITIES, SUBJECT, AlertDelivery
 
@@ -28,7 +28,6 @@ class AlertTopicsArgs:
 
 class AlertTopics(pulumi.ComponentResource):
     topic_arns: pulumi.Output[dict[str, str]]
-    alertmanager_role_arn: pulumi.Output[str]
     delivery: AlertDelivery
 
     def __init__(self, name: str, args: AlertTopicsArgs, opts: pulumi.ResourceOptions | None = None):
@@ -46,14 +45,15 @@ class AlertTopics(pulumi.ComponentResource):
                 kinds.SNS_TOPIC_SUBSCRIPTION(f"{name}-{severity}-{index}", {"endpoint": email, "protocol": "email", "topic": topic.arn}, child)
             topics[severity] = topic.arn
 
-        role = kinds.ROLE(
+        role = irsa_role(
             f"{name}-alertmanager",
-            {
-                "assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, MONITORING_NAMESPACE, ALERTMANAGER_SERVICE_ACCOUNT),
-                "name": f"{args.cluster_name}-alertmanager",
-                "tags": args.tags,
-            },
-            child,
+            role_name=f"{args.cluster_name}-alertmanager",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            namespace=MONITORING_NAMESPACE,
+            service_account=ALERTMANAGER_SERVICE_ACCOUNT,
+            tags=args.tags,
+            opts=child,
         )
         kinds.ROLE_POLICY(
             f"{name}-alertmanager-publish",
@@ -64,12 +64,11 @@ class AlertTopics(pulumi.ComponentResource):
             child,
         )
         self.topic_arns = pulumi.Output.all(**topics)
-        self.alertmanager_role_arn = role.arn
         self.delivery = AlertDelivery(
             receivers=self.topic_arns.apply(lambda arns: sns_receivers(arns, args.region)),
             service_account_annotations=role.arn.apply(lambda arn: {IRSA_ANNOTATION: arn}),
         )
-        self.register_outputs({"topic_arns": self.topic_arns, "alertmanager_role_arn": self.alertmanager_role_arn})
+        self.register_outputs({"topic_arns": self.topic_arns})
 
 
 def sns_receivers(topic_arns: Mapping[str, str], region: str) -> dict[str, dict]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from llm_platform.aws.account import AwsAccount
 from llm_platform.aws.alerts import AlertTopics, AlertTopicsArgs
 from llm_platform.aws.budget import CostBudget, CostBudgetArgs
 from llm_platform.aws.cluster import EksCluster, EksClusterArgs
@@ -20,7 +21,7 @@ from llm_platform.aws.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevi
 from llm_platform.aws.object_store import ModelStore, ModelStoreArgs
 from llm_platform.aws.storage import Storage, StorageArgs
 from llm_platform.config import AwsStackConfig
-from llm_platform.contract import SYSTEM_NODES, S3Location
+from llm_platform.contract import SYSTEM_NODES
 from llm_platform.platform.deploy import ClusterBase
 from llm_platform.platform.serving import ModelIngress
 
@@ -31,9 +32,10 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
     # An explicit provider: the region comes from the validated stack config, never from ambient settings.
     aws_provider = aws.Provider("aws", region=cfg.region)
     on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
+    account = AwsAccount.resolve(aws_provider, cfg.region)
 
     CostBudget(name, CostBudgetArgs(config=cfg.budget, tags=tags), opts=on_aws)
-    network = Network(name, NetworkArgs(config=cfg.aws.network, cluster_name=name, tags=tags), opts=on_aws)
+    network = Network(name, NetworkArgs(config=cfg.aws.network, cluster_name=name, account=account, tags=tags), opts=on_aws)
     cluster = EksCluster(
         name,
         EksClusterArgs(
@@ -47,7 +49,7 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
     )
     karpenter_infra = KarpenterInfra(
         f"{name}-karpenter",
-        KarpenterInfraArgs(cluster_name=name, oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer, tags=tags),
+        KarpenterInfraArgs(cluster_name=name, account=account, oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer, tags=tags),
         opts=pulumi.ResourceOptions(providers={"aws": aws_provider}, depends_on=[cluster]),
     )
     in_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider})
@@ -80,6 +82,7 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         f"{name}-ebs-csi",
         EbsCsiDriverArgs(
             cluster_name=name,
+            account=account,
             kubernetes_version=cfg.aws.cluster.kubernetes_version,
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
@@ -104,6 +107,7 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         f"{name}-models",
         ModelStoreArgs(
             cluster_name=name,
+            account=account,
             models=cfg.models,
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
@@ -121,7 +125,7 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
                 LoadBalancerControllerArgs(
                     cluster_name=name,
                     vpc_id=network.vpc_id,
-                    region=cfg.region,
+                    account=account,
                     oidc_provider_arn=cluster.oidc_provider_arn,
                     oidc_issuer=cluster.oidc_issuer,
                     replicas=2,
@@ -139,7 +143,6 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         alert_delivery=alert_topics.delivery,
         network_cidr=str(cfg.aws.network.cidr),
         bucket=model_store.bucket,
-        object_store=S3Location.SCHEME,
         service_account_annotations={model: {IRSA_ANNOTATION: arn} for model, arn in model_store.role_arns.items()},
         cluster_monitors=[service_monitor()],
         capacity_alerts=capacity_alerts(cfg.observability.thresholds),

@@ -31,13 +31,12 @@ def notifications(config: BudgetConfig) -> list[dict]:
 
 
 class CostBudget(pulumi.ComponentResource):
-    budget_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: CostBudgetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:budget:CostBudget", name, None, opts)
         # Account-wide: one AWS account per environment is the setup this platform assumes, and a tag
         # filter would silently track nothing until the tag is activated for cost allocation.
-        budget = kinds.BUDGET(
+        kinds.BUDGET(
             f"{name}-monthly",
             {
                 "budgetType": "COST",
@@ -50,5 +49,4 @@ class CostBudget(pulumi.ComponentResource):
             },
             pulumi.ResourceOptions(parent=self),
         )
-        self.budget_name = budget.name
-        self.register_outputs({"budget_name": self.budget_name})
+        self.register_outputs({})

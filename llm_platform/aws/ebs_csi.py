@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from llm_platform import pins
 from llm_platform.aws import kinds
-from llm_platform.aws.irsa import irsa_trust_policy
+from llm_platform.aws.account import AwsAccount
+from llm_platform.aws.cluster import ADDON_CONFLICTS
+from llm_platform.aws.irsa import irsa_role
 
 SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 
@@ -19,6 +20,7 @@ SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 @dataclass(frozen=True)
 class EbsCsiDriverArgs:
     cluster_name: str
+    account: AwsAccount
     kubernetes_version: str
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
@@ -26,20 +28,20 @@ class EbsCsiDriverArgs:
 
 
 class EbsCsiDriver(pulumi.ComponentResource):
-    role_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: EbsCsiDriverArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:ebs_csi:EbsCsiDriver", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        partition = aws.get_partition(opts=pulumi.InvokeOptions(parent=self)).partition
-        role = kinds.ROLE(
+        partition = args.account.partition
+        role = irsa_role(
             f"{name}-controller",
-            {
-                "assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, "kube-system", SERVICE_ACCOUNT),
-                "name": f"{args.cluster_name}-ebs-csi",
-                "tags": {**args.tags, "Name": f"{args.cluster_name}-ebs-csi"},
-            },
-            child,
+            role_name=f"{args.cluster_name}-ebs-csi",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            namespace="kube-system",
+            service_account=SERVICE_ACCOUNT,
+            tags={**args.tags, "Name": f"{args.cluster_name}-ebs-csi"},
+            opts=child,
         )
         kinds.ROLE_POLICY_ATTACHMENT(
             f"{name}-controller", {"policyArn": f"arn:{partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy", "role": role.name}, child
@@ -50,12 +52,10 @@ class EbsCsiDriver(pulumi.ComponentResource):
                 "addonName": "aws-ebs-csi-driver",
                 "addonVersion": pins.EKS_ADDON_VERSIONS[args.kubernetes_version]["aws-ebs-csi-driver"],
                 "clusterName": args.cluster_name,
-                "resolveConflictsOnCreate": "OVERWRITE",
-                "resolveConflictsOnUpdate": "OVERWRITE",
+                **ADDON_CONFLICTS,
                 "serviceAccountRoleArn": role.arn,
                 "tags": args.tags,
             },
             child,
         )
-        self.role_arn = role.arn
-        self.register_outputs({"role_arn": self.role_arn})
+        self.register_outputs({})

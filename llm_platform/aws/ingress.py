@@ -14,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from llm_platform import pins
 from llm_platform.aws import kinds
+from llm_platform.aws.account import AwsAccount
 from llm_platform.aws.iam import load_balancer_controller as upstream
-from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_trust_policy
+from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_role
 from llm_platform.config import IngressConfig, ModelConfig
-from llm_platform.contract import SERVING_NAMESPACE
+from llm_platform.contract import SERVING_NAMESPACE, model_host
 from llm_platform.helm import pinned_release
 
 # Long generations stream for minutes; the load balancer must not cut an idle-looking connection first
@@ -37,7 +37,7 @@ RELEASE_NAME = "aws-load-balancer-controller"
 class LoadBalancerControllerArgs:
     cluster_name: str
     vpc_id: pulumi.Input[str]
-    region: str
+    account: AwsAccount
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     replicas: int
@@ -50,7 +50,7 @@ def controller_values(args: LoadBalancerControllerArgs, role_arn: pulumi.Input[s
     return {
         "clusterName": args.cluster_name,
         # Set explicitly so the controller does not need the instance metadata service to find them.
-        "region": args.region,
+        "region": args.account.region,
         "vpcId": args.vpc_id,
         "replicaCount": args.replicas,
         "serviceAccount": {
@@ -68,14 +68,19 @@ class LoadBalancerController(pulumi.ComponentResource):
     def __init__(self, name: str, args: LoadBalancerControllerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:load_balancer_controller:LoadBalancerController", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        partition = aws.get_partition(opts=pulumi.InvokeOptions(parent=self)).partition
+        partition = args.account.partition
         aws_name = f"{args.cluster_name}-aws-lb-controller"
         tags = {**args.tags, "Name": aws_name}
         policy = kinds.POLICY(f"{name}-controller", {"name": aws_name, "policy": upstream.controller_policy(partition), "tags": tags}, child)
-        role = kinds.ROLE(
+        role = irsa_role(
             f"{name}-controller",
-            {"assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, NAMESPACE, SERVICE_ACCOUNT), "name": aws_name, "tags": tags},
-            child,
+            role_name=aws_name,
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            namespace=NAMESPACE,
+            service_account=SERVICE_ACCOUNT,
+            tags=tags,
+            opts=child,
         )
         attachment = kinds.ROLE_POLICY_ATTACHMENT(f"{name}-controller", {"policyArn": policy.arn, "role": role.name}, child)
         pinned_release(
@@ -115,7 +120,7 @@ def ingress(config: IngressConfig, models: list[ModelConfig]) -> dict:
             "tls": [{"hosts": [f"*.{config.host}"]}],
             "rules": [
                 {
-                    "host": f"{model.name}.{config.host}",
+                    "host": model_host(model.name, config.host),
                     "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": model.name, "port": {"name": "http"}}}}]},
                 }
                 for model in models

@@ -9,13 +9,13 @@ import json
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from llm_platform import pins
 from llm_platform.aws import kinds
+from llm_platform.aws.account import AwsAccount
 from llm_platform.aws.iam import karpenter as upstream
 from llm_platform.aws.iam.documents import policy_json
-from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_trust_policy
+from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_role
 from llm_platform.aws.kinds import EVENT_RULE_NAME_LIMIT
 from llm_platform.config import AlertThresholds
 from llm_platform.contract import MONITORING_NAMESPACE, bounded_name
@@ -38,6 +38,7 @@ NODE_ROLE_POLICIES = (
 @dataclass(frozen=True)
 class KarpenterInfraArgs:
     cluster_name: str
+    account: AwsAccount
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
     tags: dict[str, str]
@@ -45,18 +46,14 @@ class KarpenterInfraArgs:
 
 class KarpenterInfra(pulumi.ComponentResource):
     node_role_name: pulumi.Output[str]
-    node_role_arn: pulumi.Output[str]
     controller_role_arn: pulumi.Output[str]
     interruption_queue_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: KarpenterInfraArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:karpenter_infra:KarpenterInfra", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOptions(parent=self)
         tags = {**args.tags, "Name": name}
-        identity = aws.get_caller_identity(opts=invoke)
-        partition = aws.get_partition(opts=invoke).partition
-        region = aws.get_region(opts=invoke).region
+        partition = args.account.partition
 
         node_role = kinds.ROLE(
             f"{name}-node",
@@ -95,20 +92,21 @@ class KarpenterInfra(pulumi.ComponentResource):
             )
             kinds.EVENT_TARGET(f"{name}-{rule_name}", {"arn": queue.arn, "rule": rule.name, "targetId": upstream.EVENT_RULE_TARGET_ID}, child)
 
-        controller_role = kinds.ROLE(
+        controller_role = irsa_role(
             f"{name}-controller",
-            {
-                "assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, KARPENTER_NAMESPACE, KARPENTER_SERVICE_ACCOUNT),
-                "name": f"{args.cluster_name}-karpenter-controller",
-                "tags": tags,
-            },
-            child,
+            role_name=f"{args.cluster_name}-karpenter-controller",
+            oidc_provider_arn=args.oidc_provider_arn,
+            oidc_issuer=args.oidc_issuer,
+            namespace=KARPENTER_NAMESPACE,
+            service_account=KARPENTER_SERVICE_ACCOUNT,
+            tags=tags,
+            opts=child,
         )
         documents = pulumi.Output.all(queue.arn, node_role.arn).apply(
             lambda arns: upstream.controller_policy_documents(
                 partition=partition,
-                region=region,
-                account_id=identity.account_id,
+                region=args.account.region,
+                account_id=args.account.account_id,
                 cluster_name=args.cluster_name,
                 interruption_queue_arn=arns[0],
                 node_role_arn=arns[1],
@@ -128,13 +126,11 @@ class KarpenterInfra(pulumi.ComponentResource):
             kinds.ROLE_POLICY_ATTACHMENT(f"{name}-{logical_id}", {"policyArn": policy.arn, "role": controller_role.name}, child)
 
         self.node_role_name = node_role.name
-        self.node_role_arn = node_role.arn
         self.controller_role_arn = controller_role.arn
         self.interruption_queue_name = queue.name
         self.register_outputs(
             {
                 "node_role_name": self.node_role_name,
-                "node_role_arn": self.node_role_arn,
                 "controller_role_arn": self.controller_role_arn,
                 "interruption_queue_name": self.interruption_queue_name,
             }
@@ -164,7 +160,6 @@ def controller_values(args: KarpenterArgs) -> dict:
 
 
 class Karpenter(pulumi.ComponentResource):
-    release_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: KarpenterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:karpenter:Karpenter", name, None, opts)
@@ -172,7 +167,7 @@ class Karpenter(pulumi.ComponentResource):
         crds = pinned_release(
             f"{name}-crd", "karpenter-crd", pins.KARPENTER_CRD_CHART, namespace=KARPENTER_NAMESPACE, create_namespace=True, opts=pulumi.ResourceOptions(parent=self)
         )
-        controller = pinned_release(
+        pinned_release(
             name,
             "karpenter",
             pins.KARPENTER_CHART,
@@ -182,8 +177,7 @@ class Karpenter(pulumi.ComponentResource):
             values=controller_values(args),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[crds]),
         )
-        self.release_name = controller.name
-        self.register_outputs({"release_name": self.release_name})
+        self.register_outputs({})
 
 
 def service_monitor() -> dict:

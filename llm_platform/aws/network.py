@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from llm_platform.aws import kinds
+from llm_platform.aws.account import AwsAccount
 from llm_platform.aws.iam.documents import policy_json
 from llm_platform.aws.karpenter import DISCOVERY_TAG
 from llm_platform.config import NetworkConfig
@@ -20,6 +21,7 @@ class NetworkArgs:
     cluster_name: str
     """Written into the `karpenter.sh/discovery` tag of the private subnets, which Karpenter's
     EC2NodeClass selects; nodes never land in public subnets."""
+    account: AwsAccount
     tags: dict[str, str]
 
 
@@ -41,7 +43,6 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: pulumi.Output[list[str]]
     private_subnet_ids: pulumi.Output[list[str]]
     availability_zones: list[str]
-    nat_gateway_ids: pulumi.Output[list[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:network:Network", name, None, opts)
@@ -110,12 +111,11 @@ class Network(pulumi.ComponentResource):
 
         # Model weights (tens of GB per replica start) come from S3: a gateway endpoint is free, while the
         # same traffic through NAT costs $0.045 per GB.
-        region = aws.get_region(opts=pulumi.InvokeOptions(parent=self)).region
         kinds.VPC_ENDPOINT(
             f"{name}-s3",
             {
                 "routeTableIds": [table.id for table in private_route_tables],
-                "serviceName": f"com.amazonaws.{region}.s3",
+                "serviceName": f"com.amazonaws.{args.account.region}.s3",
                 "tags": tags("s3"),
                 "vpcEndpointType": "Gateway",
                 "vpcId": vpc.id,
@@ -124,32 +124,28 @@ class Network(pulumi.ComponentResource):
         )
 
         if config.flow_logs is not None:
-            self._flow_logs(name, vpc, config, tags)
+            self._flow_logs(name, vpc, config, args.account, tags)
 
         self.vpc_id = vpc.id
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
-        self.nat_gateway_ids = pulumi.Output.all(*[n.id for n in nat_gateways.values()])
         self.register_outputs(
             {
                 "vpc_id": self.vpc_id,
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
                 "availability_zones": self.availability_zones,
-                "nat_gateway_ids": self.nat_gateway_ids,
             }
         )
 
-    def _flow_logs(self, name: str, vpc: pulumi.Resource, config: NetworkConfig, tags) -> None:
+    def _flow_logs(self, name: str, vpc: pulumi.Resource, config: NetworkConfig, account: AwsAccount, tags) -> None:
         child = pulumi.ResourceOptions(parent=self)
         log_group = kinds.LOG_GROUP(
             f"{name}-flow-logs",
             {"name": f"/llm-platform/{name}/vpc-flow-logs", "retentionInDays": config.flow_logs.retention_days, "tags": tags("flow-logs")},
             child,
         )
-        invoke = pulumi.InvokeOptions(parent=self)
-        account, region = aws.get_caller_identity(opts=invoke).account_id, aws.get_region(opts=invoke).region
-        partition = aws.get_partition(opts=invoke).partition
+        account_id, partition, region = account.account_id, account.partition, account.region
         # Trust only this account's flow logs (confused-deputy guard from the VPC Flow Logs user guide).
         trust = policy_json(
             {
@@ -157,8 +153,8 @@ class Network(pulumi.ComponentResource):
                 "Action": "sts:AssumeRole",
                 "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
                 "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:ec2:{region}:{account}:vpc-flow-log/*"},
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:ec2:{region}:{account_id}:vpc-flow-log/*"},
                 },
             }
         )

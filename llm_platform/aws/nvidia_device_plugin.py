@@ -38,11 +38,10 @@ def device_plugin_values(args: NvidiaDevicePluginArgs) -> dict:
 
 
 class NvidiaDevicePlugin(pulumi.ComponentResource):
-    release_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: NvidiaDevicePluginArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:nvidia_device_plugin:NvidiaDevicePlugin", name, None, opts)
-        release = pinned_release(
+        pinned_release(
             name,
             "nvidia-device-plugin",
             pins.NVIDIA_DEVICE_PLUGIN_CHART,
@@ -51,5 +50,4 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
             values=device_plugin_values(args),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.release_name = release.name
-        self.register_outputs({"release_name": self.release_name})
+        self.register_outputs({})

@@ -7,12 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from llm_platform.aws import kinds
+from llm_platform.aws.account import AwsAccount
 from llm_platform.aws.iam.documents import policy_json
-from llm_platform.aws.irsa import irsa_trust_policy
-from llm_platform.aws.kinds import IAM_ROLE_NAME_LIMIT
+from llm_platform.aws.irsa import irsa_role
 from llm_platform.config import ModelConfig
 from llm_platform.contract import (
     INCOMPLETE_UPLOAD_DAYS,
@@ -20,7 +19,6 @@ from llm_platform.contract import (
     NONCURRENT_WEIGHTS_DAYS,
     SERVING_NAMESPACE,
     S3Location,
-    bounded_name,
     model_service_account,
     weights_bucket_name,
     weights_location,
@@ -30,6 +28,7 @@ from llm_platform.contract import (
 @dataclass(frozen=True)
 class ModelStoreArgs:
     cluster_name: str
+    account: AwsAccount
     models: list[ModelConfig]
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer: pulumi.Input[str]
@@ -57,9 +56,8 @@ class ModelStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelStoreArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:model_store:ModelStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOptions(parent=self)
-        account_id = aws.get_caller_identity(opts=invoke).account_id
-        partition = aws.get_partition(opts=invoke).partition
+        partition = args.account.partition
+        bucket_name = weights_bucket_name(args.cluster_name, args.account.account_id)
 
         key = kinds.KMS_KEY(
             f"{name}-key",
@@ -68,7 +66,7 @@ class ModelStore(pulumi.ComponentResource):
         )
         bucket = kinds.S3_BUCKET(
             f"{name}-bucket",
-            {"bucket": weights_bucket_name(args.cluster_name, account_id), "tags": args.tags},
+            {"bucket": bucket_name, "tags": args.tags},
             pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         kinds.S3_PUBLIC_ACCESS_BLOCK(
@@ -130,16 +128,17 @@ class ModelStore(pulumi.ComponentResource):
 
         self.role_arns = {}
         for model in args.models:
-            role = kinds.ROLE(
+            role = irsa_role(
                 f"{name}-{model.name}",
-                {
-                    "assumeRolePolicy": irsa_trust_policy(args.oidc_provider_arn, args.oidc_issuer, SERVING_NAMESPACE, model_service_account(model.name)),
-                    "name": bounded_name(f"{args.cluster_name}-model-{model.name}", IAM_ROLE_NAME_LIMIT),
-                    "tags": args.tags,
-                },
-                child,
+                role_name=f"{args.cluster_name}-model-{model.name}",
+                oidc_provider_arn=args.oidc_provider_arn,
+                oidc_issuer=args.oidc_issuer,
+                namespace=SERVING_NAMESPACE,
+                service_account=model_service_account(model.name),
+                tags=args.tags,
+                opts=child,
             )
-            location = weights_location(model.name, model.source, weights_bucket_name(args.cluster_name, account_id), S3Location.SCHEME)
+            location = weights_location(model.name, model.source, bucket_name, S3Location.SCHEME)
             kinds.ROLE_POLICY(
                 f"{name}-{model.name}-read",
                 {"policy": key.arn.apply(lambda key_arn, where=location: read_policy(where.bucket, where.prefix, key_arn, partition)), "role": role.name},

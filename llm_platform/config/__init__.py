@@ -11,9 +11,9 @@ running Pulumi program's config and exits with status 2 on any problem.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Any
 
-from pydantic import Discriminator, ValidationError
+from pydantic import ValidationError
 
 from llm_platform.config.aws import AwsGpuPool, AwsStackConfig, ClusterConfig, DisruptionWindow, FlowLogsConfig, IngressConfig, NetworkConfig, SystemPoolConfig
 from llm_platform.config.budget import BudgetConfig
@@ -27,7 +27,8 @@ from llm_platform.config.stack import StackBase
 from llm_platform.config.violations import NOT_SET, Violation
 
 CLOUDS: dict[str, type[StackBase]] = {"aws": AwsStackConfig, "gcp": GcpStackConfig}
-StackConfig = Annotated[Union[AwsStackConfig, GcpStackConfig], Discriminator("cloud")]
+# A stack's configuration; `parse` picks the model by `cloud` through CLOUDS.
+StackConfig = AwsStackConfig | GcpStackConfig
 """A stack of either cloud; `cloud` says which."""
 
 __all__ = [
@@ -87,4 +88,3 @@ def load() -> AwsStackConfig | GcpStackConfig:
         return parse(raw_config_from_pulumi())
     except ConfigError as error:
         exit_on_problems(error.problems)
-        raise

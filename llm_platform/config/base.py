@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 
 from llm_platform.contract import NAME_RULE, is_valid_name
 from llm_platform_policy import catalog
@@ -30,6 +31,12 @@ class ConfigModel(BaseModel):
 # Marks a field whose value is a secret: the stack file holds it encrypted (`pulumi config set --secret`),
 # the program gets it as a Pulumi secret, and the documentation and JSON Schema say so.
 SECRET = {"secret": True}
+# What an error message shows instead of a secret's value.
+SECRET_VALUE = "[secret]"
+
+
+def is_secret(field: FieldInfo | None) -> bool:
+    return bool(field is not None and (field.json_schema_extra or {}).get("secret"))
 
 
 def unique(values: list) -> list:

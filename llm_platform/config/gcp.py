@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from llm_platform.config.base import SECRET, CapacityType, ConfigModel, Email, PrivateNetwork, StrictNetwork, catalog_types, plain, unique
+from llm_platform.config.base import SECRET, SECRET_VALUE, CapacityType, ConfigModel, Email, PrivateNetwork, StrictNetwork, catalog_types, plain, unique
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.stack import StackBase
 from llm_platform.config.violations import Rules, Violation
@@ -287,7 +287,7 @@ class GcpStackConfig(StackBase):
         if bool(gcp.smtp.username) != bool(self.alert_smtp_password):
             yield Violation(
                 "alertSmtpPassword",
-                "[secret]" if self.alert_smtp_password else None,
+                SECRET_VALUE if self.alert_smtp_password else None,
                 "is set exactly when gcp.smtp.username is (`pulumi config set --secret llm-platform:alertSmtpPassword ...`)",
             )
         bucket = weights_bucket_name(self.cluster_name, gcp.project)
@@ -297,6 +297,8 @@ class GcpStackConfig(StackBase):
                 self.cluster_name,
                 f"the weights bucket name {bucket} would be {len(bucket)} characters; Cloud Storage allows {GCS_BUCKET_MAX_LENGTH}: shorten clusterName",
             )
+        elif problem := GCSLocation.bucket_problem(bucket):
+            yield Violation("clusterName", self.cluster_name, f"names the weights bucket, and {problem}")
         for key in sorted(self.tags):
             if not GCP_LABEL_KEY.match(key) or not GCP_LABEL_VALUE.match(self.tags[key]):
                 yield Violation(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from llm_platform.config.base import NAMESPACE
 
@@ -33,7 +33,7 @@ def raw_config_from_pulumi() -> dict[str, Any]:
     return decode_flat_config({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()})
 
 
-def exit_on_problems(problems: list[str]) -> None:
+def exit_on_problems(problems: list[str]) -> NoReturn:
     """Print every problem and exit with status 2 before any resource is declared."""
     print("error: invalid stack configuration:", file=sys.stderr)
     for problem in problems:

@@ -129,7 +129,7 @@ def model_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase]
     groups = sorted({pool.pool_group for pool in pools})
     for index, model in enumerate(models):
         key = f"models[{index}]"
-        scheme = model.source.partition("://")[0]
+        scheme = parse_model_source(model.source)
         if is_bucket_source(model.source) and scheme != object_store:
             yield Violation(
                 f"{key}.source", model.source, f"this stack's weights are in {LOCATIONS[object_store].STORE} ({object_store}://) or on Hugging Face (hf://)"

@@ -8,8 +8,9 @@ import json
 from typing import Any, Iterable
 
 from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
-from llm_platform.config.base import NAMESPACE
+from llm_platform.config.base import NAMESPACE, SECRET_VALUE, is_secret
 from llm_platform.config.violations import NOT_SET, Violation
 
 # Keys that moved when each cloud got its own section, by the stack's cloud: a stack file written before
@@ -76,20 +77,36 @@ def _violation(detail: dict[str, Any], model: type[BaseModel], moved: dict[str, 
             match = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"; did you mean '{match[0]}'?" if match else ""
         return Violation(key, detail["input"], f"allowed keys are {', '.join(allowed)}{hint}", unknown_key=True)
-    value = NOT_SET if detail["type"] == "missing" else detail["input"]
+    if detail["type"] == "missing":
+        value = NOT_SET
+    else:
+        # A secret's value never reaches an error message, whatever is wrong with it.
+        value = SECRET_VALUE if is_secret(_field(model, loc)) else detail["input"]
     return Violation(key, value, detail["msg"].removeprefix("Value error, "))
+
+
+def _field(model: type[BaseModel], loc: tuple[Any, ...]) -> FieldInfo | None:
+    """The field `loc` points to (list indexes skipped), if it is one of the models'."""
+    field = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if model is None:
+            return None
+        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
+        if field is None:
+            return None
+        candidates = [*getattr(field.annotation, "__args__", ()), field.annotation]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return field
 
 
 def allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     """The keys `model` accepts at the object `loc` points to."""
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
-        annotation = field.annotation if field else None
-        candidates = [*getattr(annotation, "__args__", ()), annotation]
-        nested = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-        if nested is None:
+    if loc:
+        field = _field(model, loc)
+        candidates = [*getattr(field.annotation, "__args__", ()), field.annotation] if field else []
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if model is None:
             return []
-        model = nested
     return [f.alias or name for name, f in model.model_fields.items()]

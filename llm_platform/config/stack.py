@@ -14,9 +14,11 @@ from llm_platform.config.models import ModelConfig, model_violations
 from llm_platform.config.observability import ObservabilityConfig
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.violations import Rules, Violation
+from llm_platform_policy.guardrails import REQUIRED_TAGS
 
-# Tags the platform sets on every resource itself; a stack may not redefine them.
-RESERVED_TAG_KEYS = ("environment", "project", "managed-by")
+# Tags the platform sets on every resource itself (the ones the policy pack requires); a stack may not
+# redefine them.
+RESERVED_TAG_KEYS = tuple(REQUIRED_TAGS)
 
 
 class StackBase(ConfigModel):

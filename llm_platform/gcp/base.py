@@ -8,7 +8,6 @@ import pulumi
 import pulumi_gcp as gcp
 
 from llm_platform.config import GcpStackConfig
-from llm_platform.contract import GCSLocation
 from llm_platform.gcp.alerts import smtp_delivery
 from llm_platform.gcp.budget import GcpBudget, GcpBudgetArgs
 from llm_platform.gcp.cluster import GKE_DCGM_VALUES, GKE_STORAGE_CLASS, GkeCluster, GkeClusterArgs
@@ -92,7 +91,6 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
         ),
         network_cidr=str(gcp_cfg.network.nodes_cidr),
         bucket=model_store.bucket,
-        object_store=GCSLocation.SCHEME,
         # Workload Identity Federation: the bucket grants each model's service account itself.
         service_account_annotations={},
         dcgm_overrides=GKE_DCGM_VALUES,

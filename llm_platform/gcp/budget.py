@@ -17,7 +17,7 @@ class GcpBudgetArgs:
     config: BudgetConfig
     billing_account: str
     project: str
-    project_number: pulumi.Input[str]
+    project_number: str
 
 
 def threshold_rules(config: BudgetConfig) -> list[dict]:
@@ -29,7 +29,6 @@ def threshold_rules(config: BudgetConfig) -> list[dict]:
 
 
 class GcpBudget(pulumi.ComponentResource):
-    budget_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: GcpBudgetArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:gcp_budget:GcpBudget", name, None, opts)
@@ -46,7 +45,7 @@ class GcpBudget(pulumi.ComponentResource):
             for index, email in enumerate(args.config.alert_emails)
         ]
         units, cents = divmod(round(args.config.monthly_limit_usd * 100), 100)
-        budget = kinds.BILLING_BUDGET(
+        kinds.BILLING_BUDGET(
             f"{name}-monthly",
             {
                 "allUpdatesRule": {"disableDefaultIamRecipients": False, "monitoringNotificationChannels": [channel.id for channel in channels]},
@@ -54,12 +53,11 @@ class GcpBudget(pulumi.ComponentResource):
                 "billingAccount": args.billing_account,
                 "budgetFilter": {
                     "calendarPeriod": "MONTH",
-                    "projects": [pulumi.Output.from_input(args.project_number).apply(lambda number: f"projects/{number}")],
+                    "projects": [f"projects/{args.project_number}"],
                 },
                 "displayName": f"{name}-monthly",
                 "thresholdRules": threshold_rules(args.config),
             },
             child,
         )
-        self.budget_name = budget.display_name
-        self.register_outputs({"budget_name": self.budget_name})
+        self.register_outputs({})

@@ -66,6 +66,11 @@ class GkeClusterArgs:
     labels: dict[str, str]
 
 
+def workload_pool(project: str) -> str:
+    """The project's Workload Identity pool, where GKE's Kubernetes service accounts are principals."""
+    return f"{project}.svc.id.goog"
+
+
 def service_account_id(cluster_name: str, suffix: str) -> str:
     # Service account ids are 6-30 characters and must not end with '-'.
     return f"{cluster_name[: 29 - len(suffix)].rstrip('-')}-{suffix}"
@@ -104,14 +109,10 @@ def kubeconfig(cluster_name: str, endpoint: str, ca_certificate: str) -> str:
 class GkeCluster(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     cluster_id: pulumi.Output[str]
-    endpoint: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
-    secrets_key_id: pulumi.Output[str]
     key_ring_id: pulumi.Output[str]
     project_number: str
-    workload_pool: str
     node_service_account: pulumi.Output[str]
-    system_pool_name: pulumi.Output[str]
     k8s_provider: k8s.Provider
 
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
@@ -184,7 +185,7 @@ class GkeCluster(pulumi.ComponentResource):
                 "removeDefaultNodePool": True,
                 "resourceLabels": args.labels,
                 "subnetwork": args.subnetwork,
-                "workloadIdentityConfig": {"workloadPool": f"{args.project}.svc.id.goog"},
+                "workloadIdentityConfig": {"workloadPool": workload_pool(args.project)},
             },
             pulumi.ResourceOptions(parent=self, depends_on=[key_grant, node_role]),
         )
@@ -213,16 +214,12 @@ class GkeCluster(pulumi.ComponentResource):
 
         self.cluster_name = cluster.name
         self.cluster_id = cluster.id
-        self.endpoint = cluster.endpoint
         self.kubeconfig = pulumi.Output.secret(
             pulumi.Output.all(cluster.name, cluster.endpoint, cluster.master_auth).apply(lambda parts: kubeconfig(parts[0], parts[1], parts[2]["clusterCaCertificate"]))
         )
-        self.secrets_key_id = secrets_key.id
         self.key_ring_id = key_ring.id
         self.project_number = project_number
-        self.workload_pool = f"{args.project}.svc.id.goog"
         self.node_service_account = node_account.email
-        self.system_pool_name = system_pool.name
         # In-cluster objects wait for the system pool: Helm releases would otherwise time out on pods
         # with nowhere to run.
         self.k8s_provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self, depends_on=[system_pool]))
@@ -230,14 +227,10 @@ class GkeCluster(pulumi.ComponentResource):
             {
                 "cluster_name": self.cluster_name,
                 "cluster_id": self.cluster_id,
-                "endpoint": self.endpoint,
                 "kubeconfig": self.kubeconfig,
-                "secrets_key_id": self.secrets_key_id,
                 "key_ring_id": self.key_ring_id,
                 "project_number": self.project_number,
-                "workload_pool": self.workload_pool,
                 "node_service_account": self.node_service_account,
-                "system_pool_name": self.system_pool_name,
                 "k8s_provider": self.k8s_provider,
             }
         )

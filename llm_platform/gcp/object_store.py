@@ -20,6 +20,7 @@ from llm_platform.contract import (
     weights_location,
 )
 from llm_platform.gcp import kinds
+from llm_platform.gcp.cluster import workload_pool
 from llm_platform.gcp.kms import agent_key
 from llm_platform.resources import invoke
 
@@ -28,7 +29,7 @@ from llm_platform.resources import invoke
 class GcsModelStoreArgs:
     cluster_name: str
     project: str
-    project_number: pulumi.Input[str]
+    project_number: str
     region: str
     key_ring_id: pulumi.Input[str]
     models: list[ModelConfig]
@@ -40,7 +41,7 @@ def workload_principal(project: str, project_number: str, namespace: str, servic
     """The IAM principal of one Kubernetes service account under Workload Identity Federation for GKE."""
     return (
         f"principal://iam.googleapis.com/projects/{project_number}/locations/global/workloadIdentityPools/"
-        f"{project}.svc.id.goog/subject/ns/{namespace}/sa/{service_account}"
+        f"{workload_pool(project)}/subject/ns/{namespace}/sa/{service_account}"
     )
 
 
@@ -96,9 +97,7 @@ class GcsModelStore(pulumi.ComponentResource):
                 {
                     "bucket": location.bucket,
                     "condition": read_condition(location.bucket, location.prefix),
-                    "member": pulumi.Output.from_input(args.project_number).apply(
-                        lambda number, m=model: workload_principal(args.project, number, SERVING_NAMESPACE, model_service_account(m.name))
-                    ),
+                    "member": workload_principal(args.project, args.project_number, SERVING_NAMESPACE, model_service_account(model.name)),
                     "role": "roles/storage.objectViewer",
                 },
                 pulumi.ResourceOptions(parent=self, depends_on=[bucket]),

@@ -32,8 +32,6 @@ class ClusterBase:
     network_cidr: str
     """Where the cloud's load balancers reach pods from (the model servers' NetworkPolicy admits it)."""
     bucket: pulumi.Input[str]
-    object_store: str
-    """URI scheme of the stack's object store: `s3` or `gs`."""
     service_account_annotations: dict[str, Mapping[str, pulumi.Input[str]]]
     """By model: what its Kubernetes service account carries so that its pods can read the weights."""
     cluster_monitors: list[dict] = field(default_factory=list)
@@ -86,7 +84,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
         ServingArgs(
             models=cfg.models,
             bucket=base.bucket,
-            object_store=base.object_store,
+            object_store=cfg.OBJECT_STORE,
             service_account_annotations=base.service_account_annotations,
             vpc_cidr=base.network_cidr,
             ingress=base.ingress,

@@ -32,12 +32,10 @@ def keda_values(args: KedaArgs) -> dict:
 
 
 class Keda(pulumi.ComponentResource):
-    namespace: str
 
     def __init__(self, name: str, args: KedaArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:keda:Keda", name, None, opts)
         pinned_release(
             name, "keda", pins.KEDA_CHART, namespace=NAMESPACE, create_namespace=True, values=keda_values(args), opts=pulumi.ResourceOptions(parent=self)
         )
-        self.namespace = NAMESPACE
-        self.register_outputs({"namespace": self.namespace})
+        self.register_outputs({})

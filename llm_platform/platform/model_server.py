@@ -14,7 +14,7 @@ import pulumi
 from llm_platform import pins
 from llm_platform.config import ModelConfig
 from llm_platform.contract import GPU_TOLERATION, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
-from llm_platform.kubernetes import KubernetesObject
+from llm_platform.kubernetes import KubernetesObject, secret_manifest
 from llm_platform.platform.monitoring import RELEASE as MONITORING_RELEASE
 from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_CACHE_VOLUME
 
@@ -71,7 +71,7 @@ def service_account(model: ModelConfig, annotations: Mapping[str, pulumi.Input[s
 
 
 def secret(model: ModelConfig, suffix: str, data: dict) -> dict:
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": _metadata(model, f"{model.name}-{suffix}"), "type": "Opaque", "stringData": data}
+    return secret_manifest(_metadata(model, f"{model.name}-{suffix}"), data)
 
 
 def engine_args(model: ModelConfig) -> list[str]:
@@ -267,7 +267,6 @@ def network_policy(model: ModelConfig, vpc_cidr: str) -> dict:
 
 
 class ModelServer(pulumi.ComponentResource):
-    service_name: str
 
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:model_server:ModelServer", name, None, opts)
@@ -288,5 +287,4 @@ class ModelServer(pulumi.ComponentResource):
         declare("pdb", disruption_budget(model))
         declare("network-policy", network_policy(model, args.vpc_cidr))
 
-        self.service_name = model.name
-        self.register_outputs({"service_name": self.service_name})
+        self.register_outputs({})

@@ -14,7 +14,7 @@ from llm_platform import pins
 from llm_platform.config import ObservabilityConfig
 from llm_platform.contract import ALERTMANAGER_SERVICE_ACCOUNT, GPU_NODES, GPU_TOLERATION, MONITORING_NAMESPACE, SYSTEM_NODES
 from llm_platform.helm import pinned_release
-from llm_platform.kubernetes import KubernetesObject
+from llm_platform.kubernetes import KubernetesObject, namespace_manifest, secret_manifest
 from llm_platform.platform.delivery import DELIVERY_SECRET, SEVERITIES, AlertDelivery
 
 RELEASE = "kube-prometheus-stack"
@@ -118,23 +118,11 @@ def dcgm_values(overrides: Mapping | None = None) -> dict:
 
 
 def delivery_secret(data: Mapping[str, pulumi.Input[str]]) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": DELIVERY_SECRET, "namespace": MONITORING_NAMESPACE},
-        "type": "Opaque",
-        "stringData": dict(data),
-    }
+    return secret_manifest({"name": DELIVERY_SECRET, "namespace": MONITORING_NAMESPACE}, dict(data))
 
 
 def grafana_admin_secret(password: pulumi.Input[str]) -> dict:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": GRAFANA_ADMIN_SECRET, "namespace": MONITORING_NAMESPACE},
-        "type": "Opaque",
-        "stringData": {"admin-user": "admin", "admin-password": password},
-    }
+    return secret_manifest({"name": GRAFANA_ADMIN_SECRET, "namespace": MONITORING_NAMESPACE}, {"admin-user": "admin", "admin-password": password})
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -144,7 +132,7 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:monitoring:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        namespace = KubernetesObject(f"{name}-namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MONITORING_NAMESPACE}}, child)
+        namespace = KubernetesObject(f"{name}-namespace", namespace_manifest(MONITORING_NAMESPACE), child)
         password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
         # The provider marks `result` secret; wrapping it again keeps that true whatever reads it.
         admin_password = pulumi.Output.secret(password.result)

@@ -34,8 +34,6 @@ def dashboard_config_map(dashboard: dashboards.Dashboard) -> dict:
 
 
 class ServingObservability(pulumi.ComponentResource):
-    dashboard_uids: list[str]
-    alert_names: list[str]
 
     def __init__(self, name: str, args: ServingObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:observability:ServingObservability", name, None, opts)
@@ -46,6 +44,4 @@ class ServingObservability(pulumi.ComponentResource):
         rule = alerts.prometheus_rule(RULE_NAME, MONITORING_NAMESPACE, args.config.thresholds, args.config.runbook_base_url, args.cluster_capacity_alerts)
         KubernetesObject(f"{name}-alerts", rule, child)
 
-        self.dashboard_uids = [d.uid for d in boards]
-        self.alert_names = [r["alert"] for group in rule["spec"]["groups"] for r in group["rules"]]
-        self.register_outputs({"dashboard_uids": self.dashboard_uids, "alert_names": self.alert_names})
+        self.register_outputs({})

@@ -11,8 +11,8 @@ import pulumi
 import pulumi_random as random
 
 from llm_platform.config import ModelConfig
-from llm_platform.contract import SERVING_NAMESPACE, weights_location
-from llm_platform.kubernetes import KubernetesObject
+from llm_platform.contract import SERVING_NAMESPACE, is_bucket_source, model_host, weights_location
+from llm_platform.kubernetes import KubernetesObject, namespace_manifest
 from llm_platform.platform.model_server import FETCH_SCRIPT_CONFIG_MAP, POD_FILES, ModelServer, ModelServerArgs
 
 
@@ -55,7 +55,7 @@ class Serving(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:serving:Serving", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        namespace = KubernetesObject(f"{name}-namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SERVING_NAMESPACE}}, child)
+        namespace = KubernetesObject(f"{name}-namespace", namespace_manifest(SERVING_NAMESPACE), child)
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         script = KubernetesObject(f"{name}-fetch-weights", fetch_script_config_map(), in_namespace)
 
@@ -72,7 +72,7 @@ class Serving(pulumi.ComponentResource):
                     ),
                     service_account_annotations=args.service_account_annotations.get(model.name, {}),
                     api_key=keys[model.name],
-                    hugging_face_token=args.hugging_face_token if model.source.startswith("hf://") else None,
+                    hugging_face_token=None if is_bucket_source(model.source) else args.hugging_face_token,
                     vpc_cidr=args.vpc_cidr,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, script]),
@@ -82,6 +82,6 @@ class Serving(pulumi.ComponentResource):
 
         self.api_keys = pulumi.Output.secret(pulumi.Output.all(**keys)) if keys else pulumi.Output.secret({})
         self.endpoints = {
-            model.name: f"https://{model.name}.{args.ingress.host}/v1" if args.ingress else f"http://{model.name}.{SERVING_NAMESPACE}.svc/v1" for model in args.models
+            model.name: f"https://{model_host(model.name, args.ingress.host)}/v1" if args.ingress else f"http://{model.name}.{SERVING_NAMESPACE}.svc/v1" for model in args.models
         }
         self.register_outputs({"api_keys": self.api_keys, "endpoints": self.endpoints})

@@ -18,7 +18,7 @@ from pulumi import _types
 
 from llm_platform import resources
 from llm_platform.resources import CloudResource, Kind
-from tests.test_main import STACKS
+from tests.conftest import STACKS
 from tools.preview import run_program
 
 # What differs between two runs of the same program for reasons of no interest: where in the source a

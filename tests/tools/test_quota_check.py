@@ -7,7 +7,6 @@ test_moto_does_not_serve_ec2_quotas notices when that changes."""
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any, Iterator
 
@@ -18,7 +17,6 @@ from moto import mock_aws
 
 from llm_platform_policy import catalog
 from tools import quota_check
-from tools.preview import run_program
 from tools.quota_check import QuotaReadError, QuotaValue, Row, compare, main, read_account_quotas
 
 REGION = "us-west-2"
@@ -30,8 +28,6 @@ EC2_QUOTAS = {
     P_ON_DEMAND: ("Running On-Demand P instances", "P/OnDemand"),
     P_SPOT: ("All P Spot Instance Requests", "P/Spot"),
 }
-# The preview takes a second or two; every test of main() runs on the same plan of a stack.
-cached_run_program = functools.cache(run_program)
 
 
 def quota_response(code: str, vcpus: float, *, applied: bool = True) -> dict[str, Any]:
@@ -84,6 +80,13 @@ def aws_env(monkeypatch, tmp_path) -> None:
 
 
 @pytest.fixture
+def planned(monkeypatch, stack_plan) -> None:
+    """quota_check reads the stack's plan the session already declared (tests/conftest.py `stack_plan`):
+    the preview takes a second or two, and every test of main() runs on the same plan of a stack."""
+    monkeypatch.setattr(quota_check, "run_program", lambda stack: stack_plan(stack).plan)
+
+
+@pytest.fixture
 def client() -> Any:
     return boto3.client("service-quotas", region_name=REGION)
 
@@ -96,7 +99,7 @@ def stubber(client) -> Iterator[Stubber]:
 
 
 @pytest.fixture
-def regions_asked(monkeypatch, client) -> list[str]:
+def regions_asked(monkeypatch, client, planned) -> list[str]:
     """main() gets the stubbed client; the list collects the regions it asked for."""
     asked: list[str] = []
 
@@ -106,7 +109,6 @@ def regions_asked(monkeypatch, client) -> list[str]:
         return client
 
     monkeypatch.setattr(quota_check.boto3, "client", create)
-    monkeypatch.setattr(quota_check, "run_program", cached_run_program)
     return asked
 
 
@@ -191,8 +193,7 @@ def test_moto_does_not_serve_ec2_quotas():
 # -- main ----------------------------------------------------------------------------------------------
 
 
-def test_staging_ceilings_are_its_l4_pool(monkeypatch):
-    monkeypatch.setattr(quota_check, "run_program", cached_run_program)
+def test_staging_ceilings_are_its_l4_pool(planned):
     limits = quota_check.stack_limits("staging")
     # g6.2xlarge: 8 vCPUs, 1 GPU; 2 GPUs at most, on either capacity type.
     assert limits.ceilings == {G_ON_DEMAND: 16, G_SPOT: 16}
@@ -259,10 +260,9 @@ def test_main_access_denied_exits_2_without_traceback(stubber, regions_asked, ca
     assert "EC2 vCPU quotas" not in captured.out
 
 
-def test_main_without_credentials_exits_2(monkeypatch, capsys):
+def test_main_without_credentials_exits_2(monkeypatch, planned, capsys):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)
-    monkeypatch.setattr(quota_check, "run_program", cached_run_program)
     assert main(["staging"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no AWS credentials found") and "servicequotas:GetServiceQuota" in err

@@ -8,25 +8,31 @@ two small stack configs below (a staging-like and a production-like one)."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from llm_platform import config
+from llm_platform.aws.account import AwsAccount
 from llm_platform.config import AwsStackConfig
-from tests.conftest import Declared
-from tools.preview import run_under_mocks
+from tests.conftest import Declared, declare_once
+from tools import mock_cloud
 
-# The mock engine's account and the region the tests declare in (tools/mock_cloud.py).
-ACCOUNT = "123456789012"
+# The mock engine's account (tools/mock_cloud.py) and the region the tests declare in.
+ACCOUNT = mock_cloud.ACCOUNT_ID
 REGION = "us-west-2"
 CLUSTER = "llm-test"
 TAGS = {"environment": "staging", "project": "llm-platform", "managed-by": "pulumi", "owner": "ml-infra"}
 # The EKS cluster's OIDC identity as a component receives it (in the base, from `EksCluster`).
 ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
-OIDC_PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
+OIDC_PROVIDER_ARN = f"arn:{mock_cloud.PARTITION}:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
+
+
+def account(region: str = REGION) -> AwsAccount:
+    """The mock engine's account in `region`, as the base resolves it for its components."""
+    return AwsAccount(account_id=ACCOUNT, partition=mock_cloud.PARTITION, region=region)
 
 
 def on_aws(region: str = REGION, **options: Any) -> pulumi.ResourceOptions:
@@ -37,11 +43,6 @@ def on_aws(region: str = REGION, **options: Any) -> pulumi.ResourceOptions:
 def in_cluster(**options: Any) -> pulumi.ResourceOptions:
     """Options with an explicit Kubernetes provider, as the base passes to in-cluster components."""
     return pulumi.ResourceOptions(providers={"kubernetes": k8s.Provider("k8s", kubeconfig="{}")}, **options)
-
-
-def declare_once(program: Callable[[], None], region: str = REGION) -> Declared:
-    """What the `declare` fixture (tests/conftest.py) does, for module-scoped fixtures that share one plan."""
-    return Declared(run_under_mocks(program, stack="test", config={"llm-platform:region": region}))
 
 
 # -- two small stacks for the tests of the base's wiring -------------------------------------------------

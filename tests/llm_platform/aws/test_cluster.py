@@ -12,7 +12,7 @@ from llm_platform import pins
 from llm_platform.aws.cluster import EksCluster, EksClusterArgs
 from llm_platform.aws.ebs_csi import EbsCsiDriver, EbsCsiDriverArgs
 from llm_platform.config import ClusterConfig
-from tests.llm_platform.aws.stack import CLUSTER, TAGS, declare_once, on_aws
+from tests.llm_platform.aws.stack import CLUSTER, TAGS, account, declare_once, on_aws
 
 CLUSTER_KIND = "eks:index:Cluster"
 VPC = "vpc-0123456789abcdef0"
@@ -45,6 +45,7 @@ def cluster_program(config: ClusterConfig):
             f"{CLUSTER}-ebs-csi",
             EbsCsiDriverArgs(
                 cluster_name=CLUSTER,
+                account=account(),
                 kubernetes_version=config.kubernetes_version,
                 oidc_provider_arn=cluster.oidc_provider_arn,
                 oidc_issuer=cluster.oidc_issuer,

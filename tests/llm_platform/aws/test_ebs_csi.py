@@ -8,14 +8,14 @@ import pytest
 
 from llm_platform import pins
 from llm_platform.aws.ebs_csi import EbsCsiDriver, EbsCsiDriverArgs
-from tests.llm_platform.aws.stack import ACCOUNT, CLUSTER, ISSUER, OIDC_PROVIDER_ARN, TAGS, base_plan, on_aws
+from tests.llm_platform.aws.stack import ACCOUNT, CLUSTER, ISSUER, OIDC_PROVIDER_ARN, TAGS, account, base_plan, on_aws
 
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 
 
 def test_irsa_role(declare):
-    args = EbsCsiDriverArgs(cluster_name=CLUSTER, kubernetes_version=pins.KUBERNETES_VERSION, oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, tags=TAGS)
+    args = EbsCsiDriverArgs(cluster_name=CLUSTER, account=account(), kubernetes_version=pins.KUBERNETES_VERSION, oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, tags=TAGS)
     declared = declare(lambda: EbsCsiDriver(f"{CLUSTER}-ebs-csi", args, opts=on_aws()))
     role = declared.one("aws:iam/role:Role", f"{CLUSTER}-ebs-csi-controller")
     assert role.inputs["name"] == f"{CLUSTER}-ebs-csi"

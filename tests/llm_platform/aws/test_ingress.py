@@ -16,20 +16,18 @@ from llm_platform.aws.iam import load_balancer_controller as upstream
 from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControllerArgs, controller_values, ingress
 from llm_platform.config import IngressConfig, ModelConfig
 from tests.k8s_schemas import validate_core_object, validate_helm_values
+from tests.llm_platform.aws.stack import ACCOUNT, CLUSTER, ISSUER, OIDC_PROVIDER_ARN, TAGS, account
 
 POLICY = "aws:iam/policy:Policy"
 ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 RELEASE = "kubernetes:helm.sh/v3:Release"
-ACCOUNT = "123456789012"
-ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 SYSTEM_NODES = {"llm-platform.io/node-role": "system"}
-TAGS = {"environment": "staging", "project": "llm-platform", "managed-by": "pulumi", "owner": "ml-infra"}
 ARGS = LoadBalancerControllerArgs(
-    cluster_name="llm-test",
+    cluster_name=CLUSTER,
     vpc_id="vpc-0123456789abcdef0",
-    region="us-west-2",
-    oidc_provider_arn=f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}",
+    account=account(),
+    oidc_provider_arn=OIDC_PROVIDER_ARN,
     oidc_issuer=ISSUER,
     replicas=2,
     system_node_selector=SYSTEM_NODES,

@@ -12,7 +12,7 @@ import pytest
 from llm_platform import pins
 from llm_platform.aws.karpenter import NODE_ROLE_POLICIES, Karpenter, KarpenterArgs, KarpenterInfra, KarpenterInfraArgs, controller_values
 from tests.k8s_schemas import validate_helm_values
-from tests.llm_platform.aws.stack import ACCOUNT, CLUSTER, ISSUER, OIDC_PROVIDER_ARN, TAGS, base_plan, declare_once, in_cluster, on_aws, stack_config
+from tests.llm_platform.aws.stack import ACCOUNT, CLUSTER, ISSUER, OIDC_PROVIDER_ARN, TAGS, account, base_plan, declare_once, in_cluster, on_aws, stack_config
 
 UPSTREAM = json.loads((Path(__file__).parent / "iam" / "karpenter_controller_policy_v1.14.1.json").read_text())
 POLICY = "aws:iam/policy:Policy"
@@ -26,7 +26,7 @@ def karpenter_program(cluster_name: str, replicas: int, region: str = "us-west-2
     def program() -> None:
         infra = KarpenterInfra(
             f"{cluster_name}-karpenter",
-            KarpenterInfraArgs(cluster_name=cluster_name, oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, tags=TAGS),
+            KarpenterInfraArgs(cluster_name=cluster_name, account=account(region), oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, tags=TAGS),
             opts=on_aws(region),
         )
         Karpenter(
@@ -155,7 +155,7 @@ def test_releases_are_pinned_and_wired(declare, cluster_name, replicas):
 def test_the_base_runs_the_configured_replicas_on_its_own_roles(environment, replicas):
     declared = base_plan(environment)
     assert stack_config(environment).aws.cluster.karpenter_replicas == replicas
-    controller = next(r for r in declared.of_type(RELEASE) if r.inputs["name"] == "karpenter")
+    controller = declared.release("karpenter")
     cluster_name = f"base-{environment}"
     assert controller.inputs["values"]["replicas"] == replicas
     assert controller.inputs["values"]["settings"] == {"clusterName": cluster_name, "interruptionQueue": cluster_name}

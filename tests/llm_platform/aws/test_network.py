@@ -9,17 +9,32 @@ import pytest
 
 from llm_platform.aws.network import Network, NetworkArgs, subnet_plan
 from llm_platform.config import FlowLogsConfig, NetworkConfig
+from tests.conftest import Declared, declare_once
+from tests.llm_platform.aws.stack import ACCOUNT, CLUSTER, TAGS, account
 
-TAGS = {"environment": "staging", "project": "llm-platform", "managed-by": "pulumi", "owner": "ml-infra"}
 SUBNET = "aws:ec2/subnet:Subnet"
 NAT = "aws:ec2/natGateway:NatGateway"
 ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
 ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
 
 
+def network_config(**config) -> NetworkConfig:
+    return NetworkConfig(**{"cidr": "10.20.0.0/16", **config})
+
+
+def network_program(cfg: NetworkConfig):
+    return lambda: Network("net", NetworkArgs(config=cfg, cluster_name=CLUSTER, account=account(), tags=TAGS))
+
+
 def network(declare, **config):
-    cfg = NetworkConfig(**{"cidr": "10.20.0.0/16", **config})
-    return declare(lambda: Network("net", NetworkArgs(config=cfg, cluster_name="llm-test", tags=TAGS)))
+    return declare(network_program(network_config(**config)))
+
+
+@pytest.fixture(scope="module")
+def default_network() -> Declared:
+    """The network with the default settings (three zones, one shared NAT gateway, no flow logs), declared
+    once for the tests that only read it."""
+    return declare_once(network_program(network_config()))
 
 
 @pytest.mark.parametrize("cidr", ["10.0.0.0/16", "172.16.0.0/18", "192.168.0.0/20"])
@@ -37,8 +52,9 @@ def test_subnet_plan_stays_inside_the_vpc_without_overlap(cidr, zones):
     assert private[0].num_addresses == 8 * public[0].num_addresses
 
 
-def test_one_subnet_per_tier_per_zone_with_computed_cidrs(declare):
-    declared = network(declare, azCount=3)
+def test_one_subnet_per_tier_per_zone_with_computed_cidrs(default_network):
+    assert network_config().az_count == 3
+    declared = default_network
     subnets = declared.of_type(SUBNET)
     by_tier = {"public": [], "private": []}
     for subnet in subnets:
@@ -51,8 +67,8 @@ def test_one_subnet_per_tier_per_zone_with_computed_cidrs(declare):
     assert all(s["mapPublicIpOnLaunch"] is False for s in subnets for s in [s.inputs])
 
 
-def test_subnet_tags_for_load_balancers_and_karpenter(declare):
-    declared = network(declare)
+def test_subnet_tags_for_load_balancers_and_karpenter(default_network):
+    declared = default_network
     for subnet in declared.of_type(SUBNET):
         tags = subnet.inputs["tags"]
         if tags["tier"] == "public":
@@ -63,8 +79,8 @@ def test_subnet_tags_for_load_balancers_and_karpenter(declare):
             assert tags["karpenter.sh/discovery"] == "llm-test"
 
 
-def test_vpc_has_dns(declare):
-    vpc = network(declare).one("aws:ec2/vpc:Vpc").inputs
+def test_vpc_has_dns(default_network):
+    vpc = default_network.one("aws:ec2/vpc:Vpc").inputs
     assert vpc["cidrBlock"] == "10.20.0.0/16"
     assert vpc["enableDnsSupport"] is True and vpc["enableDnsHostnames"] is True
 
@@ -83,8 +99,9 @@ def private_routes(declared):
     return routes
 
 
-def test_single_nat_gateway_is_shared_by_every_zone(declare):
-    declared = network(declare, natGateways="single")
+def test_single_nat_gateway_is_shared_by_every_zone(default_network):
+    assert network_config().nat_gateways == "single"
+    declared = default_network
     assert len(declared.of_type(NAT)) == 1
     routes = private_routes(declared)
     assert len(routes) == 3 and len(set(routes.values())) == 1
@@ -102,8 +119,8 @@ def test_per_zone_nat_gateways_keep_egress_in_zone(declare):
         assert nat_zone[nat_id] == zone, f"{zone} egresses through a NAT gateway in {nat_zone[nat_id]}"
 
 
-def test_public_route_goes_to_the_internet_gateway(declare):
-    declared = network(declare)
+def test_public_route_goes_to_the_internet_gateway(default_network):
+    declared = default_network
     (public,) = [t for t in declared.of_type(ROUTE_TABLE) if t.name == "net-public"]
     (route,) = public.inputs["routes"]
     assert route["cidrBlock"] == "0.0.0.0/0" and route["gatewayId"].startswith("igw-")
@@ -120,8 +137,8 @@ def test_every_taggable_resource_carries_the_common_tags(declare):
             assert tags["Name"].startswith("net-")
 
 
-def test_flow_logs_are_off_unless_configured(declare):
-    assert network(declare).of_type("aws:ec2/flowLog:FlowLog") == []
+def test_flow_logs_are_off_unless_configured(default_network):
+    assert default_network.of_type("aws:ec2/flowLog:FlowLog") == []
 
 
 def test_flow_logs_write_to_their_own_log_group_only(declare):
@@ -133,7 +150,7 @@ def test_flow_logs_write_to_their_own_log_group_only(declare):
     trust = json.loads(declared.one("aws:iam/role:Role").inputs["assumeRolePolicy"])
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
-    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
     policy = json.loads(declared.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
     (grant,) = policy["Statement"]
     assert "*" not in grant["Resource"]

@@ -20,7 +20,7 @@ from llm_platform.aws.node_pools import (
 from llm_platform.config import AwsGpuPool, ClusterConfig, DisruptionWindow, SystemPoolConfig
 from llm_platform.contract import NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL
 from tests.k8s_schemas import validate_custom_resource
-from tests.llm_platform.aws.stack import ISSUER, OIDC_PROVIDER_ARN, TAGS, base_plan, declare_once, in_cluster, on_aws, stack_config
+from tests.llm_platform.aws.stack import ISSUER, OIDC_PROVIDER_ARN, TAGS, account, base_plan, declare_once, in_cluster, on_aws, stack_config
 
 NODE_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 NODE_CLASS_KIND = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
@@ -100,7 +100,7 @@ def node_pools_program(environment: str):
     def program() -> None:
         infra = KarpenterInfra(
             f"{cluster_name}-karpenter",
-            KarpenterInfraArgs(cluster_name=cluster_name, oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, tags=TAGS),
+            KarpenterInfraArgs(cluster_name=cluster_name, account=account(), oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, tags=TAGS),
             opts=on_aws(),
         )
         NodePools(
@@ -188,7 +188,7 @@ def test_the_base_creates_the_pools_after_karpenter_from_the_stack_config(enviro
     declared = base_plan(environment)
     cfg = stack_config(environment)
     component = declared.one("llm-platform:node_pools:NodePools", f"base-{environment}-pools")
-    karpenter_releases = {r.urn for r in declared.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] in ("karpenter", "karpenter-crd")}
+    karpenter_releases = {declared.release(name).urn for name in ("karpenter", "karpenter-crd")}
     assert len(karpenter_releases) == 2 and karpenter_releases <= set(component.depends_on)
     pools = {r.inputs["metadata"]["name"]: r.inputs for r in declared.of_type(NODE_POOL)}
     assert sorted(pools) == sorted(["system"] + [f"gpu-{pool.name}" for pool in cfg.gpu_pools])

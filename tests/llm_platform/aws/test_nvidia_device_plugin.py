@@ -23,7 +23,7 @@ def test_runs_only_on_gpu_nodes():
 
 def test_release_is_pinned(declare):
     declared = declare(lambda: NvidiaDevicePlugin("llm-test-nvidia", NvidiaDevicePluginArgs(), opts=in_cluster()))
-    (release,) = [r for r in declared.of_type("kubernetes:helm.sh/v3:Release") if r.inputs["name"] == "nvidia-device-plugin"]
+    release = declared.release("nvidia-device-plugin")
     assert release.inputs["version"] == pins.NVIDIA_DEVICE_PLUGIN_VERSION == "0.20.0"
     assert release.inputs["chart"] == "nvidia-device-plugin"
     assert release.inputs["repositoryOpts"]["repo"] == "https://nvidia.github.io/k8s-device-plugin"

@@ -9,7 +9,7 @@ import pytest
 from llm_platform.aws.network import Network, NetworkArgs
 from llm_platform.aws.object_store import ModelStore, ModelStoreArgs
 from llm_platform.config import ModelConfig, NetworkConfig
-from tests.llm_platform.aws.stack import ACCOUNT, CLUSTER, ISSUER, OIDC_PROVIDER_ARN, TAGS, base_plan, declare_once, on_aws
+from tests.llm_platform.aws.stack import ACCOUNT, CLUSTER, ISSUER, OIDC_PROVIDER_ARN, TAGS, account, base_plan, declare_once, on_aws
 
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_NAME = f"{CLUSTER}-weights-{ACCOUNT}"
@@ -22,7 +22,7 @@ def model_store_program(protect: bool):
     def program() -> None:
         ModelStore(
             f"{CLUSTER}-models",
-            ModelStoreArgs(cluster_name=CLUSTER, models=[LLAMA, QWEN], oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, protect=protect, tags=TAGS),
+            ModelStoreArgs(cluster_name=CLUSTER, account=account(), models=[LLAMA, QWEN], oidc_provider_arn=OIDC_PROVIDER_ARN, oidc_issuer=ISSUER, protect=protect, tags=TAGS),
             opts=on_aws(),
         )
 
@@ -94,7 +94,7 @@ def test_a_bucket_sourced_model_reads_its_source_prefix(declared):
 @pytest.mark.parametrize("nat_gateways", ["single", "perAz"])
 def test_weights_reach_the_nodes_through_the_s3_gateway_endpoint(declare, nat_gateways):
     network_config = NetworkConfig(cidr="10.20.0.0/16", azCount=3, natGateways=nat_gateways)
-    declared = declare(lambda: Network(CLUSTER, NetworkArgs(config=network_config, cluster_name=CLUSTER, tags=TAGS), opts=on_aws()))
+    declared = declare(lambda: Network(CLUSTER, NetworkArgs(config=network_config, cluster_name=CLUSTER, account=account(), tags=TAGS), opts=on_aws()))
     endpoint = declared.one("aws:ec2/vpcEndpoint:VpcEndpoint").inputs
     assert endpoint["serviceName"] == "com.amazonaws.us-west-2.s3" and endpoint["vpcEndpointType"] == "Gateway"
     assert len(endpoint["routeTableIds"]) == 3
@@ -104,5 +104,5 @@ def test_weights_reach_the_nodes_through_the_s3_gateway_endpoint(declare, nat_ga
 
 
 def test_the_gateway_endpoint_follows_the_region(declare):
-    declared = declare(lambda: Network(CLUSTER, NetworkArgs(config=NetworkConfig(), cluster_name=CLUSTER, tags=TAGS), opts=on_aws("eu-west-1")), region="eu-west-1")
+    declared = declare(lambda: Network(CLUSTER, NetworkArgs(config=NetworkConfig(), cluster_name=CLUSTER, account=account("eu-west-1"), tags=TAGS), opts=on_aws("eu-west-1")), region="eu-west-1")
     assert declared.one("aws:ec2/vpcEndpoint:VpcEndpoint").inputs["serviceName"] == "com.amazonaws.eu-west-1.s3"

@@ -133,6 +133,7 @@ GCP_RULES = [
     # labels and the weights bucket
     ({"tags": {"Owner": "ml"}}, "tags.Owner", "ml", "Google Cloud labels are lowercase letters, digits, '_' and '-' (keys start with a letter), at most 63 characters"),
     ({"tags": {"owner": "ML Infra"}}, "tags.owner", "ML Infra", "Google Cloud labels are lowercase"),
+    ({"clusterName": "goog-llm"}, "clusterName", "goog-llm", "names the weights bucket, and the Cloud Storage bucket 'goog-llm-weights-llm-test-project' must be"),
     (
         {"clusterName": "a-forty-character-cluster-name-abcdefghi", "gcp.project": "a-thirty-character-project-id1"},
         "clusterName",

@@ -206,3 +206,18 @@ def test_every_rendered_problem_names_the_namespace():
     error = refused(raw)
     assert len(error.problems) == 3
     assert all(line.startswith("llm-platform:") for line in error.problems)
+
+
+@pytest.mark.parametrize(
+    "base, key, value",
+    [
+        (AWS, "huggingFaceToken", ["hf_supersecret_token"]),
+        (AWS, "huggingFaceToken", {"token": "hf_supersecret_token"}),
+        (changed(GCP, {"gcp.smtp.username": "apikey"}), "alertSmtpPassword", 12345678),
+    ],
+)
+def test_a_secret_of_the_wrong_type_is_never_shown(base, key, value):
+    error = refused(changed(base, {key: value}))
+    violation = only(error)
+    assert (violation.key, violation.value) == (key, "[secret]")
+    assert "supersecret" not in str(error) and "12345678" not in str(error)

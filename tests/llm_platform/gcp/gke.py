@@ -7,20 +7,21 @@ platform) run `base.build` on the small stack config below."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 
 from llm_platform import config
 from llm_platform.config import GcpStackConfig
-from tests.conftest import Declared
-from tools.preview import run_under_mocks
+from tests import conftest
+from tools import mock_cloud
 
 PROJECT = "acme-llm-test"
 # What the mock engine answers for any project's number (tools/mock_cloud.py), as GKE and Cloud Storage
 # name their service agents after it.
-PROJECT_NUMBER = "210987654321"
+PROJECT_NUMBER = mock_cloud.GCP_PROJECT_NUMBER
 REGION = "us-central1"
 ZONES = ["us-central1-a", "us-central1-b", "us-central1-c"]
 CLUSTER = "gke-test"
@@ -68,6 +69,5 @@ def on_gcp(**options: Any) -> pulumi.ResourceOptions:
     return pulumi.ResourceOptions(providers={"gcp": gcp.Provider("gcp", project=PROJECT, region=REGION)}, **options)
 
 
-def declare_once(program: Callable[[], None], region: str = REGION) -> Declared:
-    """What the `declare` fixture (tests/conftest.py) does, for module-scoped fixtures that share one plan."""
-    return Declared(run_under_mocks(program, stack="test", config={"llm-platform:region": region}))
+# The shared `declare_once` (tests/conftest.py), declaring in the test project's region unless told otherwise.
+declare_once = functools.partial(conftest.declare_once, region=REGION)

@@ -1,6 +1,5 @@
 """The Cloud Billing budget of a Google Cloud stack, and the project APIs the base enables before anything."""
 
-import pulumi
 
 from llm_platform.config import BudgetConfig
 from llm_platform.gcp.budget import GcpBudget, GcpBudgetArgs
@@ -13,14 +12,14 @@ CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
 
 def test_budget_watches_the_project_and_mails_the_budget_addresses(declare):
     def program():
-        # The base passes the project number GKE's getProject answered (tools/mock_cloud.py: 210987654321).
-        args = GcpBudgetArgs(config=BUDGET, billing_account=BILLING_ACCOUNT, project=PROJECT, project_number=pulumi.Output.from_input(PROJECT_NUMBER))
+        # The base passes the project number GKE's getProject answered (tools/mock_cloud.py).
+        args = GcpBudgetArgs(config=BUDGET, billing_account=BILLING_ACCOUNT, project=PROJECT, project_number=PROJECT_NUMBER)
         GcpBudget("llm-test", args, opts=on_gcp())
 
     declared = declare(program, region=REGION)
     budget = declared.one("gcp:billing/budget:Budget").inputs
     assert budget["billingAccount"] == BILLING_ACCOUNT
-    assert budget["budgetFilter"] == {"projects": ["projects/210987654321"], "calendarPeriod": "MONTH"}
+    assert budget["budgetFilter"] == {"projects": [f"projects/{PROJECT_NUMBER}"], "calendarPeriod": "MONTH"}
     # Cloud Billing's Money: whole dollars as a string, the cents as nanos.
     assert budget["amount"] == {"specifiedAmount": {"currencyCode": "USD", "units": "1234", "nanos": 560_000_000}}
     assert budget["thresholdRules"] == [{"thresholdPercent": 0.9, "spendBasis": "FORECASTED_SPEND"}, {"thresholdPercent": 1.0, "spendBasis": "CURRENT_SPEND"}]

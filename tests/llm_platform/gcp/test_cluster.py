@@ -10,7 +10,7 @@ from llm_platform.config import GcpNetworkConfig, GkeClusterConfig, GkeSystemPoo
 from llm_platform.gcp.cluster import GkeCluster, GkeClusterArgs, service_account_id
 from llm_platform.gcp.network import GcpNetwork, GcpNetworkArgs
 from tests.llm_platform.gcp.gke import CLUSTER as NAME
-from tests.llm_platform.gcp.gke import LABELS, PROJECT, REGION, ZONES, declare_once, on_gcp
+from tests.llm_platform.gcp.gke import LABELS, PROJECT, PROJECT_NUMBER, REGION, ZONES, declare_once, on_gcp
 
 CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -76,7 +76,7 @@ def test_dataplane_v2_shielded_nodes_and_kms_encrypted_secrets(declared):
     grant = declared.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", f"{NAME}-secrets-agent")
     assert grant.inputs["cryptoKeyId"] == key.id
     assert grant.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-    assert grant.inputs["member"] == "serviceAccount:service-210987654321@container-engine-robot.iam.gserviceaccount.com"
+    assert grant.inputs["member"] == f"serviceAccount:service-{PROJECT_NUMBER}@container-engine-robot.iam.gserviceaccount.com"
     assert grant.urn in declared.one(CLUSTER).depends_on, "the key must be usable before GKE creates the cluster"
 
 

@@ -1,7 +1,6 @@
 """Weights on Google Cloud: a private, CMEK-encrypted, versioned bucket; each model's service account may
 read its own prefix only, through Workload Identity Federation."""
 
-import pulumi
 import pytest
 
 from llm_platform.config import ModelConfig
@@ -22,7 +21,7 @@ def model_store(protect: bool):
             cluster_name=CLUSTER,
             project=PROJECT,
             # The base passes the number GKE's getProject answered (tools/mock_cloud.py).
-            project_number=pulumi.Output.from_input(PROJECT_NUMBER),
+            project_number=PROJECT_NUMBER,
             region=REGION,
             key_ring_id=KEY_RING,
             models=[MISTRAL, SHARED],
@@ -52,7 +51,7 @@ def test_bucket_is_private_versioned_and_encrypted_with_our_key(declared):
     assert {"action": {"type": "Delete"}, "condition": {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED"}} in bucket.inputs["lifecycleRules"]
     grant = declared.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", f"{CLUSTER}-models-key-agent")
     assert grant.inputs["cryptoKeyId"] == key.id and grant.inputs["role"] == "roles/cloudkms.cryptoKeyEncrypterDecrypter"
-    assert grant.inputs["member"] == "serviceAccount:service-210987654321@gs-project-accounts.iam.gserviceaccount.com"
+    assert grant.inputs["member"] == f"serviceAccount:service-{PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com"
     assert grant.urn in bucket.depends_on
     assert bucket.protect is False, "only production protects the bucket"
 
@@ -66,7 +65,7 @@ def test_each_model_reads_only_its_prefix_as_its_own_service_account(declared):
     assert binding.inputs["role"] == "roles/storage.objectViewer"
     assert binding.inputs["bucket"] == "gke-test-weights-acme-llm-test"
     assert binding.inputs["member"] == (
-        "principal://iam.googleapis.com/projects/210987654321/locations/global/workloadIdentityPools/"
+        f"principal://iam.googleapis.com/projects/{PROJECT_NUMBER}/locations/global/workloadIdentityPools/"
         "acme-llm-test.svc.id.goog/subject/ns/serving/sa/mistral-7b-instruct"
     )
     condition = binding.inputs["condition"]["expression"]
@@ -83,7 +82,7 @@ def test_each_model_reads_only_its_prefix_as_its_own_service_account(declared):
 def test_model_service_accounts_need_no_annotation_on_gke(gke_base):
     # What the GCP base hands the platform's model servers: no annotation, weights in its gs:// bucket.
     declared = gke_base.declared
-    assert gke_base.base.service_account_annotations == {} and gke_base.base.object_store == "gs"
+    assert gke_base.base.service_account_annotations == {} and gke_base.config.OBJECT_STORE == "gs"
     account = declared.one("kubernetes:core/v1:ServiceAccount", f"{CLUSTER}-serving-mistral-7b-instruct-sa").inputs
     assert "annotations" not in account["metadata"]
     # The service account the bucket grants is that one.

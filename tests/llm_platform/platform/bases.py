@@ -16,24 +16,19 @@ committed `Pulumi.<stack>.yaml`."""
 from __future__ import annotations
 
 from functools import cache
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 
 from llm_platform import config
 from llm_platform.config import StackConfig
 from llm_platform.platform.deploy import ClusterBase, deploy
-from tests.conftest import Declared
-from tools.preview import run_under_mocks
+from tests.conftest import Declared, declare_once
+from tools import mock_cloud
 
-# What the mock engine answers (tools/mock_cloud.py): the AWS account and the Google Cloud project number.
-ACCOUNT = "123456789012"
-PROJECT_NUMBER = "210987654321"
-# The EKS cluster's OIDC identity as the base's components receive it from `EksCluster`.
-ISSUER = "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
-OIDC_PROVIDER_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{ISSUER}"
+# The AWS account the mock engine answers (tools/mock_cloud.py).
+ACCOUNT = mock_cloud.ACCOUNT_ID
 HUGGING_FACE_TOKEN = "hf_gke_staging_plaintext_token"
-HELM = "kubernetes:helm.sh/v3:Release"
 
 MISTRAL = {"name": "mistral-7b-instruct", "source": "hf://mistralai/Mistral-7B-Instruct-v0.3", "parametersBillion": 7.25, "poolGroup": "l4"}
 LLAMA = {"name": "llama-3-1-8b-instruct", "source": "hf://meta-llama/Llama-3.1-8B-Instruct", "parametersBillion": 8.03, "poolGroup": "a10g"}
@@ -108,11 +103,6 @@ def base_of(cfg: StackConfig) -> ClusterBase:
     return build(cfg)
 
 
-def declare_once(program: Callable[[], None], region: str) -> Declared:
-    """What the `declare` fixture (tests/conftest.py) does, for a plan several tests share."""
-    return Declared(run_under_mocks(program, stack="test", config={"llm-platform:region": region}))
-
-
 @cache
 def deployed(stack: str) -> Declared:
     """The platform deployed on the hand-made base of `stack`'s cloud, with the outputs `__main__.py` exports
@@ -126,9 +116,3 @@ def deployed(stack: str) -> Declared:
         pulumi.export("modelApiKeys", platform.serving.api_keys)
 
     return declare_once(program, cfg.region)
-
-
-def release(declared: Declared, name: str):
-    """The Helm release of that release name."""
-    (found,) = [r for r in declared.of_type(HELM) if r.inputs["name"] == name]
-    return found

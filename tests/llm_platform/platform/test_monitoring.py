@@ -7,8 +7,9 @@ import json
 import pytest
 
 from llm_platform import pins
-from tests.k8s_schemas import validate_custom_resource, validate_helm_values
-from tests.llm_platform.platform.bases import ACCOUNT, HELM, deployed, release
+from tests.conftest import HELM_RELEASE
+from tests.k8s_schemas import CHART_OF_RELEASE, validate_custom_resource, validate_helm_values
+from tests.llm_platform.platform.bases import ACCOUNT, deployed
 
 # Alertmanager's sns_config fields (prometheus/alertmanager docs/configuration.md, <sns_config>).
 SNS_CONFIG_KEYS = {"api_url", "sigv4", "topic_arn", "phone_number", "target_arn", "subject", "message", "attributes", "send_resolved", "http_config"}
@@ -16,7 +17,7 @@ SERVICE_MONITOR = "kubernetes:monitoring.coreos.com/v1:ServiceMonitor"
 
 
 def test_prometheus_discovers_everything_and_keeps_data_per_environment():
-    production = release(deployed("eks-production"), "kube-prometheus-stack").inputs
+    production = deployed("eks-production").release("kube-prometheus-stack").inputs
     assert (production["chart"], production["version"]) == ("kube-prometheus-stack", "88.5.3")
     spec = production["values"]["prometheus"]["prometheusSpec"]
     for kind in ("serviceMonitor", "podMonitor", "rule", "probe"):
@@ -26,7 +27,7 @@ def test_prometheus_discovers_everything_and_keeps_data_per_environment():
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["storageClassName"] == "gp3-encrypted" and claim["resources"]["requests"]["storage"] == "100Gi"
     assert spec["nodeSelector"] == {"llm-platform.io/node-role": "system"}
-    staging = release(deployed("eks-staging"), "kube-prometheus-stack").inputs["values"]["prometheus"]["prometheusSpec"]
+    staging = deployed("eks-staging").release("kube-prometheus-stack").inputs["values"]["prometheus"]["prometheusSpec"]
     assert "storageSpec" not in staging and staging["retention"] == "7d" and staging["replicas"] == 1
 
 
@@ -44,7 +45,7 @@ def test_monitoring_waits_for_what_the_base_says_the_cluster_needs_first():
 
 def test_grafana_password_comes_from_a_generated_secret():
     declared = deployed("eks-staging")
-    grafana = release(declared, "kube-prometheus-stack").inputs["values"]["grafana"]
+    grafana = declared.release("kube-prometheus-stack").inputs["values"]["grafana"]
     assert "adminPassword" not in grafana
     assert grafana["admin"] == {"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": "admin-password"}
     assert grafana["sidecar"]["dashboards"] == {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"}
@@ -56,7 +57,7 @@ def test_grafana_password_comes_from_a_generated_secret():
 
 
 def test_alertmanager_routes_by_severity_to_sns_through_irsa():
-    values = release(deployed("eks-production"), "kube-prometheus-stack").inputs["values"]["alertmanager"]
+    values = deployed("eks-production").release("kube-prometheus-stack").inputs["values"]["alertmanager"]
     assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"] == f"arn:aws:iam::{ACCOUNT}:role/eks-production-alertmanager"
     config = values["config"]
     routes = {tuple(r["matchers"]): r["receiver"] for r in config["route"]["routes"]}
@@ -73,12 +74,12 @@ def test_alertmanager_routes_by_severity_to_sns_through_irsa():
 
 def test_dcgm_exporter_runs_on_gpu_nodes_only_and_keeps_workload_labels():
     declared = deployed("eks-staging")
-    dcgm = release(declared, "dcgm-exporter")
+    dcgm = declared.release("dcgm-exporter")
     assert dcgm.inputs["version"] == "4.8.2"
     assert dcgm.inputs["values"]["nodeSelector"] == {"llm-platform.io/node-role": "gpu"}
     assert dcgm.inputs["values"]["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert dcgm.inputs["values"]["serviceMonitor"]["honorLabels"] is True
-    kps = release(declared, "kube-prometheus-stack")
+    kps = declared.release("kube-prometheus-stack")
     assert kps.urn in dcgm.depends_on, "the exporter's ServiceMonitor needs the stack's CRDs"
     assert declared.by_urn(kps.parent).type == "llm-platform:monitoring:Monitoring"
 
@@ -89,7 +90,7 @@ def test_karpenter_is_scraped_on_eks_only():
     assert validate_custom_resource(monitor.inputs) == []
     assert monitor.inputs["spec"]["namespaceSelector"] == {"matchNames": ["karpenter"]}
     assert monitor.inputs["spec"]["endpoints"][0]["port"] == "http-metrics"
-    assert release(declared, "kube-prometheus-stack").urn in monitor.depends_on, "declared once the ServiceMonitor CRD exists"
+    assert declared.release("kube-prometheus-stack").urn in monitor.depends_on, "declared once the ServiceMonitor CRD exists"
     # GKE's base runs nothing in the cluster to scrape: the only ServiceMonitors are the model servers'.
     gke = deployed("gke-staging")
     assert [m.name for m in gke.of_type(SERVICE_MONITOR)] == ["gke-staging-serving-mistral-7b-instruct-monitor"]
@@ -129,10 +130,10 @@ EMAIL_CONFIG_KEYS = {
 
 def test_on_gke_alerts_are_mailed_through_the_relay_with_the_same_routes():
     declared = deployed("gke-staging")
-    values = release(declared, "kube-prometheus-stack").inputs["values"]["alertmanager"]
+    values = declared.release("kube-prometheus-stack").inputs["values"]["alertmanager"]
     assert values["serviceAccount"]["annotations"] == {}, "no cloud identity is needed to send mail"
     config = values["config"]
-    eks_routes = release(deployed("eks-staging"), "kube-prometheus-stack").inputs["values"]["alertmanager"]["config"]["route"]
+    eks_routes = deployed("eks-staging").release("kube-prometheus-stack").inputs["values"]["alertmanager"]["config"]["route"]
     assert config["route"] == eks_routes
     receivers = {r["name"]: r for r in config["receivers"]}
     for severity in ("critical", "warning"):
@@ -160,7 +161,7 @@ def test_an_smtp_password_reaches_alertmanager_only_as_a_mounted_secret(declare)
         )
 
     declared = declare(program, region="us-central1")
-    values = declared.one(HELM, "m").inputs["values"]["alertmanager"]
+    values = declared.one(HELM_RELEASE, "m").inputs["values"]["alertmanager"]
     (email,) = next(r for r in values["config"]["receivers"] if r["name"] == "critical")["email_configs"]
     assert email["auth_username"] == "apikey"
     assert email["auth_password_file"] == "/etc/alertmanager/secrets/alertmanager-delivery/smtp-password"
@@ -174,7 +175,7 @@ def test_an_smtp_password_reaches_alertmanager_only_as_a_mounted_secret(declare)
 def test_dcgm_on_gke_reads_the_driver_gke_installed():
     from tests.k8s_schemas import validate_core_object
 
-    values = release(deployed("gke-staging"), "dcgm-exporter").inputs["values"]
+    values = deployed("gke-staging").release("dcgm-exporter").inputs["values"]
     assert values["nodeSelector"] == {"llm-platform.io/node-role": "gpu"}
     assert {"name": "nvidia-install-dir-host", "hostPath": "/home/kubernetes/bin/nvidia"} in values["extraHostVolumes"]
     mounts = {m["name"]: m for m in values["extraVolumeMounts"]}
@@ -203,14 +204,14 @@ def test_dcgm_on_gke_reads_the_driver_gke_installed():
     assert values["securityContext"]["privileged"] is True and values["securityContext"]["allowPrivilegeEscalation"] is True
     # The common values stay; EKS's NVIDIA AMI and device plugin need none of GKE's.
     assert values["serviceMonitor"]["honorLabels"] is True and values["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    aws = release(deployed("eks-staging"), "dcgm-exporter").inputs["values"]
+    aws = deployed("eks-staging").release("dcgm-exporter").inputs["values"]
     assert "extraHostVolumes" not in aws and "securityContext" not in aws
 
 
 def test_prometheus_on_gke_uses_the_pd_balanced_class():
     from llm_platform.gcp.cluster import GKE_STORAGE_CLASS
 
-    spec = release(deployed("gke-staging"), "kube-prometheus-stack").inputs["values"]["prometheus"]["prometheusSpec"]
+    spec = deployed("gke-staging").release("kube-prometheus-stack").inputs["values"]["prometheus"]["prometheusSpec"]
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert GKE_STORAGE_CLASS == "standard-rwo"
     assert claim["storageClassName"] == "standard-rwo" and claim["resources"]["requests"]["storage"] == "50Gi"
@@ -218,8 +219,8 @@ def test_prometheus_on_gke_uses_the_pd_balanced_class():
 
 def test_the_operator_crds_upgrade_with_the_chart():
     declared = deployed("eks-staging")
-    crds = release(declared, "prometheus-operator-crds")
-    stack = release(declared, "kube-prometheus-stack")
+    crds = declared.release("prometheus-operator-crds")
+    stack = declared.release("kube-prometheus-stack")
     # Templates of their own release, so `helm upgrade` upgrades them; the stack's own crds/ is skipped.
     assert (crds.inputs["chart"], crds.inputs["version"]) == ("prometheus-operator-crds", pins.PROMETHEUS_OPERATOR_CRDS_CHART.version)
     assert crds.inputs["takeOwnership"] is True, "adopts the CRDs an earlier kube-prometheus-stack installed"
@@ -229,17 +230,11 @@ def test_the_operator_crds_upgrade_with_the_chart():
     assert crds.urn in stack.depends_on
 
 
-# Key paths the charts' default values cannot check (as in tests/test_main.py): kube-prometheus-stack's
-# defaults lack its subcharts' keys, and alertmanager.config is Alertmanager's own file, checked above; the
-# DCGM exporter's securityContext and extraVolumeMounts are Kubernetes types, checked in a Pod above.
-FREE_FORM = {
-    "kube-prometheus-stack": ("alertmanager.config", "grafana.nodeSelector", "grafana.persistence", "kube-state-metrics.nodeSelector", "prometheus-node-exporter.tolerations"),
-    "dcgm-exporter": ("securityContext", "extraVolumeMounts[]"),
-}
-
-
+# The key paths the charts' default values cannot check (CHART_OF_RELEASE, tests/k8s_schemas.py) are the
+# ones checked above: Alertmanager's own file, and the DCGM exporter's Kubernetes types in a Pod.
 @pytest.mark.parametrize("stack", ["eks-staging", "eks-production", "gke-staging"])
-@pytest.mark.parametrize("chart", sorted(FREE_FORM))
-def test_values_use_chart_keys_whatever_the_base_hands_over(stack, chart):
-    values = release(deployed(stack), chart).inputs["values"]
-    assert validate_helm_values(chart, values, FREE_FORM[chart]) == []
+@pytest.mark.parametrize("name", ["dcgm-exporter", "kube-prometheus-stack"])
+def test_values_use_chart_keys_whatever_the_base_hands_over(stack, name):
+    values = deployed(stack).release(name).inputs["values"]
+    chart, free_form = CHART_OF_RELEASE[name]
+    assert validate_helm_values(chart, values, free_form) == []

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.k8s_schemas import validate_custom_resource
-from tests.llm_platform.platform.bases import deployed, release
+from tests.llm_platform.platform.bases import deployed
 
 
 @pytest.mark.parametrize("stack", ["eks-staging", "gke-staging"])
@@ -26,5 +26,5 @@ def test_alert_rule_is_declared_after_the_monitoring_stack():
     component = declared.by_urn(rule.parent)
     assert component.type == "llm-platform:observability:ServingObservability"
     # Depending on a component means depending on its children: the Helm release that installs the CRDs.
-    kps = release(declared, "kube-prometheus-stack")
+    kps = declared.release("kube-prometheus-stack")
     assert kps.urn in component.depends_on

@@ -5,7 +5,7 @@ import pytest
 from llm_platform import pins
 from llm_platform.platform import serving
 from tests.k8s_schemas import validate_core_object
-from tests.llm_platform.platform.bases import ACCOUNT, deployed, release
+from tests.llm_platform.platform.bases import ACCOUNT, deployed
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 
@@ -36,12 +36,12 @@ def test_model_servers_wait_for_gpus_monitoring_keda_and_the_endpoint_s_controll
     waits_for = set(component.depends_on)
     assert declared.one("kubernetes:karpenter.sh/v1:NodePool", "eks-production-pools-gpu-a10g").urn in waits_for
     # Prometheus (ServiceMonitor CRD, the scaling queries) and KEDA (ScaledObject CRD).
-    assert {release(declared, "kube-prometheus-stack").urn, release(declared, "keda").urn} <= waits_for
+    assert {declared.release("kube-prometheus-stack").urn, declared.release("keda").urn} <= waits_for
     # The base's serving prerequisite: the load balancer controller that turns the Ingress into an ALB.
-    assert release(declared, "aws-load-balancer-controller").urn in waits_for
+    assert declared.release("aws-load-balancer-controller").urn in waits_for
     gke = deployed("gke-staging")
     gke_waits_for = set(gke.one("llm-platform:serving:Serving").depends_on)
-    assert {gke.one("gcp:container/nodePool:NodePool", "gke-staging-pools-l4").urn, release(gke, "kube-prometheus-stack").urn, release(gke, "keda").urn} <= gke_waits_for
+    assert {gke.one("gcp:container/nodePool:NodePool", "gke-staging-pools-l4").urn, gke.release("kube-prometheus-stack").urn, gke.release("keda").urn} <= gke_waits_for
 
 
 @pytest.mark.parametrize(
