@@ -155,7 +155,9 @@ class GkeCluster(pulumi.ComponentResource):
                 "initialNodeCount": 1,
                 "ipAllocationPolicy": {"clusterSecondaryRangeName": args.pods_range_name, "servicesSecondaryRangeName": args.services_range_name},
                 "location": args.region,
-                "loggingConfig": {"enableComponents": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
+                # Control-plane logs besides the nodes': the API server's is the record of who changed what
+                # in the cluster (the policy pack's gke-control-plane-logging).
+                "loggingConfig": {"enableComponents": ["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER"]},
                 "masterAuthorizedNetworksConfig": {
                     "cidrBlocks": [{"cidrBlock": str(cidr), "displayName": f"authorized-{index}"} for index, cidr in enumerate(config.authorized_networks)]
                 }

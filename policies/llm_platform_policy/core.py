@@ -60,3 +60,29 @@ class Policy:
             "required": list(self.required_config),
             "additionalProperties": False,
         }
+
+
+def allow_list_property(what: str, pattern: str) -> dict[str, dict[str, Any]]:
+    """The `allowList` config property of a rule with reviewed exceptions: each entry names what it exempts
+    (`what`, matching `pattern`) and the reason a reviewer accepted it. JSON has no comments, so the
+    reason lives in the entry itself, next to the name, and a bare name is refused."""
+    return {
+        "allowList": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string", "pattern": pattern, "description": what},
+                    "reason": {"type": "string", "minLength": 10, "description": "Why this exception was accepted in review."},
+                },
+                "required": ["name", "reason"],
+                "additionalProperties": False,
+            },
+            "default": [],
+            "description": f"Reviewed exceptions, each {{name: {what}, reason}}.",
+        }
+    }
+
+
+def allow_listed(name: str, config: Config) -> bool:
+    return any(entry.get("name") == name for entry in config.get("allowList") or [])

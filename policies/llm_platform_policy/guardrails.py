@@ -7,7 +7,7 @@ import ipaddress
 from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import kube
-from llm_platform_policy.core import Config, Resource
+from llm_platform_policy.core import Config, Resource, allow_list_property, allow_listed
 
 S3_BUCKET = "aws:s3/bucket:Bucket"
 S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -40,14 +40,7 @@ TAGGABLE_TYPES = frozenset(
         "eks:index:Cluster",
     }
 )
-ALLOW_LIST_PROPERTY = {
-    "allowList": {
-        "type": "array",
-        "items": {"type": "string", "pattern": "^[a-z0-9-]+/[a-z0-9.-]+$"},
-        "default": [],
-        "description": "Reviewed `<namespace>/<workload name>` exceptions: system agents that need privileges.",
-    }
-}
+ALLOW_LIST_PROPERTY = allow_list_property("`<namespace>/<workload name>` of a system agent that needs the privilege", kube.WORKLOAD_PATTERN)
 TAG_PROPERTY = {"requiredTags": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_TAGS, "description": "Tag keys every taggable AWS resource must carry."}}
 
 
@@ -114,13 +107,9 @@ def s3_public_access_blocked(resources: list[Resource], config: Config) -> Itera
             yield bucket.urn, f"S3 bucket {bucket.name} has no public access block with all of {', '.join(PUBLIC_ACCESS_BLOCK_FLAGS)}"
 
 
-def _workload_id(props: Mapping[str, Any]) -> str:
-    return f"{kube.dig(props, 'metadata', 'namespace') or 'default'}/{kube.dig(props, 'metadata', 'name')}"
-
-
 def no_privilege_escalation(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     spec = kube.pod_spec(resource_type, props)
-    if spec is None or _workload_id(props) in config["allowList"]:
+    if spec is None or allow_listed(kube.workload_id(props), config):
         return
     for container in kube.containers(spec):
         context = container.get("securityContext") or {}
@@ -130,20 +119,12 @@ def no_privilege_escalation(resource_type: str, props: Mapping[str, Any], config
             yield f"container {container.get('name')} does not set allowPrivilegeEscalation: false"
 
 
-def _image_pinned(image: str) -> bool:
-    if "@sha256:" in image:
-        return True
-    name, _, tag = image.rpartition(":")
-    # A colon inside the registry host (registry:5000/app) is not a tag.
-    return bool(name) and "/" not in tag and tag != "latest"
-
-
 def images_pinned(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     if resource_type == kube.HELM_RELEASE and not props.get("version"):
         yield f"Helm release of chart {props.get('chart')} has no pinned chart version"
     spec = kube.pod_spec(resource_type, props)
     for container in kube.containers(spec or {}):
-        if not _image_pinned(str(container.get("image", ""))):
+        if not kube.image_pinned(container.get("image")):
             yield f"container {container.get('name')} uses image {container.get('image')!r} without a pinned tag or digest"
 
 
@@ -156,10 +137,10 @@ def _wants_gpu_nodes(spec: Mapping[str, Any]) -> bool:
 
 def gpu_limits_set(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     spec = kube.pod_spec(resource_type, props)
-    if spec is None or not _wants_gpu_nodes(spec) or _workload_id(props) in config["allowList"]:
+    if spec is None or not _wants_gpu_nodes(spec) or allow_listed(kube.workload_id(props), config):
         return
     if not any(kube.GPU_RESOURCE in ((c.get("resources") or {}).get("limits") or {}) for c in spec.get("containers") or []):
-        yield f"pods of {_workload_id(props)} run on GPU nodes but no container sets a {kube.GPU_RESOURCE} limit"
+        yield f"pods of {kube.workload_id(props)} run on GPU nodes but no container sets a {kube.GPU_RESOURCE} limit"
 
 
 def required_tags(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:

@@ -26,10 +26,28 @@ POD_TEMPLATE_PATHS = {
     "Deployment": ("spec", "template", "spec"),
     "StatefulSet": ("spec", "template", "spec"),
     "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "PodTemplate": ("template", "spec"),
     "Pod": ("spec",),
 }
+# Every list of containers a pod spec has (core/v1 PodSpec). Ephemeral containers (`kubectl debug`) run
+# in the pod's namespaces with whatever security context they ask for, so the rules read them too.
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+WORKLOAD_PATTERN = "^[a-z0-9-]+/[a-z0-9.-]+$"
+"""`<namespace>/<name>`, how allow-lists name a workload."""
+# An image reference as the container runtime reads it (distribution/reference `reference.go`):
+# [registry[:port]/]path[:tag][@digest]. A digest pins the content; a tag only names it, so a tag counts
+# as pinned when it reads as a version (has a digit) and none of its parts is a name that, by
+# convention, moves to newer content (`latest`, `stable`, `nightly`, `main`, ...).
+_IMAGE = re.compile(
+    r"^(?P<name>[A-Za-z0-9]+(?:[._-]+[A-Za-z0-9]+|:[0-9]+(?=/))*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}))?$"
+)
+MOVING_TAG_WORDS = frozenset({"latest", "stable", "nightly", "edge", "main", "master", "head", "dev", "develop", "canary", "rolling", "current", "snapshot"})
 # Kubernetes resource quantities (k8s.io/apimachinery pkg/api/resource, `Quantity`): a number with a
 # decimal SI suffix, a binary suffix or a decimal exponent; a manifest may also give a plain number.
 _QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
@@ -109,16 +127,39 @@ def of_type(resources: list[Resource], typ: str) -> list[Resource]:
     return [r for r in resources if r.type == typ]
 
 
-def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def kind_of(resource_type: str, props: Mapping[str, Any]) -> str | None:
+    """The Kubernetes kind a `kubernetes:` resource writes: the type token's, which is what the provider
+    applies whatever `kind` the props claim (`...Patch` types patch an object of the same kind)."""
     if not resource_type.startswith("kubernetes:"):
         return None
-    path = POD_TEMPLATE_PATHS.get(str(props.get("kind")))
-    return dig(props, *path) if path else None
+    kind = resource_type.rsplit(":", 1)[-1]
+    return kind.removesuffix("Patch") if kind != "Patch" else str(props.get("kind"))
 
 
-def containers(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    for key in ("initContainers", "containers"):
+def pod_spec(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    path = POD_TEMPLATE_PATHS.get(kind_of(resource_type, props) or "")
+    spec = dig(props, *path) if path else None
+    return spec if isinstance(spec, Mapping) else None
+
+
+def containers(spec: Mapping[str, Any], lists: tuple[str, ...] = CONTAINER_LISTS) -> Iterator[Mapping[str, Any]]:
+    for key in lists:
         yield from spec.get(key) or []
+
+
+def workload_id(props: Mapping[str, Any]) -> str:
+    return f"{dig(props, 'metadata', 'namespace') or 'default'}/{dig(props, 'metadata', 'name')}"
+
+
+def image_pinned(image: Any) -> bool:
+    """Whether `image` names fixed content: a digest, or a tag that reads as a version."""
+    match = _IMAGE.match(str(image or "").strip())
+    if not match:
+        return False
+    if match.group("digest"):
+        return True
+    tag = match.group("tag") or ""
+    return any(char.isdigit() for char in tag) and not MOVING_TAG_WORDS & set(re.split(r"[._-]+", tag.lower()))
 
 
 def helm_chart_name(props: Mapping[str, Any]) -> str:

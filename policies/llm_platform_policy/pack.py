@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from llm_platform_policy import budget, guardrails, quota
+from llm_platform_policy import budget, gcp_security, guardrails, kube_network, pods, quota
 from llm_platform_policy.core import Finding, Policy, Resource
 
 POLICIES: tuple[Policy, ...] = (
@@ -57,6 +57,51 @@ POLICIES: tuple[Policy, ...] = (
     ),
     Policy("required-tags", "Taggable AWS resources carry the platform's tags.", "mandatory", config_properties=guardrails.TAG_PROPERTY, check_resource=guardrails.required_tags),
     Policy("karpenter-ami-pinned", "Karpenter node classes pin a dated AMI release instead of @latest.", "mandatory", check_resource=guardrails.ami_pinned),
+    Policy("pod-host-namespaces", "Pods do not share the node's network, PID or IPC namespace, except reviewed system agents.", "mandatory", config_properties=pods.WORKLOAD_ALLOW_LIST, check_resource=pods.no_host_namespaces),
+    Policy("pod-host-paths", "Pods mount no hostPath volume, except reviewed system agents.", "mandatory", config_properties=pods.WORKLOAD_ALLOW_LIST, check_resource=pods.no_host_paths),
+    Policy("pod-host-ports", "Containers bind no host port, except reviewed system agents.", "mandatory", config_properties=pods.WORKLOAD_ALLOW_LIST, check_resource=pods.no_host_ports),
+    Policy(
+        "pod-capabilities",
+        "Containers drop ALL capabilities and add back only allowed ones (Pod Security Standards restricted), except reviewed system agents.",
+        "mandatory",
+        config_properties=pods.CAPABILITY_PROPERTIES,
+        check_resource=pods.capabilities_dropped,
+    ),
+    Policy("pod-run-as-non-root", "Containers run with runAsNonRoot: true and never as UID 0, except reviewed system agents.", "mandatory", config_properties=pods.WORKLOAD_ALLOW_LIST, check_resource=pods.runs_as_non_root),
+    Policy("pod-resources-set", "Containers request CPU and memory and limit memory.", "mandatory", check_resource=pods.resources_set),
+    Policy(
+        "namespace-pod-security",
+        "Every namespace the program writes enforces a Pod Security level, privileged only for reviewed namespaces.",
+        "mandatory",
+        config_properties=pods.NAMESPACE_ALLOW_LIST,
+        check_resource=pods.namespace_pod_security,
+    ),
+    Policy("namespace-default-deny", "Every namespace the program creates has a default-deny ingress NetworkPolicy.", "mandatory", check_stack=kube_network.namespaces_default_deny),
+    Policy("network-policy-sources", "No NetworkPolicy ingress rule admits every source.", "mandatory", check_resource=kube_network.network_policy_sources),
+    Policy(
+        "service-not-exposed",
+        "No LoadBalancer or NodePort Service, or Service with external IPs, except reviewed ones.",
+        "mandatory",
+        config_properties=kube_network.SERVICE_ALLOW_LIST,
+        check_resource=kube_network.service_not_exposed,
+    ),
+    Policy("gke-private-nodes", "GKE nodes have internal addresses only.", "mandatory", check_resource=gcp_security.private_nodes),
+    Policy("gke-authorized-networks", "The GKE control plane admits listed networks only, or has no public endpoint.", "mandatory", check_resource=gcp_security.authorized_networks),
+    Policy("gke-workload-identity", "GKE clusters have Workload Identity.", "mandatory", check_resource=gcp_security.workload_identity),
+    Policy("gke-metadata-server", "GKE nodes run the GKE metadata server (pods never see the node's credentials).", "mandatory", check_resource=gcp_security.metadata_server),
+    Policy("gke-shielded-nodes", "GKE nodes are shielded: secure boot and integrity monitoring.", "mandatory", check_resource=gcp_security.shielded_nodes),
+    Policy("gke-secrets-encryption", "GKE encrypts Kubernetes Secrets with a Cloud KMS key.", "mandatory", check_resource=gcp_security.secrets_encryption),
+    Policy(
+        "gke-control-plane-logging",
+        "GKE sends control-plane logs (API server, scheduler, controller manager) to Cloud Logging.",
+        "mandatory",
+        config_properties=gcp_security.LOGGING_PROPERTIES,
+        check_resource=gcp_security.control_plane_logging,
+    ),
+    Policy("gke-legacy-access-off", "GKE has no legacy ABAC, static client certificate or RBAC bindings to all users.", "mandatory", check_resource=gcp_security.legacy_access_off),
+    Policy("gcs-bucket-access", "Cloud Storage buckets use uniform bucket-level access and enforce public access prevention.", "mandatory", check_resource=gcp_security.bucket_access),
+    Policy("gcp-no-public-members", "No Google Cloud IAM grant or storage ACL names allUsers or allAuthenticatedUsers.", "mandatory", check_resource=gcp_security.no_public_members),
+    Policy("gcp-kms-rotation", "Cloud KMS keys rotate at least every maxRotationDays.", "mandatory", config_properties=gcp_security.ROTATION_PROPERTIES, check_resource=gcp_security.key_rotation),
 )
 BY_NAME = {policy.name: policy for policy in POLICIES}
 def policy_entry(raw: str | Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -48,8 +48,8 @@ def model_server() -> dict:
     container = {
         "name": "vllm",
         "image": "vllm/vllm-openai:v0.31.0@sha256:" + "0" * 64,
-        "resources": {"requests": {"nvidia.com/gpu": "1"}, "limits": {"nvidia.com/gpu": "1"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "resources": {"requests": {"cpu": "3", "memory": "12Gi", "nvidia.com/gpu": "1"}, "limits": {"memory": "12Gi", "nvidia.com/gpu": "1"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True},
     }
     return {
         "apiVersion": "apps/v1",

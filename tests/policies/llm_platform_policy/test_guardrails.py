@@ -37,11 +37,11 @@ def test_compliant_stack_passes_every_guardrail():
         ),
         (mutated("weights-pab", lambda p: p.update(restrictPublicBuckets=False)), "s3-public-access-blocked", "S3 bucket weights has no public access block with all of blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets"),
         (mutated("mistral", lambda p: container(p)["securityContext"].update(privileged=True)), "no-privilege-escalation", "container vllm is privileged"),
-        (mutated("mistral", lambda p: container(p).pop("securityContext")), "no-privilege-escalation", "container vllm does not set allowPrivilegeEscalation: false"),
+        (mutated("mistral", lambda p: container(p)["securityContext"].pop("allowPrivilegeEscalation")), "no-privilege-escalation", "container vllm does not set allowPrivilegeEscalation: false"),
         (mutated("mistral", lambda p: container(p).update(image="vllm/vllm-openai:latest")), "images-pinned", "container vllm uses image 'vllm/vllm-openai:latest' without a pinned tag or digest"),
         (mutated("mistral", lambda p: container(p).update(image="registry:5000/vllm")), "images-pinned", "container vllm uses image 'registry:5000/vllm' without a pinned tag or digest"),
         (mutated("karpenter", lambda p: p.pop("version")), "images-pinned", "Helm release of chart oci://public.ecr.aws/karpenter/karpenter has no pinned chart version"),
-        (mutated("mistral", lambda p: container(p)["resources"].pop("limits")), "gpu-limits-set", "pods of serving/mistral run on GPU nodes but no container sets a nvidia.com/gpu limit"),
+        (mutated("mistral", lambda p: container(p)["resources"]["limits"].pop("nvidia.com/gpu")), "gpu-limits-set", "pods of serving/mistral run on GPU nodes but no container sets a nvidia.com/gpu limit"),
         (mutated("nat", lambda p: p["tags"].pop("project")), "required-tags", "missing required tags ['project']"),
         (mutated("system-class", lambda p: p["spec"]["amiSelectorTerms"][0].update(alias="al2023@latest")), "karpenter-ami-pinned", "AMI alias al2023@latest follows the newest release: nodes change image without a review"),
     ],
@@ -52,7 +52,7 @@ def test_each_violation_is_reported(stack, policy, message):
 
 def test_allow_list_exempts_a_reviewed_workload():
     stack = mutated("mistral", lambda p: container(p)["securityContext"].update(privileged=True))
-    config = CONFIG | {"no-privilege-escalation": {"enforcementLevel": "mandatory", "allowList": ["serving/mistral"]}}
+    config = CONFIG | {"no-privilege-escalation": {"enforcementLevel": "mandatory", "allowList": [{"name": "serving/mistral", "reason": "reviewed: needs the device files"}]}}
     assert findings(stack, config) == []
 
 
