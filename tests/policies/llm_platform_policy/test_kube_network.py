@@ -1,0 +1,113 @@
+"""What reaches pods: Services exposed outside the cluster, ingress rules that admit every source, and the
+default-deny ingress every namespace the program creates starts from."""
+
+import copy
+
+import pytest
+
+from llm_platform_policy.core import Resource
+from tests.policies.llm_platform_policy.test_pods import CONFIG, findings
+
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+SERVICE = "kubernetes:core/v1:Service"
+PSA = {"pod-security.kubernetes.io/enforce": "restricted"}
+
+
+def resource(typ: str, name: str, props: dict) -> Resource:
+    return Resource(typ, f"urn:pulumi:t::p::{typ}::{name}", name, props)
+
+
+def stack() -> list[Resource]:
+    """Two namespaces, each denying all ingress by default; the model server admits the gateway namespace
+    and Prometheus' pods on its port; its Service is internal."""
+    deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
+    allow = {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "model"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {"from": [{"namespaceSelector": {"matchLabels": {"llm-platform.io/gateway": "true"}}}], "ports": [{"port": 8000}]},
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}}],
+                "ports": [{"port": 8000}],
+            },
+        ],
+    }
+    return [
+        resource(NAMESPACE, "serving", {"metadata": {"name": "serving", "labels": PSA}}),
+        resource(NAMESPACE, "monitoring", {"metadata": {"name": "monitoring", "labels": PSA}}),
+        resource(NETWORK_POLICY, "serving-deny", {"metadata": {"name": "default-deny-ingress", "namespace": "serving"}, "spec": deny}),
+        resource(NETWORK_POLICY, "monitoring-deny", {"metadata": {"name": "default-deny-ingress", "namespace": "monitoring"}, "spec": copy.deepcopy(deny)}),
+        resource(NETWORK_POLICY, "model", {"metadata": {"name": "model", "namespace": "serving"}, "spec": allow}),
+        resource(SERVICE, "model", {"metadata": {"name": "model", "namespace": "serving"}, "spec": {"type": "ClusterIP", "ports": [{"port": 80, "targetPort": 8000}]}}),
+    ]
+
+
+def mutated(name: str, change, typ: str | None = None) -> list[Resource]:
+    out = []
+    for r in stack():
+        if r.name == name and (typ is None or r.type == typ):
+            props = copy.deepcopy(dict(r.props))
+            change(props)
+            r = Resource(r.type, r.urn, r.name, props)
+        out.append(r)
+    return out
+
+
+def test_the_compliant_stack_passes():
+    assert findings(*stack()) == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # policyTypes defaults to [Ingress] when no egress rules are given (networking/v1 NetworkPolicySpec).
+        lambda p: p["spec"].pop("policyTypes"),
+        lambda p: p["spec"].update(podSelector={"matchLabels": {}}, policyTypes=["Ingress", "Egress"], ingress=[]),
+    ],
+)
+def test_equivalent_default_deny_spellings_pass(change):
+    assert findings(*mutated("serving-deny", change)) == []
+
+
+DENY_MISSING = ("namespace-default-deny", "namespace serving has no default-deny ingress NetworkPolicy (podSelector: {}, policyTypes: [Ingress], no ingress rules)")
+
+
+@pytest.mark.parametrize(
+    "resources, expected",
+    [
+        ([r for r in stack() if r.name != "serving-deny"], [DENY_MISSING]),
+        (mutated("serving-deny", lambda p: p["spec"].update(podSelector={"matchLabels": {"app": "x"}})), [DENY_MISSING]),
+        (mutated("serving-deny", lambda p: p["spec"].update(policyTypes=["Egress"])), [DENY_MISSING]),
+        (mutated("serving-deny", lambda p: p["metadata"].update(namespace="monitoring")), [DENY_MISSING]),
+        (
+            mutated("serving-deny", lambda p: p["spec"].update(ingress=[{}])),
+            [DENY_MISSING, ("network-policy-sources", "NetworkPolicy serving/default-deny-ingress ingress rule 0 admits every source (no `from`)")],
+        ),
+        (mutated("model", lambda p: p["spec"]["ingress"][0].pop("from"), NETWORK_POLICY), [("network-policy-sources", "NetworkPolicy serving/model ingress rule 0 admits every source (no `from`)")]),
+        (mutated("model", lambda p: p["spec"]["ingress"][1].update({"from": []}), NETWORK_POLICY), [("network-policy-sources", "NetworkPolicy serving/model ingress rule 1 admits every source (no `from`)")]),
+        (
+            mutated("model", lambda p: p["spec"]["ingress"][0].update({"from": [{"namespaceSelector": {}}]}), NETWORK_POLICY),
+            [("network-policy-sources", "NetworkPolicy serving/model ingress rule 0 admits every pod of every namespace (empty namespaceSelector)")],
+        ),
+        (
+            mutated("model", lambda p: p["spec"].update(type="LoadBalancer"), SERVICE),
+            [("service-not-exposed", "Service serving/model is exposed outside the cluster (type: LoadBalancer) and is not a reviewed exception")],
+        ),
+        (
+            mutated("model", lambda p: p["spec"].update(type="NodePort"), SERVICE),
+            [("service-not-exposed", "Service serving/model is exposed outside the cluster (type: NodePort) and is not a reviewed exception")],
+        ),
+        (
+            mutated("model", lambda p: p["spec"].update(externalIPs=["203.0.113.10"]), SERVICE),
+            [("service-not-exposed", "Service serving/model takes traffic for external IPs ['203.0.113.10'] and is not a reviewed exception")],
+        ),
+    ],
+)
+def test_each_network_violation_is_reported(resources, expected):
+    assert findings(*resources) == expected
+
+
+def test_a_reviewed_load_balancer_passes():
+    config = CONFIG | {"service-not-exposed": {"allowList": [{"name": "serving/model", "reason": "the public inference endpoint, source ranges reviewed"}]}}
+    assert findings(*mutated("model", lambda p: p["spec"].update(type="LoadBalancer"), SERVICE), config=config) == []
