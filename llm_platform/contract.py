@@ -49,6 +49,11 @@ SERVING_NAMESPACE = "serving"
 ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"
 
 
+# Every pod serving a model carries this label with the model's name, whichever Deployment (floor or
+# burst) it belongs to: the model's Service, disruption budget and network policy select by it.
+MODEL_LABEL = "llm-platform.io/model"
+
+
 def model_service_account(model: str) -> str:
     """The Kubernetes service account of a model's pods in SERVING_NAMESPACE; a cloud base grants it read
     access to that model's weights and nothing else."""

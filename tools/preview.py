@@ -318,7 +318,7 @@ def summary(plan: Plan, elapsed: float) -> str:
 def cost_lines(plan: Plan) -> list[str]:
     if plan.cost is None:
         return []
-    lines = ["", "Monthly cost ceiling (worst case: every pool at its limits, on-demand):"]
+    lines = ["", "Monthly cost ceiling (worst case: every pool at its limits, on-demand; a GPU pool only scheduled workloads use, for its window):"]
     for item in sorted(plan.cost.items, key=lambda item: item.monthly_usd, reverse=True):
         lines.append(f"  {item.monthly_usd:>10,.2f}  {item.name}: {item.detail}  ({item.quantity:g} {item.unit} x ${item.unit_usd:g})")
     lines.append(f"  {plan.cost.monthly_usd:>10,.2f}  total")

@@ -16,7 +16,7 @@ from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControl
 from llm_platform.aws.irsa import IRSA_ANNOTATION
 from llm_platform.aws.karpenter import Karpenter, KarpenterArgs, KarpenterInfra, KarpenterInfraArgs, capacity_alerts, service_monitor
 from llm_platform.aws.network import Network, NetworkArgs
-from llm_platform.aws.node_pools import NodePools, NodePoolsArgs
+from llm_platform.aws.node_pools import PLACEMENT, NodePools, NodePoolsArgs
 from llm_platform.aws.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from llm_platform.aws.object_store import ModelStore, ModelStoreArgs
 from llm_platform.aws.storage import Storage, StorageArgs
@@ -144,6 +144,7 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         network_cidr=str(cfg.aws.network.cidr),
         bucket=model_store.bucket,
         service_account_annotations={model: {IRSA_ANNOTATION: arn} for model, arn in model_store.role_arns.items()},
+        capacity_placement=PLACEMENT,
         cluster_monitors=[service_monitor()],
         capacity_alerts=capacity_alerts(cfg.observability.thresholds),
         ingress=model_ingress,

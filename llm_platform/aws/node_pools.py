@@ -12,6 +12,7 @@ from llm_platform.aws.karpenter import DISCOVERY_TAG
 from llm_platform.config import AwsGpuPool, DisruptionWindow, SystemPoolConfig
 from llm_platform.contract import GPU_ROLE, GPU_TAINT_KEY, NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL, SYSTEM_POOL, SYSTEM_ROLE, gpu_node_pool_name
 from llm_platform.kubernetes import KubernetesObject
+from llm_platform.platform.model_server import CapacityPlacement
 from llm_platform_policy import catalog
 from llm_platform_policy.kube import CAPACITY_TYPE_LABEL, GPU_RESOURCE, INSTANCE_TYPE_LABEL
 
@@ -163,3 +164,9 @@ class NodePools(pulumi.ComponentResource):
         self.node_pool_names = [SYSTEM_POOL] + [gpu_node_pool_name(pool.name) for pool in args.gpu_pools]
         self.register_outputs({"node_pool_names": self.node_pool_names})
 
+
+# Karpenter labels every node it launches with the capacity type it bought.
+PLACEMENT = CapacityPlacement(
+    on_demand={"key": CAPACITY_TYPE_LABEL, "operator": "In", "values": ["on-demand"]},
+    spot={"key": CAPACITY_TYPE_LABEL, "operator": "In", "values": ["spot"]},
+)

@@ -3,14 +3,17 @@ rule of thumb for GPU memory, tensor parallelism inside one node, replicas withi
 
 from __future__ import annotations
 
+import re
+import zoneinfo
 from typing import Annotated, Literal, Sequence
 
-from pydantic import Field, field_validator
+from pydantic import AfterValidator, Field, field_validator
 
-from llm_platform.config.base import ConfigModel, Name
+from llm_platform.config.base import ConfigModel, Name, unique
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.violations import Rules, Violation
 from llm_platform.contract import LOCATIONS, is_bucket_source, parse_model_source
+from llm_platform_policy.schedule import DAY_NUMBERS, Window
 
 # Bytes per weight by precision, for the seeds' fit rule (parameters x bytes x 1.2).
 BYTES_PER_PARAMETER = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "awq-4bit": 0.5, "gptq-4bit": 0.5}
@@ -62,6 +65,68 @@ class ModelResources(ConfigModel):
     """Memory requested and limited, GiB."""
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
+
+
+def _clock(value: str) -> str:
+    if not _CLOCK.match(value):
+        raise ValueError("must be a time of day as HH:MM, 00:00 to 24:00")
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Asia/Seoul or UTC") from None
+    return value
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class BurstSchedule(ConfigModel):
+    """The window in which burst replicas run: the seeds' weekday business hours."""
+
+    time_zone: Annotated[str, AfterValidator(_time_zone)]
+    """IANA time zone of `start` and `end` (KEDA's cron trigger evaluates them there), e.g. `Asia/Seoul`."""
+
+    days: Annotated[list[Weekday], Field(min_length=1), AfterValidator(unique)] = Field(default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"])
+    """Weekdays the window opens on."""
+
+    start: Annotated[str, AfterValidator(_clock)] = "09:00"
+    """Opening time, HH:MM."""
+
+    end: Annotated[str, AfterValidator(_clock)] = "18:00"
+    """Closing time, HH:MM, later than `start` on the same day."""
+
+    replicas: Annotated[int, Field(ge=1, le=64)] = 1
+    """Burst replicas held through the window even without queue pressure."""
+
+    @property
+    def window(self) -> Window:
+        return Window(self.time_zone, tuple(sorted(DAY_NUMBERS[day] for day in self.days)), _minutes(self.start), _minutes(self.end))
+
+
+class BurstConfig(ConfigModel):
+    """Replicas beyond the floor, on a pool group of their own: spot first, on-demand when spot is short."""
+
+    pool_group: Name
+    """The GPU pool group burst replicas run on (`gpuPools[].group`); it must offer spot capacity and differ
+    from the model's `poolGroup`, so that the floor never lands on burst capacity."""
+
+    max_replicas: Annotated[int, Field(ge=1, le=64)]
+    """Burst replicas at most; times `gpusPerReplica` it must fit the burst pool group's `maxGpus`."""
+
+    schedule: BurstSchedule | None = None
+    """When set, burst replicas exist only inside this window: `schedule.replicas` at least, more on queue
+    pressure up to `maxReplicas`, none outside it; the cost ceiling prices the burst pools by the window's
+    hours. Without it, burst replicas follow the queue at any hour and are priced around the clock."""
+
+
 class ModelConfig(ConfigModel):
     """One model served by vLLM behind an OpenAI-compatible API."""
 
@@ -88,10 +153,15 @@ class ModelConfig(ConfigModel):
     """GPUs per replica (`--tensor-parallel-size`); tensor parallelism stays inside one node."""
 
     min_replicas: Annotated[int, Field(ge=0, le=64)] = 1
-    """Replicas kept when idle; 0 lets KEDA scale the model to zero."""
+    """The floor: replicas kept when idle; 0 lets KEDA scale the model to zero (not in production). With
+    `burst`, the floor runs on on-demand capacity only."""
 
     max_replicas: Annotated[int, Field(ge=1, le=64)] = 2
-    """Replicas at most; times `gpusPerReplica` it must fit the pool group's `maxGpus`."""
+    """Floor replicas at most (queue pressure adds them); times `gpusPerReplica` it must fit the pool
+    group's `maxGpus`."""
+
+    burst: BurstConfig | None = None
+    """Replicas beyond the floor on spot capacity (the seeds' business-hours burst); none when absent."""
 
     target_waiting_per_replica: Annotated[int, Field(ge=1, le=1000)] = 5
     """Scale out when vLLM's waiting requests per replica pass this (the seeds' HPA target)."""
@@ -142,17 +212,44 @@ def model_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase]
         if not group:
             yield Violation(f"{key}.poolGroup", model.pool_group, f"must name a GPU pool group of this stack ({', '.join(groups) or 'none defined'})")
             continue
-        yield from _fit_violations(key, model, group)
+        yield from _fit_violations(key, model, group, model.pool_group, model.max_replicas)
+        if model.burst:
+            yield from _burst_violations(key, model, model.burst, pools, group, groups)
 
 
-def _fit_violations(key: str, model: ModelConfig, pools: list[GpuPoolBase]) -> Rules:
+def _offers(pools: Sequence[GpuPoolBase], capacity_type: str) -> bool:
+    return any(capacity_type in pool.capacity_types for pool in pools)
+
+
+def _burst_violations(key: str, model: ModelConfig, burst: BurstConfig, pools: Sequence[GpuPoolBase], floor: list[GpuPoolBase], groups: list[str]) -> Rules:
+    """The floor runs on on-demand capacity, the burst on a pool group of its own that offers spot."""
+    if not _offers(floor, "on-demand"):
+        yield Violation(f"{key}.poolGroup", model.pool_group, "with `burst`, the floor runs on on-demand capacity: the pool group must offer on-demand")
+    if burst.pool_group == model.pool_group:
+        yield Violation(f"{key}.burst.poolGroup", burst.pool_group, "must differ from the model's poolGroup, so that the floor never takes burst capacity")
+        return
+    group = [pool for pool in pools if pool.pool_group == burst.pool_group]
+    if not group:
+        yield Violation(f"{key}.burst.poolGroup", burst.pool_group, f"must name a GPU pool group of this stack ({', '.join(groups)})")
+        return
+    if not _offers(group, "spot"):
+        yield Violation(f"{key}.burst.poolGroup", burst.pool_group, "burst capacity is spot first: the pool group must offer spot")
+    if burst.schedule and burst.schedule.replicas > burst.max_replicas:
+        yield Violation(f"{key}.burst.schedule.replicas", burst.schedule.replicas, f"must not exceed burst.maxReplicas ({burst.max_replicas})")
+    if burst.schedule and _minutes(burst.schedule.end) <= _minutes(burst.schedule.start):
+        yield Violation(f"{key}.burst.schedule.end", burst.schedule.end, f"must be later than start ({burst.schedule.start}) on the same day")
+    yield from _fit_violations(f"{key}.burst", model, group, burst.pool_group, burst.max_replicas)
+
+
+def _fit_violations(key: str, model: ModelConfig, pools: list[GpuPoolBase], pool_group: str, replicas: int) -> Rules:
+    """`model` fits the pool group `pool_group` (its `pools`), `replicas` of it within the group's GPUs."""
     sizes = [size for pool in pools for size in pool.sizes()]
     most_gpus = max(size.gpus for size in sizes)
     if model.gpus_per_replica > most_gpus:
         yield Violation(
             f"{key}.gpusPerReplica",
             model.gpus_per_replica,
-            f"tensor parallelism stays inside one node, and the largest instance of pool group {model.pool_group} has {most_gpus} GPU(s)",
+            f"tensor parallelism stays inside one node, and the largest instance of pool group {pool_group} has {most_gpus} GPU(s)",
         )
     hosts = [size for size in sizes if size.gpus >= model.gpus_per_replica] or sizes
     gpu_gb = min(size.gpu_memory_mib for size in hosts) * 2**20 / 1e9
@@ -163,15 +260,15 @@ def _fit_violations(key: str, model: ModelConfig, pools: list[GpuPoolBase]) -> R
             model.parameters_billion,
             f"{model.parameters_billion:g}B x {BYTES_PER_PARAMETER[model.precision]:g} bytes ({model.precision}) x {FIT_OVERHEAD} = "
             f"{model.required_gb:.1f} GB does not fit {model.gpus_per_replica} x {gpu_gb:.1f} GB x {model.engine.gpu_memory_utilization:g} "
-            f"= {usable:.1f} GB of pool group {model.pool_group}",
+            f"= {usable:.1f} GB of pool group {pool_group}",
         )
     pool_gpus = sum(pool.max_gpus for pool in pools)
-    if model.max_replicas * model.gpus_per_replica > pool_gpus:
+    if replicas * model.gpus_per_replica > pool_gpus:
         yield Violation(
             f"{key}.maxReplicas",
-            model.max_replicas,
-            f"{model.max_replicas} replicas x {model.gpus_per_replica} GPU(s) = {model.max_replicas * model.gpus_per_replica} "
-            f"exceeds the {pool_gpus} GPUs (maxGpus) of pool group {model.pool_group}",
+            replicas,
+            f"{replicas} replicas x {model.gpus_per_replica} GPU(s) = {replicas * model.gpus_per_replica} "
+            f"exceeds the {pool_gpus} GPUs (maxGpus) of pool group {pool_group}",
         )
     smallest = min(hosts, key=lambda size: (size.vcpus, size.memory_gib))
     # Leave room for the kubelet's reserve and the node's daemonsets (device plugin, DCGM, node exporter).
@@ -179,6 +276,6 @@ def _fit_violations(key: str, model: ModelConfig, pools: list[GpuPoolBase]) -> R
         yield Violation(
             f"{key}.resources",
             {"cpu": model.resources.cpu, "memoryGib": model.resources.memory_gib},
-            f"must fit the smallest instance of pool group {model.pool_group} ({smallest.name}: {smallest.vcpus} vCPU, "
+            f"must fit the smallest instance of pool group {pool_group} ({smallest.name}: {smallest.vcpus} vCPU, "
             f"{smallest.memory_gib:g} GiB) after system reserves: at most {smallest.vcpus * 0.85:g} vCPU and {smallest.memory_gib * 0.8:g} GiB",
         )

@@ -12,7 +12,7 @@ from llm_platform.gcp.alerts import smtp_delivery
 from llm_platform.gcp.budget import GcpBudget, GcpBudgetArgs
 from llm_platform.gcp.cluster import GKE_DCGM_VALUES, GKE_STORAGE_CLASS, GkeCluster, GkeClusterArgs
 from llm_platform.gcp.network import GcpNetwork, GcpNetworkArgs
-from llm_platform.gcp.node_pools import GkeGpuNodePools, GkeGpuNodePoolsArgs
+from llm_platform.gcp.node_pools import PLACEMENT, GkeGpuNodePools, GkeGpuNodePoolsArgs
 from llm_platform.gcp.object_store import GcsModelStore, GcsModelStoreArgs
 from llm_platform.gcp.services import GcpServices, GcpServicesArgs
 from llm_platform.platform.deploy import ClusterBase
@@ -93,6 +93,7 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
         bucket=model_store.bucket,
         # Workload Identity Federation: the bucket grants each model's service account itself.
         service_account_annotations={},
+        capacity_placement=PLACEMENT,
         dcgm_overrides=GKE_DCGM_VALUES,
         exports={
             "project": gcp_cfg.project,

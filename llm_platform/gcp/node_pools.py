@@ -12,6 +12,7 @@ from llm_platform.config import GkeGpuPool
 from llm_platform.contract import GPU_ROLE, GPU_TAINT_KEY, NODE_ROLE_LABEL, POOL_GROUP_LABEL, POOL_LABEL, gpu_node_pool_name
 from llm_platform.gcp import kinds
 from llm_platform.gcp.cluster import node_config
+from llm_platform.platform.model_server import CapacityPlacement
 from llm_platform_policy import catalog
 
 # GKE taints GPU nodes with exactly this itself; declaring the same taint keeps the node pool's spec
@@ -82,3 +83,12 @@ class GkeGpuNodePools(pulumi.ComponentResource):
             )
             self.node_pool_names[pool.name] = node_pool.name
         self.register_outputs({"node_pool_names": self.node_pool_names})
+
+
+# GKE labels the nodes of spot node pools `cloud.google.com/gke-spot: "true"` and leaves the label off
+# on-demand nodes (https://cloud.google.com/kubernetes-engine/docs/concepts/spot-vms).
+SPOT_LABEL = "cloud.google.com/gke-spot"
+PLACEMENT = CapacityPlacement(
+    on_demand={"key": SPOT_LABEL, "operator": "DoesNotExist"},
+    spot={"key": SPOT_LABEL, "operator": "In", "values": ["true"]},
+)

@@ -13,6 +13,7 @@ from llm_platform.config import StackConfig
 from llm_platform.platform.alerts import Alert
 from llm_platform.platform.delivery import AlertDelivery
 from llm_platform.platform.keda import Keda, KedaArgs
+from llm_platform.platform.model_server import CapacityPlacement
 from llm_platform.platform.monitoring import Monitoring, MonitoringArgs
 from llm_platform.platform.observability import ServingObservability, ServingObservabilityArgs
 from llm_platform.platform.serving import ModelIngress, Serving, ServingArgs
@@ -34,6 +35,8 @@ class ClusterBase:
     bucket: pulumi.Input[str]
     service_account_annotations: dict[str, Mapping[str, pulumi.Input[str]]]
     """By model: what its Kubernetes service account carries so that its pods can read the weights."""
+    capacity_placement: CapacityPlacement
+    """How the cloud's nodes tell on-demand from spot (a model's floor and burst place by it)."""
     cluster_monitors: list[dict] = field(default_factory=list)
     """ServiceMonitors for what the base runs in the cluster (Karpenter on EKS)."""
     capacity_alerts: list[Alert] = field(default_factory=list)
@@ -89,6 +92,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             vpc_cidr=base.network_cidr,
             ingress=base.ingress,
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
+            placement=base.capacity_placement,
         ),
         opts=in_cluster_after(*base.capacity, monitoring, keda, *base.serving_prerequisites),
     )

@@ -13,10 +13,11 @@ import pulumi
 
 from llm_platform import pins
 from llm_platform.config import ModelConfig
-from llm_platform.contract import GPU_TOLERATION, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
+from llm_platform.contract import GPU_TOLERATION, MODEL_LABEL, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
 from llm_platform.kubernetes import KubernetesObject, secret_manifest
 from llm_platform.platform.monitoring import RELEASE as MONITORING_RELEASE
 from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_CACHE_VOLUME
+from llm_platform_policy.schedule import QUEUE_TRIGGER, cron_trigger, gated_formula
 
 PORT = 8000
 CACHE_DIR = "/models"
@@ -46,6 +47,41 @@ PRESTOP_SLEEP_SECONDS = 10
 
 
 @dataclass(frozen=True)
+class CapacityPlacement:
+    """How a cloud's nodes say whether they are on-demand or spot, as node selector requirements: the
+    base knows its labels (Karpenter's capacity type on EKS, GKE's spot label), the platform places by them."""
+
+    on_demand: dict
+    """Matches on-demand nodes only."""
+    spot: dict
+    """Matches spot nodes only."""
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One Deployment of a model's replicas: the floor (named after the model) or its burst."""
+
+    name: str
+    pool_group: str
+    affinity: dict | None
+
+
+def tiers(model: ModelConfig, placement: CapacityPlacement) -> list[Tier]:
+    """Without `burst`, one Deployment on the model's pool group, wherever the group has capacity. With it,
+    the floor requires on-demand nodes and the burst prefers spot ones (and takes on-demand ones of its
+    pool group when spot is short or reclaimed)."""
+    if model.burst is None:
+        return [Tier(model.name, model.pool_group, None)]
+    floor = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [placement.on_demand]}]}}}
+    burst = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "preference": {"matchExpressions": [placement.spot]}}]}}
+    return [Tier(model.name, model.pool_group, floor), Tier(burst_name(model.name), model.burst.pool_group, burst)]
+
+
+def burst_name(model: str) -> str:
+    return f"{model}-burst"
+
+
+@dataclass(frozen=True)
 class ModelServerArgs:
     model: ModelConfig
     weights_uri: pulumi.Input[str]
@@ -55,10 +91,17 @@ class ModelServerArgs:
     api_key: pulumi.Input[str]
     hugging_face_token: pulumi.Input[str] | None
     vpc_cidr: str
+    placement: CapacityPlacement
 
 
-def labels(model: ModelConfig) -> dict[str, str]:
-    return {"app.kubernetes.io/name": model.name, "app.kubernetes.io/component": "model-server", "app.kubernetes.io/part-of": "llm-platform"}
+def labels(model: ModelConfig, workload: str | None = None) -> dict[str, str]:
+    """Labels of the model's objects; `workload` names the Deployment (floor or burst) of pod labels."""
+    return {
+        "app.kubernetes.io/name": workload or model.name,
+        "app.kubernetes.io/component": "model-server",
+        "app.kubernetes.io/part-of": "llm-platform",
+        MODEL_LABEL: model.name,
+    }
 
 
 def _metadata(model: ModelConfig, name: str | None = None) -> dict:
@@ -102,7 +145,7 @@ def cache_size_gib(model: ModelConfig) -> int:
     return math.ceil(model.weights_gib * 1.25) + 5
 
 
-def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool) -> dict:
+def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, tier: Tier) -> dict:
     security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
     probe = {"httpGet": {"path": "/health", "port": "http"}}
     volume_mounts = [{"name": WEIGHTS_CACHE_VOLUME, "mountPath": CACHE_DIR}]
@@ -122,18 +165,20 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": _metadata(model),
+        "metadata": _metadata(model, tier.name),
         # No `replicas`: the model's ScaledObject (KEDA's HPA) owns the replica count; a count here would
         # reset it on every `pulumi up`. A new Deployment starts with one and KEDA scales it to minReplicas.
         "spec": {
-            "selector": {"matchLabels": {"app.kubernetes.io/name": model.name}},
+            # The selector is immutable: the floor keeps the one it was created with (its name).
+            "selector": {"matchLabels": {"app.kubernetes.io/name": tier.name}},
             # Never drop below the current capacity while rolling: a new replica must be ready first.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
-                "metadata": {"labels": labels(model)},
+                "metadata": {"labels": labels(model, tier.name)},
                 "spec": {
                     "serviceAccountName": model_service_account(model.name),
-                    "nodeSelector": {POOL_GROUP_LABEL: model.pool_group},
+                    "nodeSelector": {POOL_GROUP_LABEL: tier.pool_group},
+                    **({"affinity": tier.affinity} if tier.affinity else {}),
                     "tolerations": [GPU_TOLERATION],
                     # Spread replicas over zones when capacity allows; GPU capacity is often in one zone only,
                     # so a skew never blocks scheduling.
@@ -142,7 +187,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                             "maxSkew": 1,
                             "topologyKey": "topology.kubernetes.io/zone",
                             "whenUnsatisfiable": "ScheduleAnyway",
-                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": model.name}},
+                            "labelSelector": {"matchLabels": {"app.kubernetes.io/name": tier.name}},
                         }
                     ],
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
@@ -200,7 +245,7 @@ def service(model: ModelConfig) -> dict:
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": _metadata(model),
-        "spec": {"selector": {"app.kubernetes.io/name": model.name}, "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
+        "spec": {"selector": {MODEL_LABEL: model.name}, "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]},
     }
 
 
@@ -213,8 +258,23 @@ def service_monitor(model: ModelConfig) -> dict:
     }
 
 
+def _queue_query(model: ModelConfig) -> str:
+    # vLLM labels its metrics with the served model name, the same for the floor's and the burst's pods.
+    return f'sum(vllm:num_requests_waiting{{namespace="{SERVING_NAMESPACE}", model_name="{model.name}"}})'
+
+
+def _queue_trigger(model: ModelConfig, **extra: str) -> dict:
+    return {
+        "type": "prometheus",
+        "name": QUEUE_TRIGGER,
+        "metricType": "AverageValue",
+        # KEDA divides the query by the replica count: waiting requests per replica.
+        "metadata": {"serverAddress": PROMETHEUS_URL, "query": _queue_query(model), "threshold": str(model.target_waiting_per_replica), **extra},
+    }
+
+
 def scaled_object(model: ModelConfig) -> dict:
-    query = f'sum(vllm:num_requests_waiting{{namespace="{SERVING_NAMESPACE}", model_name="{model.name}"}})'
+    """The floor: `minReplicas` to `maxReplicas` on the queue."""
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
@@ -224,16 +284,31 @@ def scaled_object(model: ModelConfig) -> dict:
             "minReplicaCount": model.min_replicas,
             "maxReplicaCount": model.max_replicas,
             "advanced": {"horizontalPodAutoscalerConfig": {"behavior": SCALE_BEHAVIOR}},
-            "triggers": [
-                {
-                    "type": "prometheus",
-                    "metricType": "AverageValue",
-                    # KEDA divides the query by the replica count: waiting requests per replica.
-                    "metadata": {"serverAddress": PROMETHEUS_URL, "query": query, "threshold": str(model.target_waiting_per_replica)},
-                }
-            ],
+            "triggers": [_queue_trigger(model)],
         },
     }
+
+
+def burst_scaled_object(model: ModelConfig) -> dict:
+    """The burst: from none up to `burst.maxReplicas`, when the floor's queue runs long. With a schedule,
+    only inside its window (KEDA's scaling modifiers gate the queue by the cron trigger)."""
+    burst = model.burst
+    assert burst is not None
+    name = burst_name(model.name)
+    # Woken only when the queue per floor replica passes the target: a queue the floor drains does not start GPUs.
+    queue = _queue_trigger(model, activationThreshold=str(model.target_waiting_per_replica))
+    spec: dict = {
+        "scaleTargetRef": {"name": name},
+        "minReplicaCount": 0,
+        "maxReplicaCount": burst.max_replicas,
+        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": SCALE_BEHAVIOR}},
+        "triggers": [queue],
+    }
+    if burst.schedule:
+        spec["triggers"] = [cron_trigger(burst.schedule.window, burst.schedule.replicas), queue]
+        # The formula yields the replicas wanted; a target of one per replica makes it the replica count.
+        spec["advanced"]["scalingModifiers"] = {"formula": gated_formula(model.target_waiting_per_replica), "target": "1", "metricType": "AverageValue"}
+    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": _metadata(model, name), "spec": spec}
 
 
 def disruption_budget(model: ModelConfig) -> dict:
@@ -241,7 +316,7 @@ def disruption_budget(model: ModelConfig) -> dict:
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
         "metadata": _metadata(model),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": model.name}}},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {MODEL_LABEL: model.name}}},
     }
 
 
@@ -252,7 +327,7 @@ def network_policy(model: ModelConfig, vpc_cidr: str) -> dict:
         "kind": "NetworkPolicy",
         "metadata": _metadata(model),
         "spec": {
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": model.name}},
+            "podSelector": {"matchLabels": {MODEL_LABEL: model.name}},
             "policyTypes": ["Ingress"],
             "ingress": [
                 # Prometheus scrapes /metrics.
@@ -280,10 +355,14 @@ class ModelServer(pulumi.ComponentResource):
         secrets = [declare("api-key", secret(model, "api-key", {"api-key": pulumi.Output.secret(args.api_key)}))]
         if args.hugging_face_token is not None:
             secrets.append(declare("hugging-face", secret(model, "hugging-face", {"token": pulumi.Output.secret(args.hugging_face_token)})))
-        workload = declare("deployment", deployment(model, args.weights_uri, args.hugging_face_token is not None), [account, *secrets])
+        floor, *burst = tiers(model, args.placement)
+        workload = declare("deployment", deployment(model, args.weights_uri, args.hugging_face_token is not None, floor), [account, *secrets])
         declare("service", service(model))
         declare("monitor", service_monitor(model))
         declare("scaler", scaled_object(model), [workload])
+        for tier in burst:
+            burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, args.hugging_face_token is not None, tier), [account, *secrets])
+            declare("burst-scaler", burst_scaled_object(model), [burst_workload])
         declare("pdb", disruption_budget(model))
         declare("network-policy", network_policy(model, args.vpc_cidr))
 

@@ -13,7 +13,7 @@ import pulumi_random as random
 from llm_platform.config import ModelConfig
 from llm_platform.contract import SERVING_NAMESPACE, is_bucket_source, model_host, weights_location
 from llm_platform.kubernetes import KubernetesObject, namespace_manifest
-from llm_platform.platform.model_server import FETCH_SCRIPT_CONFIG_MAP, POD_FILES, ModelServer, ModelServerArgs
+from llm_platform.platform.model_server import FETCH_SCRIPT_CONFIG_MAP, POD_FILES, CapacityPlacement, ModelServer, ModelServerArgs
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class ServingArgs:
     vpc_cidr: str
     ingress: ModelIngress | None
     hugging_face_token: pulumi.Input[str] | None
+    placement: CapacityPlacement
 
 
 def fetch_script_config_map() -> dict:
@@ -74,6 +75,7 @@ class Serving(pulumi.ComponentResource):
                     api_key=keys[model.name],
                     hugging_face_token=None if is_bucket_source(model.source) else args.hugging_face_token,
                     vpc_cidr=args.vpc_cidr,
+                    placement=args.placement,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, script]),
             )

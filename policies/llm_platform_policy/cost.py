@@ -1,6 +1,8 @@
 """The worst-case monthly cost a stack can reach, from what it declares, on AWS or Google Cloud.
 
-Every node pool is priced at its limits on its most expensive allowed instance type at on-demand price.
+Every node pool is priced at its limits on its most expensive allowed instance type at on-demand price,
+around the clock, except a GPU pool that only scheduled workloads can use (`schedule.pool_window`): it is
+priced for its window's hours a month, on a line that says so.
 Spot is never a ceiling: on AWS spot can fall back to on-demand, and on Google Cloud spot prices move
 (up to once a month) while the on-demand price bounds them. Usage that no resource bounds (NAT traffic,
 load balancer capacity units, log volume) comes from the planning assumptions in `data/prices.yaml`.
@@ -12,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from llm_platform_policy import catalog, gke, kube
+from llm_platform_policy import catalog, gke, kube, schedule
 from llm_platform_policy.core import Resource
 
 EKS_CLUSTER_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
@@ -134,16 +136,31 @@ def _node_pools(resources: list[Resource], region: str | None, report: CostRepor
             if not candidates:
                 continue
             _, nodes, size = max(candidates, key=lambda c: (c[0], c[1]))
-            report.items.append(_pool_item(pool_name, kube.is_gpu_node_pool(pool.props), nodes, size, region))
+            gpu = kube.is_gpu_node_pool(pool.props)
+            window = schedule.pool_window(kube.dig(pool.props, "spec", "template", "metadata", "labels") or {}, resources) if gpu else None
+            report.items.append(_pool_item(pool_name, gpu, nodes, size, region, window))
             class_name = kube.dig(pool.props, "spec", "template", "spec", "nodeClassRef", "name")
             if nodes and volume_gib.get(class_name):
-                report.items.append(_item(f"root volumes of pool {pool_name}", f"{nodes} x {volume_gib[class_name]:g} GiB gp3", nodes * volume_gib[class_name], "gp3GbMonth"))
+                # A node's volume exists as long as the node does.
+                share = _share_of_month(window)
+                report.items.append(
+                    _item(f"root volumes of pool {pool_name}", f"{nodes} x {volume_gib[class_name]:g} GiB gp3{_during(window)}", nodes * volume_gib[class_name] * share, "gp3GbMonth")
+                )
 
 
-def _pool_item(pool_name: str, gpu: bool, nodes: int, size: catalog.InstanceType, region: str) -> CostItem:
+def _share_of_month(window: schedule.Window | None) -> float:
+    return window.hours_per_month / _hours() if window else 1.0
+
+
+def _during(window: schedule.Window | None) -> str:
+    return f", scheduled {window.describe()}" if window else ""
+
+
+def _pool_item(pool_name: str, gpu: bool, nodes: int, size: catalog.InstanceType, region: str, window: schedule.Window | None = None) -> CostItem:
     hourly = size.on_demand_usd_per_hour(region)
     kind = "GPU" if gpu else "node"
-    return CostItem(f"{kind} pool {pool_name}", f"{nodes} x {size.name} on-demand", nodes * _hours(), "instance-hour", hourly, round(nodes * _hours() * hourly, 2))
+    hours = nodes * _hours() * _share_of_month(window)
+    return CostItem(f"{kind} pool {pool_name}", f"{nodes} x {size.name} on-demand{_during(window)}", round(hours, 1), "instance-hour", hourly, round(hours * hourly, 2))
 
 
 def _count(resources: list[Resource], *types: str) -> int:
@@ -289,9 +306,20 @@ def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostRepo
             report.unbounded.append((pool.urn, f"node pool {pool_name} does not set its boot disk size"))
             continue
         total_nodes += nodes
-        report.items.append(_pool_item(pool_name, bool(gke.accelerators(pool.props)), nodes, machine, region))
+        gpu = bool(gke.accelerators(pool.props))
+        window = schedule.pool_window(kube.dig(pool.props, "nodeConfig", "labels") or {}, resources) if gpu else None
+        report.items.append(_pool_item(pool_name, gpu, nodes, machine, region, window))
         if nodes:
-            report.items.append(_item(f"boot disks of pool {pool_name}", f"{nodes} x {disk:g} GiB pd-balanced", nodes * disk, "pdBalancedGbMonth", "gcp", region))
+            report.items.append(
+                _item(
+                    f"boot disks of pool {pool_name}",
+                    f"{nodes} x {disk:g} GiB pd-balanced{_during(window)}",
+                    nodes * disk * _share_of_month(window),
+                    "pdBalancedGbMonth",
+                    "gcp",
+                    region,
+                )
+            )
     clusters = _count(resources, gke.CLUSTER)
     if clusters:
         report.items.append(_item("GKE cluster management", f"{clusters} regional cluster(s)", clusters * _hours(), "gkeClusterHour", "gcp"))

@@ -273,3 +273,75 @@ def test_every_managed_flag_is_named(args, clash):
 def test_other_engine_args_pass_verbatim():
     args = ["--max-model-len=4096", "--kv-cache-dtype", "fp8", "--model-loader-extra-config={}"]
     assert parse(with_model(engine={"extraArgs": args})).models[0].engine.extra_args == args
+
+
+# -- floor and burst --------------------------------------------------------------------------------------
+
+# The seeds' production shape on AWS: an on-demand floor pool group and a spot-first burst pool group, with
+# one or two burst replicas on weekdays 09:00-18:00 Korean time.
+BURST_POOLS = [
+    {"name": "a10g-baseline", "group": "a10g", "instanceTypes": ["g5.2xlarge"], "capacityTypes": ["on-demand"], "maxGpus": 2},
+    {"name": "a10g-burst", "group": "a10g-burst", "instanceTypes": ["g5.2xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 2},
+]
+BURST = {"poolGroup": "a10g-burst", "maxReplicas": 2, "schedule": {"timeZone": "Asia/Seoul", "replicas": 1}}
+BURST_STACK = changed(stacks.AWS, {"gpuPools": BURST_POOLS, "models": [{**MODEL, "poolGroup": "a10g", "minReplicas": 2, "burst": BURST}]})
+# On GKE a node pool is spot or on-demand: the floor gets an on-demand pool, the burst a spot one.
+GKE_BURST_STACK = changed(
+    stacks.GCP,
+    {
+        "gpuPools": [{**GKE_POOL, "name": "l4", "capacityTypes": ["on-demand"]}, {**GKE_POOL, "name": "l4-spot", "group": "l4-burst"}],
+        "models": [{**MODEL, "burst": {**BURST, "poolGroup": "l4-burst"}}],
+    },
+)
+
+
+@pytest.mark.parametrize("raw", [BURST_STACK, GKE_BURST_STACK], ids=["aws", "gcp"])
+def test_the_seeds_floor_and_business_hours_burst_are_accepted(raw):
+    (model,) = parse(raw).models
+    schedule = model.burst.schedule
+    assert (schedule.days, schedule.start, schedule.end, schedule.replicas) == (["mon", "tue", "wed", "thu", "fri"], "09:00", "18:00", 1)
+    assert schedule.window.days == (1, 2, 3, 4, 5) and schedule.window.hours_per_month == 195.7
+
+
+def burst_with(**changes) -> dict:
+    return edited(BURST_STACK, "models.0.burst", **changes)
+
+
+@pytest.mark.parametrize(
+    "raw, key, value, rule",
+    [
+        # The floor must have on-demand capacity to run on.
+        (
+            edited(BURST_STACK, "gpuPools.0", capacityTypes=["spot"]),
+            "models[0].poolGroup",
+            "a10g",
+            "the floor runs on on-demand capacity: the pool group must offer on-demand",
+        ),
+        (burst_with(poolGroup="a10g"), "models[0].burst.poolGroup", "a10g", "must differ from the model's poolGroup"),
+        (burst_with(poolGroup="h100"), "models[0].burst.poolGroup", "h100", "must name a GPU pool group of this stack"),
+        (edited(BURST_STACK, "gpuPools.1", capacityTypes=["on-demand"]), "models[0].burst.poolGroup", "a10g-burst", "the pool group must offer spot"),
+        (burst_with(maxReplicas=3), "models[0].burst.maxReplicas", 3, "exceeds the 2 GPUs (maxGpus) of pool group a10g-burst"),
+        (burst_with(schedule={"timeZone": "Asia/Seoul", "replicas": 3}), "models[0].burst.schedule.replicas", 3, "must not exceed burst.maxReplicas (2)"),
+        (burst_with(schedule={"timeZone": "Asia/Seoul", "start": "18:00", "end": "09:00"}), "models[0].burst.schedule.end", "09:00", "later than start"),
+    ],
+    ids=["floor-without-on-demand", "same-group", "unknown-group", "burst-without-spot", "burst-too-big", "held-above-max", "window-backwards"],
+)
+def test_each_floor_and_burst_mistake_is_refused(raw, key, value, rule):
+    violation = only(refused(raw))
+    assert (violation.key, violation.value) == (key, value) and rule in violation.rule
+
+
+@pytest.mark.parametrize(
+    "schedule, key",
+    [
+        ({"timeZone": "Korea/Seoul"}, "timeZone"),
+        ({"timeZone": "Asia/Seoul", "start": "9:00"}, "start"),
+        ({"timeZone": "Asia/Seoul", "end": "25:00"}, "end"),
+        ({"timeZone": "Asia/Seoul", "days": ["monday"]}, "days"),
+        ({"timeZone": "Asia/Seoul", "days": ["mon", "mon"]}, "days"),
+        ({"timeZone": "Asia/Seoul", "replicas": 0}, "replicas"),
+        ({"start": "09:00"}, "timeZone"),
+    ],
+)
+def test_a_malformed_schedule_is_refused_naming_its_field(schedule, key):
+    assert f"llm-platform:models[0].burst.schedule.{key}" in problems(burst_with(schedule=schedule))

@@ -6,12 +6,25 @@ import pytest
 
 from llm_platform import pins
 from llm_platform.config import ModelConfig
+from llm_platform.config.models import BurstConfig, BurstSchedule
 from llm_platform.platform import model_server
+from llm_platform_policy import schedule
 from tests.k8s_schemas import validate_core_object, validate_custom_resource
 from tests.llm_platform.platform.bases import HUGGING_FACE_TOKEN, deployed
 
 MODEL = ModelConfig(name="mistral-7b-instruct", source="hf://mistralai/Mistral-7B-Instruct-v0.3", parameters_billion=7.25, pool_group="l4", max_replicas=2)
-DEPLOYMENT = model_server.deployment(MODEL, "s3://bucket/models/mistral-7b-instruct", with_hugging_face_token=True)
+PLACEMENT = model_server.CapacityPlacement(on_demand={"key": "capacity", "operator": "In", "values": ["on-demand"]}, spot={"key": "capacity", "operator": "In", "values": ["spot"]})
+(TIER,) = model_server.tiers(MODEL, PLACEMENT)
+DEPLOYMENT = model_server.deployment(MODEL, "s3://bucket/models/mistral-7b-instruct", True, TIER)
+# The seeds' production shape: two on-demand replicas always, one or two spot replicas on weekday business hours.
+BURST_MODEL = MODEL.model_copy(
+    update={
+        "max_replicas": 2,
+        "min_replicas": 2,
+        "burst": BurstConfig(pool_group="l4-burst", max_replicas=2, schedule=BurstSchedule(time_zone="Asia/Seoul", replicas=1)),
+    }
+)
+FLOOR, BURST = model_server.tiers(BURST_MODEL, PLACEMENT)
 POD = DEPLOYMENT["spec"]["template"]["spec"]
 (VLLM,) = POD["containers"]
 (FETCH,) = POD["initContainers"]
@@ -34,7 +47,11 @@ def test_core_objects_pass_strict_schema_validation(manifest):
     assert validate_core_object(manifest, pins.KUBERNETES_VERSION) == []
 
 
-@pytest.mark.parametrize("manifest", [model_server.scaled_object(MODEL), model_server.service_monitor(MODEL)], ids=lambda m: m["kind"])
+@pytest.mark.parametrize(
+    "manifest",
+    [model_server.scaled_object(MODEL), model_server.service_monitor(MODEL), model_server.burst_scaled_object(BURST_MODEL)],
+    ids=["ScaledObject", "ServiceMonitor", "ScaledObject-burst"],
+)
 def test_custom_resources_validate_against_upstream_crds(manifest):
     assert validate_custom_resource(manifest) == []
 
@@ -82,7 +99,7 @@ def test_engine_args_and_secrets():
 def test_scaling_on_waiting_requests_with_the_seeds_behaviour():
     scaled = model_server.scaled_object(MODEL)["spec"]
     (trigger,) = scaled["triggers"]
-    assert trigger["metricType"] == "AverageValue"
+    assert trigger["name"] == "queue" and trigger["metricType"] == "AverageValue"
     assert trigger["metadata"]["query"] == 'sum(vllm:num_requests_waiting{namespace="serving", model_name="mistral-7b-instruct"})'
     assert trigger["metadata"]["threshold"] == "5"
     assert trigger["metadata"]["serverAddress"] == "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
@@ -90,6 +107,53 @@ def test_scaling_on_waiting_requests_with_the_seeds_behaviour():
     assert behavior["scaleUp"] == {"stabilizationWindowSeconds": 60, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}]}
     assert behavior["scaleDown"] == {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 300}]}
     assert (scaled["minReplicaCount"], scaled["maxReplicaCount"]) == (1, 2)
+
+
+def test_floor_runs_on_demand_and_burst_prefers_spot_on_its_own_pool_group():
+    floor = model_server.deployment(BURST_MODEL, "s3://b/models/m", False, FLOOR)
+    burst = model_server.deployment(BURST_MODEL, "s3://b/models/m", False, BURST)
+    assert validate_core_object(burst, pins.KUBERNETES_VERSION) == []
+    floor_pod, burst_pod = floor["spec"]["template"]["spec"], burst["spec"]["template"]["spec"]
+    assert floor["metadata"]["name"] == "mistral-7b-instruct" and burst["metadata"]["name"] == "mistral-7b-instruct-burst"
+    assert floor_pod["nodeSelector"] == {"llm-platform.io/pool-group": "l4"} and burst_pod["nodeSelector"] == {"llm-platform.io/pool-group": "l4-burst"}
+    required = floor_pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert required == [{"matchExpressions": [PLACEMENT.on_demand]}]
+    # Spot is preferred, not required: when spot is short or reclaimed, the burst takes on-demand nodes of its pool group.
+    (preferred,) = burst_pod["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred["preference"] == {"matchExpressions": [PLACEMENT.spot]} and "requiredDuringSchedulingIgnoredDuringExecution" not in burst_pod["affinity"]["nodeAffinity"]
+    # Selectors never overlap (each Deployment owns its pods); the Service, PDB and NetworkPolicy select both by model.
+    assert floor["spec"]["selector"] != burst["spec"]["selector"]
+    for pod in (floor, burst):
+        assert pod["spec"]["template"]["metadata"]["labels"]["llm-platform.io/model"] == "mistral-7b-instruct"
+    assert model_server.service(BURST_MODEL)["spec"]["selector"] == {"llm-platform.io/model": "mistral-7b-instruct"}
+    assert model_server.disruption_budget(BURST_MODEL)["spec"]["selector"] == {"matchLabels": {"llm-platform.io/model": "mistral-7b-instruct"}}
+
+
+def test_business_hours_burst_is_gated_by_the_cron_window():
+    spec = model_server.burst_scaled_object(BURST_MODEL)["spec"]
+    assert spec["scaleTargetRef"] == {"name": "mistral-7b-instruct-burst"}
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (0, 2)
+    cron, queue = spec["triggers"]
+    assert cron == {
+        "type": "cron",
+        "name": "business_hours",
+        "metadata": {"timezone": "Asia/Seoul", "start": "0 9 * * 1,2,3,4,5", "end": "0 18 * * 1,2,3,4,5", "desiredReplicas": "2"},
+    }
+    assert queue["name"] == "queue" and queue["metadata"]["activationThreshold"] == "5"
+    assert spec["advanced"]["scalingModifiers"] == {
+        "formula": "business_hours > 1 ? max(business_hours - 1, ceil(queue / 5)) : 0",
+        "target": "1",
+        "metricType": "AverageValue",
+    }
+    window = schedule.gated_window({"spec": spec})
+    assert window is not None and window.hours_per_month == 195.7
+
+
+def test_burst_without_schedule_follows_the_queue_at_any_hour():
+    model = BURST_MODEL.model_copy(update={"burst": BurstConfig(pool_group="l4-burst", max_replicas=2)})
+    spec = model_server.burst_scaled_object(model)["spec"]
+    assert [t["name"] for t in spec["triggers"]] == ["queue"] and "scalingModifiers" not in spec["advanced"]
+    assert schedule.gated_window({"spec": spec}) is None
 
 
 def test_network_policy_admits_prometheus_gateways_and_the_load_balancer_only():
@@ -134,7 +198,7 @@ def test_hugging_face_token_becomes_a_secret_only_when_configured(declare):
                 model=MODEL,
                 weights_uri="s3://b/models/m",
                 service_account_annotations={"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"},
-                api_key="k", hugging_face_token="hf_plaintext", vpc_cidr="10.0.0.0/16"
+                api_key="k", hugging_face_token="hf_plaintext", vpc_cidr="10.0.0.0/16", placement=PLACEMENT,
             ),
         )
 
