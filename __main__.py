@@ -26,3 +26,6 @@ pulumi.export("grafanaAdminPassword", platform.monitoring.grafana_admin_password
 pulumi.export("modelBucket", base.bucket)
 pulumi.export("modelEndpoints", platform.serving.endpoints)
 pulumi.export("modelApiKeys", platform.serving.api_keys)
+if platform.gateway:
+    pulumi.export("gatewayEndpoint", platform.gateway.endpoint)
+    pulumi.export("clientKeys", platform.gateway.client_keys)

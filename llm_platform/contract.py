@@ -44,6 +44,14 @@ def gpu_node_pool_name(pool: str) -> str:
 
 MONITORING_NAMESPACE = "monitoring"
 SERVING_NAMESPACE = "serving"
+# The inference gateway's namespace (agentgateway's controller and proxies). It carries GATEWAY_LABEL, the
+# label by which model servers admit traffic from a gateway; the proxies carry GATEWAY_PROXY_LABELS.
+GATEWAY_NAMESPACE = "gateway"
+GATEWAY_LABEL = "llm-platform.io/gateway"
+GATEWAY_PROXY_LABELS = {"app.kubernetes.io/component": "inference-gateway"}
+# The header the gateway copies an OpenAI request's `model` into before routing; each model's route
+# matches it (the name the Inference Extension's body-based router uses).
+MODEL_HEADER = "X-Gateway-Model-Name"
 # Alertmanager's service account in MONITORING_NAMESPACE: a cloud base may give it an identity (the IRSA
 # role that publishes to SNS on AWS).
 ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"

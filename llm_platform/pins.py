@@ -76,3 +76,25 @@ VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.31.0@sha256:c1c9f6fd5c109ba7f0546a59
 # kubernetes-sigs/aws-load-balancer-controller tag v3.5.0 (11eb202c97e4), whose docs/install/iam_policy.json
 # is the controller policy in llm_platform/aws/iam/data/.
 AWS_LOAD_BALANCER_CONTROLLER_CHART = HelmChart("aws-load-balancer-controller", "3.5.0", "https://aws.github.io/eks-charts")
+
+# -- the inference gateway (llm_platform/platform/gateway.py) --------------------------------------------
+# Gateway API standard channel v1.6.1 (kubernetes-sigs/gateway-api tag v1.6.1, 8bb74df00e56): the release's
+# standard-install.yaml (GatewayClass, Gateway, HTTPRoute, GRPCRoute, ReferenceGrant, BackendTLSPolicy).
+# agentgateway v1.4.1 is built against this version (its go.mod).
+GATEWAY_API_CRDS = "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.1/standard-install.yaml"
+# Gateway API Inference Extension v1.6.0 (kubernetes-sigs/gateway-api-inference-extension tag v1.6.0,
+# 992e5c292afb): the release's v1-manifests.yaml, the InferencePool CRD (inference.networking.k8s.io/v1)
+# only (its Makefile `artifacts` target). The Endpoint Picker left that repository at v1.6.0 for llm-d.
+INFERENCE_POOL_CRDS = "https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/v1.6.0/v1-manifests.yaml"
+# agentgateway v1.4.1 (agentgateway/agentgateway tag v1.4.1, 163ea2146acb; charts published by its
+# release workflow as cr.agentgateway.dev/charts/{agentgateway,agentgateway-crds}:v1.4.1): the Gateway API
+# implementation on both clouds. It implements InferencePool backends, API-key authentication with
+# per-key metadata, CEL-conditional local rate limits and pre-routing request transformations.
+AGENTGATEWAY_VERSION = "v1.4.1"
+AGENTGATEWAY_CRDS_CHART = HelmChart("oci://cr.agentgateway.dev/charts/agentgateway-crds", AGENTGATEWAY_VERSION)
+AGENTGATEWAY_CHART = HelmChart("oci://cr.agentgateway.dev/charts/agentgateway", AGENTGATEWAY_VERSION)
+# llm-d router v0.10.0 (llm-d/llm-d-router tag v0.10.0, 71f4f0999f95): the Endpoint Picker (the llm-d
+# inference scheduler) and one InferencePool per release. hack/push-chart.sh packages the chart at the tag
+# as ghcr.io/llm-d/charts/llm-d-router-gateway:v0.10.0 with the EPP image ghcr.io/llm-d/
+# llm-d-router-endpoint-picker:v0.10.0 set in its values.
+LLM_D_ROUTER_CHART = HelmChart("oci://ghcr.io/llm-d/charts/llm-d-router-gateway", "v0.10.0")

@@ -361,6 +361,7 @@ CHART_OF_RELEASE: dict[str, tuple[str, tuple[str, ...]]] = {
     "nvidia-device-plugin": ("nvidia-device-plugin", ()),
     "dcgm-exporter": ("dcgm-exporter", ("securityContext", "extraVolumeMounts[]")),
     "keda": ("keda", ()),
+    "agentgateway": ("agentgateway", ()),
     "prometheus-operator-crds": ("prometheus-operator-crds", ()),
     "kube-prometheus-stack": (
         "kube-prometheus-stack",

@@ -125,8 +125,8 @@ def test_derived_files_are_structure_only_and_sourced():
     values = sorted(ks.VALUES_DIR.glob("*.json"))
     assert {p.stem for p in values} == {"karpenter", "kube-prometheus-stack", "nvidia-device-plugin",
                                         "dcgm-exporter", "prometheus-adapter", "keda", "vllm-production-stack", "aws-load-balancer-controller",
-                                        "prometheus-operator-crds"}
-    assert len(crds) == 10
+                                        "prometheus-operator-crds", "agentgateway", "llm-d-router-gateway"}
+    assert len(crds) == 14
     for p in crds + values:
         doc = json.loads(p.read_text())
         src = doc["source"]

@@ -12,7 +12,7 @@ from llm_platform.aws.alerts import AlertTopics, AlertTopicsArgs
 from llm_platform.aws.budget import CostBudget, CostBudgetArgs
 from llm_platform.aws.cluster import EksCluster, EksClusterArgs
 from llm_platform.aws.ebs_csi import EbsCsiDriver, EbsCsiDriverArgs
-from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControllerArgs, ingress
+from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControllerArgs, gateway_certificate, gateway_edge, ingress
 from llm_platform.aws.irsa import IRSA_ANNOTATION
 from llm_platform.aws.karpenter import Karpenter, KarpenterArgs, KarpenterInfra, KarpenterInfraArgs, capacity_alerts, service_monitor
 from llm_platform.aws.network import Network, NetworkArgs
@@ -118,24 +118,30 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
     )
     serving_prerequisites: list[pulumi.Resource] = []
     model_ingress = None
-    if cfg.aws.ingress is not None:
-        serving_prerequisites.append(
-            LoadBalancerController(
-                f"{name}-lb-controller",
-                LoadBalancerControllerArgs(
-                    cluster_name=name,
-                    vpc_id=network.vpc_id,
-                    account=account,
-                    oidc_provider_arn=cluster.oidc_provider_arn,
-                    oidc_issuer=cluster.oidc_issuer,
-                    replicas=2,
-                    system_node_selector=SYSTEM_NODES,
-                    tags=tags,
-                ),
-                opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.k8s_provider}, depends_on=[node_pools]),
-            )
+    edge = None
+    exports = {}
+    if cfg.aws.ingress is not None or cfg.gateway is not None:
+        controller = LoadBalancerController(
+            f"{name}-lb-controller",
+            LoadBalancerControllerArgs(
+                cluster_name=name,
+                vpc_id=network.vpc_id,
+                account=account,
+                oidc_provider_arn=cluster.oidc_provider_arn,
+                oidc_issuer=cluster.oidc_issuer,
+                replicas=2,
+                system_node_selector=SYSTEM_NODES,
+                tags=tags,
+            ),
+            opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.k8s_provider}, depends_on=[node_pools]),
         )
-        model_ingress = ModelIngress(manifest=ingress(cfg.aws.ingress, cfg.models), host=cfg.aws.ingress.host)
+        if cfg.aws.ingress is not None:
+            serving_prerequisites.append(controller)
+            model_ingress = ModelIngress(manifest=ingress(cfg.aws.ingress, cfg.models), host=cfg.aws.ingress.host)
+        if cfg.gateway is not None:
+            certificate = gateway_certificate(f"{name}-gateway", cfg.gateway, tags, on_aws)
+            edge = gateway_edge(cfg.gateway, certificate.arn, [controller, certificate])
+            exports["gatewayCertificateValidation"] = certificate.domain_validation_options
     return ClusterBase(
         k8s_provider=cluster.k8s_provider,
         capacity=[node_pools, storage],
@@ -149,7 +155,9 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         capacity_alerts=capacity_alerts(cfg.observability.thresholds),
         ingress=model_ingress,
         serving_prerequisites=serving_prerequisites,
+        gateway_edge=edge,
         exports={
+            **exports,
             "vpcId": network.vpc_id,
             "publicSubnetIds": network.public_subnet_ids,
             "privateSubnetIds": network.private_subnet_ids,

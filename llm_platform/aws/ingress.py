@@ -20,9 +20,10 @@ from llm_platform.aws import kinds
 from llm_platform.aws.account import AwsAccount
 from llm_platform.aws.iam import load_balancer_controller as upstream
 from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_role
-from llm_platform.config import IngressConfig, ModelConfig
+from llm_platform.config import GatewayConfig, IngressConfig, ModelConfig
 from llm_platform.contract import SERVING_NAMESPACE, model_host
 from llm_platform.helm import pinned_release
+from llm_platform.platform.gateway import GatewayEdge
 
 # Long generations stream for minutes; the load balancer must not cut an idle-looking connection first
 # (the seeds use 300 s read/send timeouts).
@@ -127,3 +128,33 @@ def ingress(config: IngressConfig, models: list[ModelConfig]) -> dict:
             ],
         },
     }
+
+
+# AWS Load Balancer Controller v3.5.0 Service annotations (docs/guide/service/annotations.md at that tag).
+_NLB = "service.beta.kubernetes.io/aws-load-balancer-"
+
+
+def gateway_certificate(name: str, config: GatewayConfig, tags: dict[str, str], opts: pulumi.ResourceOptions) -> pulumi.Resource:
+    """An ACM certificate for the gateway's hostname, validated by DNS: ACM issues it once the CNAME in its
+    `domainValidationOptions` (stack output `gatewayCertificateValidation`) is in the zone, and renews it
+    itself while the record stays. Until then the load balancer controller retries its TLS listener."""
+    return kinds.ACM_CERTIFICATE(name, {"domainName": config.hostname, "validationMethod": "DNS", "tags": {**tags, "Name": config.hostname}}, opts)
+
+
+def gateway_edge(config: GatewayConfig, certificate_arn: pulumi.Input[str], prerequisites: list[pulumi.Resource]) -> GatewayEdge:
+    """An NLB in front of the gateway's proxies: TLS ends there with the ACM certificate on 443, port 80
+    passes through to the proxies' redirect. NLB TCP and TLS listeners keep idle connections 350 s (their
+    default idle timeout), longer than the seeds' 300 s streams need, and buffer nothing."""
+    annotations = {
+        f"{_NLB}type": "external",
+        f"{_NLB}nlb-target-type": "ip",
+        f"{_NLB}scheme": config.scheme,
+        f"{_NLB}ssl-cert": certificate_arn,
+        f"{_NLB}ssl-ports": "443",
+        f"{_NLB}ssl-negotiation-policy": TLS_POLICY,
+        f"{_NLB}healthcheck-protocol": "TCP",
+    }
+    spec: dict = {"type": "LoadBalancer"}
+    if config.allowed_source_ranges:
+        spec["loadBalancerSourceRanges"] = [str(cidr) for cidr in config.allowed_source_ranges]
+    return GatewayEdge(service={"metadata": {"annotations": annotations}, "spec": spec}, tls=True, prerequisites=prerequisites)

@@ -8,6 +8,7 @@ from llm_platform.resources import Kind
 # roles, OIDC provider, Fargate profile and add-ons.
 EKS_CLUSTER = Kind("eks:index:Cluster", outputs=("clusterSecurityGroupId", "kubeconfigJson", "oidcIssuer", "oidcProviderArn"), remote=True)
 BUDGET = Kind("aws:budgets/budget:Budget")
+ACM_CERTIFICATE = Kind("aws:acm/certificate:Certificate", outputs=("arn", "domainValidationOptions"), secret_outputs=("privateKey", "privateKeyWo"))
 VPC = Kind("aws:ec2/vpc:Vpc")
 INTERNET_GATEWAY = Kind("aws:ec2/internetGateway:InternetGateway")
 SUBNET = Kind("aws:ec2/subnet:Subnet")

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from llm_platform.config.aws import AwsGpuPool, AwsStackConfig, ClusterConfig, DisruptionWindow, FlowLogsConfig, IngressConfig, NetworkConfig, SystemPoolConfig
 from llm_platform.config.budget import BudgetConfig
+from llm_platform.config.gateway import GatewayClient, GatewayConfig
 from llm_platform.config.gcp import GcpConfig, GcpNetworkConfig, GcpStackConfig, GkeClusterConfig, GkeGpuPool, GkeSystemPoolConfig, SmtpConfig
 from llm_platform.config.loading import decode_flat_config, exit_on_problems, raw_config_from_pulumi
 from llm_platform.config.models import EngineConfig, ModelConfig, ModelResources
@@ -41,6 +42,8 @@ __all__ = [
     "DisruptionWindow",
     "EngineConfig",
     "FlowLogsConfig",
+    "GatewayClient",
+    "GatewayConfig",
     "GcpConfig",
     "GcpNetworkConfig",
     "GcpStackConfig",

@@ -284,6 +284,8 @@ class GcpStackConfig(StackBase):
 
     def cloud_violations(self) -> Rules:
         gcp = self.gcp
+        if self.gateway and self.gateway.scheme != "internal":
+            yield Violation("gateway.scheme", self.gateway.scheme, "a GKE gateway has no TLS yet: it stays internal (plain HTTP inside the VPC)")
         if bool(gcp.smtp.username) != bool(self.alert_smtp_password):
             yield Violation(
                 "alertSmtpPassword",

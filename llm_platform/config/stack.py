@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from llm_platform.config.base import NAMESPACE, SECRET, ConfigModel, Name
 from llm_platform.config.budget import BudgetConfig
+from llm_platform.config.gateway import GatewayConfig
 from llm_platform.config.models import ModelConfig, model_violations
 from llm_platform.config.observability import ObservabilityConfig
 from llm_platform.config.pools import GpuPoolBase
@@ -54,6 +55,10 @@ class StackBase(ConfigModel):
     models: list[ModelConfig] = Field(default_factory=list)
     """Models to serve, each on a GPU pool group."""
 
+    gateway: GatewayConfig | None = None
+    """The stack's inference gateway: one HTTPS endpoint for every model with per-client API keys and
+    rate limits. Without it, models are reachable inside the cluster only."""
+
     hugging_face_token: str | None = Field(default=None, json_schema_extra=SECRET)
     """Secret (`pulumi config set --secret llm-platform:huggingFaceToken hf_...`): lets a pod download
     an `hf://` model from Hugging Face when it was not staged in the weights bucket (gated models need it)."""
@@ -97,6 +102,9 @@ class StackBase(ConfigModel):
         production = self.environment == "production"
         if production and self.observability.prometheus_storage_gib is None:
             yield Violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
+        gateway = self.gateway
+        if production and gateway and gateway.scheme == "internet-facing" and not gateway.allowed_source_ranges:
+            yield Violation("gateway.allowedSourceRanges", [], "a production internet-facing endpoint must list the networks allowed to reach it")
         yield from self.cloud_violations()
         yield from model_violations(self.models, self.gpu_pools, production=production, object_store=self.OBJECT_STORE)
 

@@ -16,6 +16,7 @@ from llm_platform.gcp.node_pools import PLACEMENT, GkeGpuNodePools, GkeGpuNodePo
 from llm_platform.gcp.object_store import GcsModelStore, GcsModelStoreArgs
 from llm_platform.gcp.services import GcpServices, GcpServicesArgs
 from llm_platform.platform.deploy import ClusterBase
+from llm_platform.platform.gateway import GatewayEdge
 
 
 def build(cfg: GcpStackConfig) -> ClusterBase:
@@ -80,6 +81,16 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
         ),
         opts=on_gcp,
     )
+    edge = None
+    if cfg.gateway is not None:
+        # A passthrough Network Load Balancer in front of the proxies (GKE's Service controller); internal
+        # unless the stack asks otherwise. TLS on GKE is not built yet (the config refuses an
+        # internet-facing GKE gateway until it is).
+        annotations = {"networking.gke.io/load-balancer-type": "Internal"} if cfg.gateway.scheme == "internal" else {}
+        spec: dict = {"type": "LoadBalancer"}
+        if cfg.gateway.allowed_source_ranges:
+            spec["loadBalancerSourceRanges"] = [str(cidr) for cidr in cfg.gateway.allowed_source_ranges]
+        edge = GatewayEdge(service={"metadata": {"annotations": annotations}, "spec": spec}, tls=False)
     return ClusterBase(
         k8s_provider=cluster.k8s_provider,
         capacity=[gpu_pools],
@@ -95,6 +106,7 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
         service_account_annotations={},
         capacity_placement=PLACEMENT,
         dcgm_overrides=GKE_DCGM_VALUES,
+        gateway_edge=edge,
         exports={
             "project": gcp_cfg.project,
             "network": network.network_self_link,

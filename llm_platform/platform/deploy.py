@@ -12,6 +12,7 @@ import pulumi
 from llm_platform.config import StackConfig
 from llm_platform.platform.alerts import Alert
 from llm_platform.platform.delivery import AlertDelivery
+from llm_platform.platform.gateway import GatewayEdge, InferenceGateway, InferenceGatewayArgs
 from llm_platform.platform.keda import Keda, KedaArgs
 from llm_platform.platform.model_server import CapacityPlacement
 from llm_platform.platform.monitoring import Monitoring, MonitoringArgs
@@ -44,6 +45,8 @@ class ClusterBase:
     dcgm_overrides: dict = field(default_factory=dict)
     """DCGM exporter values the cloud's GPU nodes need (GKE's driver location)."""
     ingress: ModelIngress | None = None
+    gateway_edge: GatewayEdge | None = None
+    """What the cloud puts in front of the inference gateway, when the stack configures one."""
     serving_prerequisites: list[pulumi.Resource] = field(default_factory=list)
     """What the endpoint needs before the models are declared (the load balancer controller on EKS)."""
     exports: dict[str, pulumi.Input] = field(default_factory=dict)
@@ -54,6 +57,7 @@ class ClusterBase:
 class Platform:
     monitoring: Monitoring
     serving: Serving
+    gateway: InferenceGateway | None
 
 
 def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
@@ -96,4 +100,13 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
         ),
         opts=in_cluster_after(*base.capacity, monitoring, keda, *base.serving_prerequisites),
     )
-    return Platform(monitoring=monitoring, serving=serving)
+    gateway = None
+    if cfg.gateway and base.gateway_edge:
+        # The pools select the model servers' pods in the serving namespace; the PodMonitor and
+        # ServiceMonitors need Prometheus's CRDs.
+        gateway = InferenceGateway(
+            f"{name}-gateway",
+            InferenceGatewayArgs(config=cfg.gateway, models=cfg.models, edge=base.gateway_edge),
+            opts=in_cluster_after(*base.capacity, monitoring, serving),
+        )
+    return Platform(monitoring=monitoring, serving=serving, gateway=gateway)

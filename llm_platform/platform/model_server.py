@@ -13,7 +13,7 @@ import pulumi
 
 from llm_platform import pins
 from llm_platform.config import ModelConfig
-from llm_platform.contract import GPU_TOLERATION, MODEL_LABEL, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
+from llm_platform.contract import GATEWAY_LABEL, GPU_TOLERATION, MODEL_LABEL, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
 from llm_platform.kubernetes import KubernetesObject, secret_manifest
 from llm_platform.platform.monitoring import RELEASE as MONITORING_RELEASE
 from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_CACHE_VOLUME
@@ -34,7 +34,6 @@ POD_FILES = {
     "__init__.py": (_PACKAGE / "__init__.py", "llm_platform/__init__.py"),
 }
 PROMETHEUS_URL = f"http://{MONITORING_RELEASE}-prometheus.{MONITORING_NAMESPACE}.svc:9090"
-GATEWAY_LABEL = "llm-platform.io/gateway"
 # The seeds' HPA behaviour: add at most one replica per two minutes after a minute of pressure, remove at
 # most one per five minutes after five quiet minutes (a replica costs minutes of weight loading).
 SCALE_BEHAVIOR = {

@@ -18,6 +18,7 @@ REQUIRED_TAGS = ["environment", "project", "managed-by"]
 # tag rule, so a test checks the list against every AWS type the stacks declare.
 TAGGABLE_TYPES = frozenset(
     {
+        "aws:acm/certificate:Certificate",
         "aws:budgets/budget:Budget",
         "aws:cloudwatch/eventRule:EventRule",
         "aws:cloudwatch/logGroup:LogGroup",

@@ -42,8 +42,8 @@ AWS_POOL = {"name": "l4", "instanceTypes": ["g6.xlarge"], "capacityTypes": ["spo
 GKE_POOL = {"name": "l4", "machineType": "g2-standard-8", "acceleratorType": "nvidia-l4", "acceleratorCount": 1, "capacityTypes": ["spot"], "maxGpus": 2}
 
 # The top-level keys each cloud's stack allows, in the order an unknown-key rule lists them.
-AWS_STACK_KEYS = "environment, cloud, region, clusterName, tags, budget, observability, gpuPools, models, huggingFaceToken, aws"
-GCP_STACK_KEYS = "environment, cloud, region, clusterName, tags, budget, observability, gpuPools, models, huggingFaceToken, gcp, alertSmtpPassword"
+AWS_STACK_KEYS = "environment, cloud, region, clusterName, tags, budget, observability, gpuPools, models, gateway, huggingFaceToken, aws"
+GCP_STACK_KEYS = "environment, cloud, region, clusterName, tags, budget, observability, gpuPools, models, gateway, huggingFaceToken, gcp, alertSmtpPassword"
 
 # The keys each cloud's GPU pool allows, in the order an unknown-key rule lists them.
 AWS_POOL_KEYS = "name, group, capacityTypes, maxGpus, rootVolumeGib, instanceTypes, weight, consolidateAfter, expireAfter"

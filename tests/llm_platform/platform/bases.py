@@ -66,6 +66,12 @@ STACKS: dict[str, dict[str, Any]] = {
         },
         "gpuPools": [{"name": "a10g", "instanceTypes": ["g5.2xlarge"], "capacityTypes": ["on-demand"], "maxGpus": 4}],
         "models": [{**LLAMA, "minReplicas": 2, "maxReplicas": 4}],
+        "gateway": {
+            "hostname": "chat.example.com",
+            "scheme": "internet-facing",
+            "allowedSourceRanges": ["198.51.100.0/24"],
+            "clients": [{"name": "web"}, {"name": "batch", "requestsPerMinute": 10}],
+        },
     },
     "gke-staging": {
         "cloud": "gcp",
@@ -85,6 +91,7 @@ STACKS: dict[str, dict[str, Any]] = {
             {"name": "l4", "machineType": "g2-standard-8", "acceleratorType": "nvidia-l4", "acceleratorCount": 1, "capacityTypes": ["spot"], "maxGpus": 2}
         ],
         "models": [{**MISTRAL, "minReplicas": 1, "maxReplicas": 2}],
+        "gateway": {"hostname": "llm.gke.example.com", "clients": [{"name": "loadtest"}]},
         "huggingFaceToken": HUGGING_FACE_TOKEN,
     },
 }
@@ -114,5 +121,8 @@ def deployed(stack: str) -> Declared:
         pulumi.export("grafanaAdminPassword", platform.monitoring.grafana_admin_password)
         pulumi.export("modelEndpoints", platform.serving.endpoints)
         pulumi.export("modelApiKeys", platform.serving.api_keys)
+        if platform.gateway:
+            pulumi.export("gatewayEndpoint", platform.gateway.endpoint)
+            pulumi.export("clientKeys", platform.gateway.client_keys)
 
     return declare_once(program, cfg.region)

@@ -1,0 +1,277 @@
+"""The inference gateway: one HTTPS endpoint per stack in front of every model.
+
+    client -> cloud load balancer (TLS) -> agentgateway (API key, rate limit, `model` -> route)
+           -> the model's InferencePool -> its Endpoint Picker chooses a replica -> vLLM
+
+- **agentgateway** (v1.4.1) implements the Gateway API and the Inference Extension's `InferencePool`
+  backends on both clouds. It is chosen over the other implementations because it alone does all the
+  gateway's jobs itself: API keys with per-key metadata, a CEL-conditional local rate limit per client,
+  and a pre-routing transformation that copies the request body's `model` into a header, so no separate
+  body-based router runs (Envoy Gateway needs Envoy AI Gateway for InferencePool; Istio has no API-key
+  check without an external authorizer). GKE's managed gateway checks no API keys, so GKE runs the same
+  gateway behind its load balancer.
+- **the Endpoint Picker** of the llm-d router (v0.10.0; the Inference Extension's EPP moved there), one
+  per model with its InferencePool, scores replicas by prefix-cache affinity (weight 3), queue depth (2)
+  and KV-cache utilization (2): the chart's default scheduling profile.
+- What differs per cloud (the load balancer in front, its annotations, where TLS ends) arrives as a
+  `GatewayEdge` from the cloud's base.
+
+Responses stream through unbuffered: agentgateway forwards chunks as they arrive and only the request body
+(for `model`) is read before routing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_random as random
+
+from llm_platform import pins
+from llm_platform.config import GatewayConfig, ModelConfig
+from llm_platform.contract import GATEWAY_LABEL, GATEWAY_NAMESPACE, GATEWAY_PROXY_LABELS, MODEL_HEADER, SERVING_NAMESPACE, SYSTEM_NODES
+from llm_platform.helm import pinned_release
+from llm_platform.kubernetes import KubernetesObject, secret_manifest
+from llm_platform.platform.model_server import PORT, labels
+from llm_platform.resources import Kind
+
+# pulumi-kubernetes 4.34.2's `yaml.v2.ConfigFile`: a component the provider expands into the file's objects.
+CONFIG_FILE = Kind("kubernetes:yaml/v2:ConfigFile", remote=True)
+
+GATEWAY = "llm"
+GATEWAY_CLASS = "agentgateway"
+PARAMETERS = "edge"
+CLIENT_KEYS_SECRET = "client-keys"
+HTTPS_LISTENER = "api"
+HTTP_LISTENER = "http"
+# Long generations stream for minutes: the seeds give requests 300 s.
+REQUEST_TIMEOUT = "300s"
+# Clients send OpenAI's `Authorization: Bearer <key>`.
+API_KEY_HEADER = {"name": "Authorization", "prefix": "Bearer "}
+# The EPP runs on system nodes; its chart asks for 8 CPUs by default, sized for thousands of requests per second.
+EPP_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+AGENTGATEWAY_GROUP = "agentgateway.dev"
+INFERENCE_GROUP = "inference.networking.k8s.io"
+
+
+@dataclass(frozen=True)
+class GatewayEdge:
+    """What a cloud's base puts in front of the gateway's proxies."""
+
+    service: dict
+    """The proxies' Service, as AgentgatewayParameters `spec.service` (`metadata.annotations`, `spec`): the
+    load balancer's type, scheme, certificate and allowed source ranges."""
+    tls: bool
+    """Whether TLS ends at the load balancer: then HTTPS reaches the proxies as plain HTTP on 443 and
+    they redirect plain HTTP on 80 to it. Without it the endpoint is plain HTTP on 80 (internal only)."""
+    prerequisites: list[pulumi.Resource] = field(default_factory=list)
+    """What the load balancer needs first (the AWS Load Balancer Controller, the certificate)."""
+
+
+@dataclass(frozen=True)
+class InferenceGatewayArgs:
+    config: GatewayConfig
+    models: list[ModelConfig]
+    edge: GatewayEdge
+
+
+def _metadata(name: str, namespace: str = GATEWAY_NAMESPACE) -> dict:
+    return {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "llm-platform"}}
+
+
+def namespace() -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": GATEWAY_NAMESPACE, "labels": {GATEWAY_LABEL: "true"}}}
+
+
+def controller_values() -> dict:
+    """agentgateway chart values; every key exists in its values.yaml at v1.4.1."""
+    return {
+        "controller": {"replicaCount": 2},
+        "nodeSelector": SYSTEM_NODES,
+        # Translate InferencePool backends (off by default).
+        "inferenceExtension": {"enabled": True},
+        # ServiceMonitor for the controller, PodMonitor for the proxies of GATEWAY_CLASS.
+        "monitoring": {"enabled": True},
+    }
+
+
+def parameters(config: GatewayConfig, edge: GatewayEdge) -> dict:
+    return {
+        "apiVersion": f"{AGENTGATEWAY_GROUP}/v1alpha1",
+        "kind": "AgentgatewayParameters",
+        "metadata": _metadata(PARAMETERS),
+        "spec": {
+            "service": edge.service,
+            "deployment": {
+                "metadata": {"labels": GATEWAY_PROXY_LABELS},
+                "spec": {
+                    "replicas": config.replicas,
+                    "template": {"metadata": {"labels": GATEWAY_PROXY_LABELS}, "spec": {"nodeSelector": SYSTEM_NODES}},
+                },
+            },
+        },
+    }
+
+
+def gateway(config: GatewayConfig, edge: GatewayEdge) -> dict:
+    # Routes attach from the serving namespace (models) and this one (the redirect).
+    allowed = {"namespaces": {"from": "Selector", "selector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": [SERVING_NAMESPACE, GATEWAY_NAMESPACE]}]}}}
+    # TLS ends at the load balancer: the proxies speak plain HTTP on 443 behind it.
+    listeners = [{"name": HTTPS_LISTENER, "port": 443 if edge.tls else 80, "protocol": "HTTP", "hostname": config.hostname, "allowedRoutes": allowed}]
+    if edge.tls:
+        listeners.append({"name": HTTP_LISTENER, "port": 80, "protocol": "HTTP", "hostname": config.hostname, "allowedRoutes": allowed})
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "Gateway",
+        "metadata": _metadata(GATEWAY),
+        "spec": {
+            "gatewayClassName": GATEWAY_CLASS,
+            "infrastructure": {"parametersRef": {"group": AGENTGATEWAY_GROUP, "kind": "AgentgatewayParameters", "name": PARAMETERS}},
+            "listeners": listeners,
+        },
+    }
+
+
+def _target() -> list[dict]:
+    # The HTTPS listener only: the HTTP one just redirects, key or not.
+    return [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": GATEWAY, "sectionName": HTTPS_LISTENER}]
+
+
+def pre_routing_policy() -> dict:
+    """Before a route is chosen: the caller's API key is checked, and the body's `model` becomes the
+    header the models' routes match."""
+    return {
+        "apiVersion": f"{AGENTGATEWAY_GROUP}/v1alpha1",
+        "kind": "AgentgatewayPolicy",
+        "metadata": _metadata("authenticate-and-route"),
+        "spec": {
+            "targetRefs": _target(),
+            "traffic": {
+                "phase": "PreRouting",
+                "apiKeyAuthentication": {"mode": "Strict", "secretRef": {"name": CLIENT_KEYS_SECRET}, "location": {"header": API_KEY_HEADER}},
+                "transformation": {"request": {"set": [{"name": MODEL_HEADER, "value": "string(json(request.body).model)"}]}},
+            },
+        },
+    }
+
+
+def rate_limit_policy(config: GatewayConfig) -> dict:
+    """One local bucket per client, found by the `client` metadata of the key it authenticated with;
+    requests past the bucket are answered with 429."""
+    rules = [
+        {"condition": f"apiKey.client == {json.dumps(client.name)}", "policy": {"local": [{"requests": config.limit_of(client), "unit": "Minutes"}]}}
+        for client in config.clients
+    ]
+    return {
+        "apiVersion": f"{AGENTGATEWAY_GROUP}/v1alpha1",
+        "kind": "AgentgatewayPolicy",
+        "metadata": _metadata("client-rate-limits"),
+        "spec": {"targetRefs": _target(), "traffic": {"rateLimit": {"conditional": rules}}},
+    }
+
+
+def client_keys(keys: dict[str, pulumi.Input[str]]) -> dict:
+    """agentgateway's API-key Secret: one entry per client, the key with the client's name as metadata."""
+    entries = {name: pulumi.Output.from_input(key).apply(lambda k, n=name: json.dumps({"key": k, "metadata": {"client": n}})) for name, key in keys.items()}
+    return secret_manifest(_metadata(CLIENT_KEYS_SECRET), entries)
+
+
+def model_route(config: GatewayConfig, model: ModelConfig) -> dict:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": _metadata(model.name, SERVING_NAMESPACE),
+        "spec": {
+            "parentRefs": [{"name": GATEWAY, "namespace": GATEWAY_NAMESPACE, "sectionName": HTTPS_LISTENER}],
+            "hostnames": [config.hostname],
+            "rules": [
+                {
+                    "matches": [{"headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model.name}], "path": {"type": "PathPrefix", "value": "/v1/"}}],
+                    "backendRefs": [{"group": INFERENCE_GROUP, "kind": "InferencePool", "name": model.name}],
+                    "timeouts": {"request": REQUEST_TIMEOUT},
+                }
+            ],
+        },
+    }
+
+
+def redirect_route(config: GatewayConfig) -> dict:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": _metadata("https-redirect"),
+        "spec": {
+            "parentRefs": [{"name": GATEWAY, "sectionName": HTTP_LISTENER}],
+            "hostnames": [config.hostname],
+            "rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect": {"scheme": "https", "statusCode": 301}}]}],
+        },
+    }
+
+
+def endpoint_picker_values(model: ModelConfig) -> dict:
+    """llm-d-router-gateway chart values for one model's InferencePool (named after the release, the
+    model) and its EPP; every key exists in the chart's values at v0.10.0."""
+    return {
+        "router": {
+            "modelServers": {"type": "vllm", "protocol": "http", "targetPorts": [{"number": PORT}], "matchLabels": {"app.kubernetes.io/name": labels(model)["app.kubernetes.io/name"]}},
+            "epp": {
+                "replicas": 1,
+                "resources": EPP_RESOURCES,
+                "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in SYSTEM_NODES.items()]}]}}},
+            },
+            # A ServiceMonitor for the EPP's metrics (its Service's http-metrics port, with a token).
+            "monitoring": {"provider": {"name": "prometheusoperator"}, "prometheus": {"enabled": True}},
+            # The gateway falls back to its own load balancing when the EPP is down, rather than failing.
+            "inferencePool": {"create": True, "failureMode": "FailOpen"},
+        },
+        "provider": {"name": "none"},
+    }
+
+
+class InferenceGateway(pulumi.ComponentResource):
+    endpoint: str
+    client_keys: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, args: InferenceGatewayArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:gateway:InferenceGateway", name, None, opts)
+        config = args.config
+
+        def after(*resources: pulumi.Resource) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, depends_on=list(resources))
+
+        gateway_api = CONFIG_FILE(f"{name}-gateway-api-crds", {"file": pins.GATEWAY_API_CRDS}, after())
+        pool_crds = CONFIG_FILE(f"{name}-inference-pool-crds", {"file": pins.INFERENCE_POOL_CRDS}, after())
+        ns = KubernetesObject(f"{name}-namespace", namespace(), after())
+        crds = pinned_release(f"{name}-agentgateway-crds", "agentgateway-crds", pins.AGENTGATEWAY_CRDS_CHART, namespace=GATEWAY_NAMESPACE, opts=after(ns))
+        controller = pinned_release(
+            f"{name}-agentgateway",
+            "agentgateway",
+            pins.AGENTGATEWAY_CHART,
+            namespace=GATEWAY_NAMESPACE,
+            values=controller_values(),
+            opts=after(ns, crds, gateway_api, pool_crds, *args.edge.prerequisites),
+        )
+        keys = {
+            client.name: pulumi.Output.secret(random.RandomPassword(f"{name}-{client.name}-key", length=48, special=False, opts=after()).result)
+            for client in config.clients
+        }
+        declared = [
+            KubernetesObject(f"{name}-parameters", parameters(config, args.edge), after(crds)),
+            KubernetesObject(f"{name}-client-keys", client_keys(keys), after(ns)),
+            KubernetesObject(f"{name}-authenticate", pre_routing_policy(), after(crds)),
+        ]
+        if config.clients:
+            KubernetesObject(f"{name}-rate-limits", rate_limit_policy(config), after(crds))
+        gw = KubernetesObject(f"{name}-gateway", gateway(config, args.edge), after(controller, *declared))
+        if args.edge.tls:
+            KubernetesObject(f"{name}-https-redirect", redirect_route(config), after(gw))
+        for model in args.models:
+            pool = pinned_release(
+                f"{name}-{model.name}-pool", model.name, pins.LLM_D_ROUTER_CHART, namespace=SERVING_NAMESPACE, values=endpoint_picker_values(model), opts=after(pool_crds)
+            )
+            KubernetesObject(f"{name}-{model.name}-route", model_route(config, model), after(gw, pool))
+
+        self.endpoint = f"{'https' if args.edge.tls else 'http'}://{config.hostname}/v1"
+        self.client_keys = pulumi.Output.secret(pulumi.Output.all(**keys)) if keys else pulumi.Output.secret({})
+        self.register_outputs({"endpoint": self.endpoint, "client_keys": self.client_keys})
