@@ -34,6 +34,7 @@ $(VENV)/.test: $(VENV)/.runtime
 install: $(VENV)/.runtime
 
 ## preview: offline preview of STACK (default staging) under Pulumi's mock engine; writes build/$(STACK)/
+##          (STACK=examples/<name> previews an example folder)
 ##          (fails on an invalid stack file or a mandatory policy violation; see the README for the statuses)
 preview: $(VENV)/.runtime
 	$(PY) -m tools.preview $(STACK)
