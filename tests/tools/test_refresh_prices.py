@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import boto3
 import pytest
+import yaml
 from botocore.stub import Stubber
 
 from llm_platform_policy.catalog import CATALOG_FILE
@@ -153,6 +154,6 @@ def test_a_missing_gcp_sku_fails_and_writes_nothing(catalog, billing, capsys):
 
 
 def test_the_catalog_says_how_much_local_ssd_comes_with_a2_ultragpu_and_a3():
-    machines = refresh_prices.gcp_machines(__import__("yaml").safe_load(CATALOG_FILE.read_text()))
+    machines = refresh_prices.gcp_machines(yaml.safe_load(CATALOG_FILE.read_text()))
     assert (machines["a2-ultragpu-8g"].local_ssd_gb, machines["a3-highgpu-8g"].local_ssd_gb, machines["g2-standard-4"].local_ssd_gb) == (3000, 6000, 0)
     assert machines["a3-highgpu-8g"].series == "A3" and machines["a2-ultragpu-1g"].accelerator == "nvidia-a100-80gb"
