@@ -10,7 +10,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
 STACK ?= staging
 
 .DEFAULT_GOAL := help
-.PHONY: help install preview test docs bench diff loadtest quota-check stage-model clean
+.PHONY: help install preview test docs bench diff loadtest quota-check stage-model refresh-prices clean
 
 ## help: list the targets (this text)
 help:
@@ -34,6 +34,7 @@ $(VENV)/.test: $(VENV)/.runtime
 install: $(VENV)/.runtime
 
 ## preview: offline preview of STACK (default staging) under Pulumi's mock engine; writes build/$(STACK)/
+##          (STACK=examples/<name> previews an example folder)
 ##          (fails on an invalid stack file or a mandatory policy violation; see the README for the statuses)
 preview: $(VENV)/.runtime
 	$(PY) -m tools.preview $(STACK)
@@ -58,6 +59,11 @@ diff: $(VENV)/.runtime
 ## quota-check: the cloud's GPU quotas against STACK's ceilings (AWS Service Quotas; GCP: what to compare)
 quota-check: $(VENV)/.tools
 	$(PY) -m tools.quota_check $(STACK)
+
+## refresh-prices: re-read the catalog's on-demand instance prices from the AWS Price List and Cloud Billing
+##                 Catalog APIs, write them in place and show the diff (CLOUD=aws|gcp for one; DRY_RUN=1 to only show)
+refresh-prices: $(VENV)/.tools
+	$(PY) -m tools.refresh_prices $(if $(CLOUD),--cloud $(CLOUD)) $(if $(DRY_RUN),--dry-run)
 
 ## stage-model: copy MODEL's Hugging Face snapshot into STACK's weights bucket with a manifest
 ##              (HF_TOKEN for gated models; FROM_DIR=<snapshot> to upload a local copy instead)

@@ -358,7 +358,7 @@ def write_outputs(plan: Plan, out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stack")
+    parser.add_argument("stack", help="a stack name (Pulumi.<stack>.yaml), or an example folder such as examples/minimal-aws")
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("--root", type=Path, default=ROOT, help="project directory holding __main__.py and the stack files")
     parser.add_argument("--policy-config", type=Path, help="policy pack config (default: <root>/policies/config/<stack>.json)")
@@ -366,21 +366,27 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     root = args.root.resolve()
-    policy_config = args.policy_config or root / "policies" / "config" / f"{args.stack}.json"
+    stack, stack_dir, default_policy = args.stack, root, root / "policies" / "config" / f"{args.stack}.json"
+    if (root / args.stack).is_dir():
+        # An example folder holds its stack file and policy config; the program is the project's own.
+        stack_dir = root / args.stack
+        stack = stack_dir.name
+        default_policy = stack_dir / "policy-config.json"
+    policy_config = args.policy_config or default_policy
     try:
         # Both inputs are checked before the program runs: a missing stack or a bad policy file costs no preview.
-        stack_file = load_stack_file(args.stack, root)
+        stack_file = load_stack_file(stack, stack_dir)
         pack_config = load_config(policy_config)
-        plan = run_program(args.stack, root, stack_file=stack_file)
+        plan = run_program(stack, root, stack_file=stack_file)
     except (FileNotFoundError, PolicyConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     plan.check(pack_config)
-    write_outputs(plan, args.out / args.stack)
+    write_outputs(plan, args.out / stack)
     print(summary(plan, time.perf_counter() - started))
-    print(f"\nWrote {args.out / args.stack}/plan.json, manifests/ and helm/")
+    print(f"\nWrote {args.out / stack}/plan.json, manifests/ and helm/")
     if plan.mandatory_findings:
         print(f"\nerror: {len(plan.mandatory_findings)} mandatory policy violation(s): {', '.join(sorted({f.policy for f in plan.mandatory_findings}))}", file=sys.stderr)
         return 1

@@ -263,6 +263,9 @@ class AwsStackConfig(StackBase):
         return catalog.aws_regions()
 
     def cloud_violations(self) -> Rules:
+        yield from self.unpriced_types("aws.systemPool.instanceTypes", [catalog.aws_instance_type(name) for name in self.aws.system_pool.instance_types])
+        for index, pool in enumerate(self.gpu_pools):
+            yield from self.unpriced_types(f"gpuPools[{index}].instanceTypes", pool.sizes())
         if self.environment != "production":
             return
         aws = self.aws

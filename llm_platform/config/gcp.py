@@ -306,6 +306,7 @@ class GcpStackConfig(StackBase):
                 yield Violation(
                     f"tags.{key}", self.tags[key], "Google Cloud labels are lowercase letters, digits, '_' and '-' (keys start with a letter), at most 63 characters"
                 )
+        yield from self.unpriced_types("gcp.systemPool.machineType", [catalog.gcp_machine_type(gcp.system_pool.machine_type)])
         yield from self._zones_outside_region("gcp.cluster.nodeZones", gcp.cluster.node_zones)
         for index, pool in enumerate(self.gpu_pools):
             yield from self._pool_violations(f"gpuPools[{index}]", pool)
@@ -321,6 +322,7 @@ class GcpStackConfig(StackBase):
             yield Violation(f"{key}.acceleratorCount", pool.accelerator_count, f"{pool.machine_type} carries {size.gpus} GPU(s)")
         if pool.max_gpus % size.gpus:
             yield Violation(f"{key}.maxGpus", pool.max_gpus, f"must be a multiple of the {size.gpus} GPU(s) of one {pool.machine_type} node")
+        yield from self.unpriced_types(f"{key}.machineType", pool.sizes())
         yield from self._zones_outside_region(f"{key}.zones", pool.zones)
 
     def _zones_outside_region(self, key: str, zones: list[str] | None) -> Rules:

@@ -249,7 +249,8 @@ def _fit_violations(key: str, model: ModelConfig, pools: list[GpuPoolBase], pool
         yield Violation(
             f"{key}.gpusPerReplica",
             model.gpus_per_replica,
-            f"tensor parallelism stays inside one node, and the largest instance of pool group {pool_group} has {most_gpus} GPU(s)",
+            f"tensor parallelism stays inside one node, and the largest instance of pool group {pool_group} has {most_gpus} GPU(s); "
+            "multi-node serving (LeaderWorkerSet over EFA or GPUDirect-TCPX) is not supported",
         )
     hosts = [size for size in sizes if size.gpus >= model.gpus_per_replica] or sizes
     gpu_gb = min(size.gpu_memory_mib for size in hosts) * 2**20 / 1e9

@@ -15,6 +15,7 @@ from llm_platform.config.models import ModelConfig, model_violations
 from llm_platform.config.observability import ObservabilityConfig
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.violations import Rules, Violation
+from llm_platform_policy.catalog import InstanceType
 from llm_platform_policy.guardrails import REQUIRED_TAGS
 
 # Tags the platform sets on every resource itself (the ones the policy pack requires); a stack may not
@@ -33,8 +34,9 @@ class StackBase(ConfigModel):
     keys it takes (`aws` or `gcp`, and the shape of `gpuPools`). The in-cluster platform is the same."""
 
     region: str
-    """Cloud region, e.g. `us-west-2` or `us-central1`. Must be a region where the instance catalog prices
-    every supported instance type of the stack's cloud, so that every pool's cost can be bounded."""
+    """Cloud region, e.g. `us-west-2`, `ap-northeast-2` or `asia-northeast3`. Must be a region of the instance
+    catalog, and every type a pool may launch must have a price there, so that every pool's cost can be bounded
+    (some regions price only some types: Seoul on AWS, for one)."""
 
     cluster_name: Name
     """Kubernetes cluster name; also names the weights bucket and IAM roles or service accounts."""
@@ -107,6 +109,13 @@ class StackBase(ConfigModel):
             yield Violation("gateway.allowedSourceRanges", [], "a production internet-facing endpoint must list the networks allowed to reach it")
         yield from self.cloud_violations()
         yield from model_violations(self.models, self.gpu_pools, production=production, object_store=self.OBJECT_STORE)
+
+    def unpriced_types(self, key: str, sizes: Sequence[InstanceType]) -> Rules:
+        """A violation for each of `sizes` the catalog has no price for in the stack's region."""
+        for size in sizes:
+            if not size.offered_in(self.region):
+                where = ", ".join(region for region in self.regions() if size.offered_in(region))
+                yield Violation(key, size.name, f"the instance catalog has no {self.region} price for it (not offered or not transcribed there); priced in: {where}")
 
     def common_tags(self) -> dict[str, str]:
         """Tags for every taggable resource of the stack."""

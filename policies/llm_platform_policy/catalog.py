@@ -31,6 +31,10 @@ class InstanceType:
     """Spot USD per hour by region, where the catalog records it (Google Cloud: spot prices change at
     most once a month). The cost ceiling never uses them: see `policy.cost`."""
 
+    def offered_in(self, region: str) -> bool:
+        """Whether the catalog prices this type in `region` (a partial region prices only some types)."""
+        return region in self.prices
+
     def on_demand_usd_per_hour(self, region: str) -> float:
         try:
             return self.prices[region]
@@ -59,7 +63,9 @@ def _raw() -> dict:
 
 
 def _regions(cloud: str) -> tuple[str, ...]:
-    return tuple(_raw()[cloud]["regions"])
+    # Partial regions price only some types; the config refuses a pool that may launch a type without a
+    # price in its region (`InstanceType.offered_in`), so every cost stays bounded.
+    return tuple(_raw()[cloud]["regions"]) + tuple(_raw()[cloud].get("partialRegions", ()))
 
 
 def _instance(name: str, family: str, spec: dict, gpu_memory_mib: int = 0) -> InstanceType:

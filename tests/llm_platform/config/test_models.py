@@ -82,7 +82,7 @@ def test_tensor_parallelism_stays_inside_one_node():
     assert "llm-platform:models[0].gpusPerReplica: 2 is invalid" in message
     assert "the largest instance of pool group l4 has 1 GPU(s)" in message
     violation = only(refused(with_model(gpusPerReplica=2, maxReplicas=1)))
-    assert violation == Violation("models[0].gpusPerReplica", 2, "tensor parallelism stays inside one node, and the largest instance of pool group l4 has 1 GPU(s)")
+    assert violation == Violation("models[0].gpusPerReplica", 2, "tensor parallelism stays inside one node, and the largest instance of pool group l4 has 1 GPU(s); multi-node serving (LeaderWorkerSet over EFA or GPUDirect-TCPX) is not supported")
 
 
 def test_tensor_parallelism_uses_the_node_gpus():
@@ -96,7 +96,7 @@ def test_gke_tensor_parallelism_stays_inside_one_node():
     a100 = changed(GCP, {"gpuPools": [{"name": "a100", "machineType": "a2-highgpu-4g", "acceleratorType": "nvidia-tesla-a100", "acceleratorCount": 4, "capacityTypes": ["on-demand"], "maxGpus": 8}]})
     parse(with_model(a100, poolGroup="a100", gpusPerReplica=4, parametersBillion=32))
     violation = only(refused(with_model(a100, poolGroup="a100", gpusPerReplica=8, maxReplicas=1)))
-    assert violation == Violation("models[0].gpusPerReplica", 8, "tensor parallelism stays inside one node, and the largest instance of pool group a100 has 4 GPU(s)")
+    assert violation == Violation("models[0].gpusPerReplica", 8, "tensor parallelism stays inside one node, and the largest instance of pool group a100 has 4 GPU(s); multi-node serving (LeaderWorkerSet over EFA or GPUDirect-TCPX) is not supported")
 
 
 # -- replicas ---------------------------------------------------------------------------------------------
