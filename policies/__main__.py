@@ -37,7 +37,7 @@ def _resource_policy(policy: Policy) -> ResourceValidationPolicy:
 def _stack_policy(policy: Policy) -> StackValidationPolicy:
     def validate(args, report_violation):
         resources = [
-            Resource(r.resource_type, r.urn, r.name, r.props, tuple(dependency.urn for dependency in r.dependencies))
+            Resource(r.resource_type, r.urn, r.name, r.props, tuple(dependency.urn for dependency in r.dependencies), r.opts.protect)
             for r in args.resources
         ]
         for urn, message in policy.check_stack(resources, policy.config_with_defaults(args.get_config())):

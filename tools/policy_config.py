@@ -29,6 +29,12 @@ def validate_config(pack_config: Mapping[str, Any], source: str) -> None:
     for policy in POLICIES:
         if policy.required_config and policy.name not in pack_config and policy.enforcement != "disabled":
             problems.append(f"{source}: {policy.name}: missing (rule: this policy needs {', '.join(policy.required_config)})")
+    # Pulumi gives each policy its own config, so the stack's environment is repeated per policy that
+    # keys on it; one file must name one environment.
+    environments = {name: policy_entry(config).get("environment") for name, config in pack_config.items()}
+    named = {name: value for name, value in environments.items() if value is not None}
+    if len(set(named.values())) > 1:
+        problems.append(f"{source}: environment: {json.dumps(named)} disagree (rule: one stack has one environment)")
     if problems:
         raise PolicyConfigError("\n".join(problems))
 

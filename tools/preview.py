@@ -118,7 +118,7 @@ class Plan:
 
     def policy_resources(self) -> list[Resource]:
         # Registration order varies between runs; URN order keeps findings and cost items stable.
-        return [Resource(r.type, r.urn, r.name, r.inputs, tuple(r.depends_on)) for r in sorted(self.resources, key=lambda r: r.urn)]
+        return [Resource(r.type, r.urn, r.name, r.inputs, tuple(r.depends_on), r.protect) for r in sorted(self.resources, key=lambda r: r.urn)]
 
     def check(self, pack_config: dict[str, Any]) -> None:
         """Run the policy pack's rules over what the program declared, as `pulumi preview` would."""

@@ -16,14 +16,14 @@ from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.stack import StackBase
 from llm_platform.config.violations import Rules, Violation
 from llm_platform.contract import S3Location
-from llm_platform_policy import catalog
+from llm_platform_policy import catalog, cidrs, logs
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API reference).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 # IAM role and user ARNs (IAM User Guide, "IAM identifiers").
 IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
-# EKS control-plane log types that security reviews need at the least.
-REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
+# EKS control-plane log types that security reviews need at the least (the policy pack's default).
+REQUIRED_LOG_TYPES = tuple(logs.REQUIRED_LOG_TYPES)
 CRON_FIELDS = 5
 
 
@@ -270,11 +270,12 @@ class AwsStackConfig(StackBase):
             return
         aws = self.aws
         cluster = aws.cluster
-        if cluster.endpoint_public_access and (not cluster.public_access_cidrs or any(c.prefixlen == 0 for c in cluster.public_access_cidrs)):
+        # Judged by the addresses admitted (the policy pack's rule and threshold), however they are spelt.
+        if cluster.endpoint_public_access and (problem := cidrs.judge(cluster.public_access_cidrs or ["0.0.0.0/0"])):
             yield Violation(
                 "aws.cluster.publicAccessCidrs",
                 plain(cluster.public_access_cidrs),
-                "production must list the networks allowed to reach the public API endpoint (not 0.0.0.0/0), or set endpointPublicAccess: false",
+                f"production must list the networks allowed to reach the public API endpoint, or set endpointPublicAccess: false; this list {problem}",
             )
         if cluster.ami_alias.endswith("@latest"):
             yield Violation("aws.cluster.amiAlias", cluster.ami_alias, "production pins a dated AMI release; '@latest' changes node images without a review")
@@ -288,5 +289,9 @@ class AwsStackConfig(StackBase):
             )
         if aws.network.flow_logs is None:
             yield Violation("aws.network.flowLogs", None, "production must record VPC flow logs")
-        if aws.ingress and aws.ingress.scheme == "internet-facing" and not aws.ingress.allowed_cidrs:
-            yield Violation("aws.ingress.allowedCidrs", [], "a production internet-facing endpoint must list the networks allowed to reach it")
+        if aws.ingress and aws.ingress.scheme == "internet-facing" and (problem := cidrs.judge(aws.ingress.allowed_cidrs or ["0.0.0.0/0"])):
+            yield Violation(
+                "aws.ingress.allowedCidrs",
+                plain(aws.ingress.allowed_cidrs),
+                f"a production internet-facing endpoint must list the networks allowed to reach it; this list {problem}",
+            )

@@ -15,7 +15,7 @@ from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.stack import StackBase
 from llm_platform.config.violations import Rules, Violation
 from llm_platform.contract import GCSLocation, gpu_node_pool_name, weights_bucket_name
-from llm_platform_policy import catalog
+from llm_platform_policy import catalog, cidrs
 
 # Google Cloud project ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a
 # letter, not ending with a hyphen (Resource Manager `projects.create` reference).
@@ -333,11 +333,12 @@ class GcpStackConfig(StackBase):
     def _production_violations(self) -> Rules:
         gcp = self.gcp
         cluster = gcp.cluster
-        if not cluster.private_endpoint and (not cluster.authorized_networks or any(c.prefixlen == 0 for c in cluster.authorized_networks)):
+        # Judged by the addresses admitted (the policy pack's rule and threshold), however they are spelt.
+        if not cluster.private_endpoint and (problem := cidrs.judge(cluster.authorized_networks or ["0.0.0.0/0"])):
             yield Violation(
                 "gcp.cluster.authorizedNetworks",
                 plain(cluster.authorized_networks),
-                "production must list the networks allowed to reach the control plane (not 0.0.0.0/0), or set privateEndpoint: true",
+                f"production must list the networks allowed to reach the control plane, or set privateEndpoint: true; this list {problem}",
             )
         if cluster.release_channel == "RAPID":
             yield Violation("gcp.cluster.releaseChannel", cluster.release_channel, "production takes REGULAR or STABLE; RAPID versions are not covered by the GKE SLA")

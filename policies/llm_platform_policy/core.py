@@ -18,6 +18,8 @@ class Resource:
     props: Mapping[str, Any]
     dependencies: tuple[str, ...] = ()
     """URNs this resource depends on (explicitly or through its inputs)."""
+    protect: bool = False
+    """The `protect` resource option: the engine refuses to delete (or replace) the resource."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ resources, over the stack)."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import kube
@@ -43,22 +42,6 @@ TAGGABLE_TYPES = frozenset(
 )
 ALLOW_LIST_PROPERTY = allow_list_property("`<namespace>/<workload name>` of a system agent that needs the privilege", kube.WORKLOAD_PATTERN)
 TAG_PROPERTY = {"requiredTags": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_TAGS, "description": "Tag keys every taggable AWS resource must carry."}}
-
-
-def _open_to_internet(cidrs: Any) -> bool:
-    return not cidrs or any(ipaddress.ip_network(cidr, strict=False).prefixlen == 0 for cidr in cidrs)
-
-
-def eks_endpoint_restricted(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
-    if resource_type == "eks:index:Cluster":
-        public, cidrs = props.get("endpointPublicAccess", True), props.get("publicAccessCidrs")
-    elif resource_type == "aws:eks/cluster:Cluster":
-        vpc = props.get("vpcConfig") or {}
-        public, cidrs = vpc.get("endpointPublicAccess", True), vpc.get("publicAccessCidrs")
-    else:
-        return
-    if public and _open_to_internet(cidrs):
-        yield f"the EKS API endpoint is public and open to 0.0.0.0/0 (publicAccessCidrs: {list(cidrs or [])})"
 
 
 def imdsv2_required(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from llm_platform_policy import budget, gcp_security, guardrails, kube_network, pods, quota
+from llm_platform_policy import budget, cidrs, environment, gcp_security, guardrails, iam, kube_network, logs, network, nodes, pods, quota, storage
 from llm_platform_policy.core import Finding, Policy, Resource
 
 POLICIES: tuple[Policy, ...] = (
@@ -35,7 +35,13 @@ POLICIES: tuple[Policy, ...] = (
         required_config=("maxGpus",),
         check_stack=quota.gpus_within_quota,
     ),
-    Policy("eks-endpoint-restricted", "The EKS public API endpoint is not open to the whole internet.", "mandatory", check_resource=guardrails.eks_endpoint_restricted),
+    Policy(
+        "eks-endpoint-restricted",
+        "The EKS public API endpoint admits no more than a small share of the internet, however its CIDRs are spelt.",
+        "mandatory",
+        config_properties=cidrs.MAX_SHARE_PROPERTY,
+        check_resource=network.eks_endpoint_restricted,
+    ),
     Policy("imdsv2-required", "Nodes require IMDSv2 session tokens.", "mandatory", check_resource=guardrails.imdsv2_required),
     Policy("encryption-at-rest", "EBS volumes and Kubernetes Secrets are encrypted at rest.", "mandatory", check_resource=guardrails.encrypted_at_rest),
     Policy("s3-encrypted", "Every S3 bucket has default KMS encryption.", "mandatory", check_stack=guardrails.s3_encrypted),
@@ -102,6 +108,84 @@ POLICIES: tuple[Policy, ...] = (
     Policy("gcs-bucket-access", "Cloud Storage buckets use uniform bucket-level access and enforce public access prevention.", "mandatory", check_resource=gcp_security.bucket_access),
     Policy("gcp-no-public-members", "No Google Cloud IAM grant or storage ACL names allUsers or allAuthenticatedUsers.", "mandatory", check_resource=gcp_security.no_public_members),
     Policy("gcp-kms-rotation", "Cloud KMS keys rotate at least every maxRotationDays.", "mandatory", config_properties=gcp_security.ROTATION_PROPERTIES, check_resource=gcp_security.key_rotation),
+    Policy(
+        "stack-environment",
+        "Resources declare the environment the stack's policy config names; the stack does not choose its own.",
+        "mandatory",
+        config_properties=environment.ENVIRONMENT_PROPERTY,
+        required_config=("environment",),
+        check_stack=environment.environment_matches,
+    ),
+    Policy(
+        "production-high-availability",
+        "Production: a NAT gateway per zone, two replicas of every workload and of Karpenter, system nodes on on-demand capacity.",
+        "mandatory",
+        config_properties=environment.ENVIRONMENT_PROPERTY,
+        required_config=("environment",),
+        check_stack=environment.production_high_availability,
+    ),
+    Policy(
+        "vpc-flow-logs",
+        "Production: every VPC records flow logs, kept at least a minimum number of days.",
+        "mandatory",
+        config_properties={**environment.ENVIRONMENT_PROPERTY, **environment.MIN_RETENTION_PROPERTY},
+        required_config=("environment",),
+        check_stack=environment.vpc_flow_logs,
+    ),
+    Policy(
+        "buckets-protected",
+        "Production: buckets (the model weights) carry the protect resource option.",
+        "mandatory",
+        config_properties=environment.ENVIRONMENT_PROPERTY,
+        required_config=("environment",),
+        check_stack=environment.buckets_protected,
+    ),
+    Policy(
+        "security-group-ingress-restricted",
+        "Security group ingress admits no more than a small share of the internet, SSH and RDP least of all.",
+        "mandatory",
+        config_properties=cidrs.MAX_SHARE_PROPERTY,
+        check_stack=network.security_group_ingress_restricted,
+    ),
+    Policy(
+        "load-balancer-sources-restricted",
+        "Internet-facing load balancers (LoadBalancer Services, ALB Ingresses) admit no more than a small share of the internet.",
+        "mandatory",
+        config_properties=cidrs.MAX_SHARE_PROPERTY,
+        check_resource=network.load_balancer_sources_restricted,
+    ),
+    Policy(
+        "gke-control-plane-restricted",
+        "The GKE control plane's public endpoint admits only authorized networks, no more than a small share of the internet.",
+        "mandatory",
+        config_properties=cidrs.MAX_SHARE_PROPERTY,
+        check_resource=network.gke_control_plane_restricted,
+    ),
+    Policy(
+        "iam-no-wildcard-actions",
+        "IAM policies grant no wildcard actions or NotAction, except reviewed exceptions.",
+        "mandatory",
+        config_properties=iam.WILDCARD_EXCEPTIONS_PROPERTY,
+        check_resource=iam.no_wildcard_actions,
+    ),
+    Policy("iam-trust-restricted", "Role trust policies pin web-identity audience and subject, and admit no anonymous principal.", "mandatory", check_resource=iam.trust_restricted),
+    Policy(
+        "resource-policies-not-public",
+        "KMS key, S3 bucket, SQS, SNS and ECR policies and bucket ACLs grant nothing to the public unless a condition confines it.",
+        "mandatory",
+        check_resource=storage.resource_policies_not_public,
+    ),
+    Policy("kms-key-rotation", "Symmetric KMS keys rotate their key material.", "mandatory", check_resource=storage.kms_key_rotation),
+    Policy("s3-tls-only", "Every S3 bucket's policy denies requests without TLS.", "mandatory", check_stack=storage.s3_tls_only),
+    Policy(
+        "eks-control-plane-logs",
+        "EKS clusters send their api, audit and authenticator logs to CloudWatch Logs.",
+        "mandatory",
+        config_properties=logs.LOG_TYPES_PROPERTY,
+        check_resource=logs.eks_control_plane_logs,
+    ),
+    Policy("log-retention-set", "Every CloudWatch log group sets a retention period.", "mandatory", check_resource=logs.log_retention_set),
+    Policy("imds-hop-limit", "Instance metadata answers one network hop only, so pods cannot take the node's credentials.", "mandatory", check_resource=nodes.imds_hop_limit),
 )
 BY_NAME = {policy.name: policy for policy in POLICIES}
 def policy_entry(raw: str | Mapping[str, Any] | None) -> Mapping[str, Any]:

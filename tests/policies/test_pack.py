@@ -72,8 +72,10 @@ def analyze(analyzer, plan) -> set[tuple[str, int, str]]:
     resources = []
     for r in plan.resources:
         properties = _struct(r.inputs)
-        diagnostics += analyzer.Analyze(analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=properties)).diagnostics
-        resources.append(analyzer_pb2.AnalyzerResource(type=r.type, urn=r.urn, name=r.name, properties=properties, dependencies=r.depends_on))
+        # The engine sends each resource's options; rules read `protect` from them.
+        options = analyzer_pb2.AnalyzerResourceOptions(protect=r.protect)
+        diagnostics += analyzer.Analyze(analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name, properties=properties, options=options)).diagnostics
+        resources.append(analyzer_pb2.AnalyzerResource(type=r.type, urn=r.urn, name=r.name, properties=properties, dependencies=r.depends_on, options=options))
     diagnostics += analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=resources)).diagnostics
     # The SDK sends "<policy description>\n<message>"; the rule's own message is what both sides share.
     return {(d.policyName, d.enforcementLevel, d.message.split("\n", 1)[1]) for d in diagnostics}
@@ -103,8 +105,30 @@ def test_pack_and_offline_preview_agree(analyzer, stack_plan, stack):
 
 
 def test_pack_enforces_a_lowered_budget(analyzer, stack_plan):
-    configure(analyzer, {"budget-ceiling": {"monthlyBudgetUsd": 1000}, "budget-warning": "disabled", "gpu-quota": {"maxGpus": 1}})
+    from tools.policy_config import load_config
+
+    # Staging's config (policies that key on the environment need it) with a lowered budget and GPU allowance.
+    staging = load_config(ROOT / "policies" / "config" / "staging.json")
+    configure(analyzer, staging | {"budget-ceiling": {"monthlyBudgetUsd": 1000}, "budget-warning": "disabled", "gpu-quota": {"maxGpus": 1}})
     found = analyze(analyzer, stack_plan("staging").plan)
     mandatory = {(name, message.split(";")[0]) for name, level, message in found if level == analyzer_pb2.MANDATORY}
     assert ("gpu-quota", "GPU node pools can reach 2 GPUs (gpu-l4=2), above the environment's maxGpus 1") in mandatory
     assert any(name == "budget-ceiling" and "exceeds the budget $1,000.00" in message for name, message in mandatory)
+
+
+def test_pack_keys_production_rules_on_its_config_not_on_the_stack(analyzer, stack_plan):
+    """The production plan under a production pack config passes; the same plan with its bucket
+    unprotected, or a plan that declares staging, is refused by the published pack too."""
+    import dataclasses
+
+    from tools.policy_config import load_config
+
+    pack_config = load_config(ROOT / "policies" / "config" / "production.json")
+    configure(analyzer, pack_config)
+    plan = stack_plan("production").plan
+    unprotected = dataclasses.replace(plan, resources=[dataclasses.replace(r, protect=False) for r in plan.resources])
+    found = {(name, level) for name, level, _ in analyze(analyzer, unprotected)}
+    assert ("buckets-protected", analyzer_pb2.MANDATORY) in found
+    staging = stack_plan("staging").plan
+    found = {(name, level) for name, level, _ in analyze(analyzer, staging)}
+    assert {("stack-environment", analyzer_pb2.MANDATORY), ("production-high-availability", analyzer_pb2.MANDATORY), ("vpc-flow-logs", analyzer_pb2.MANDATORY)} <= found

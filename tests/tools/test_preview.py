@@ -131,3 +131,31 @@ def test_a_mandatory_violation_exits_1_naming_the_policy_and_still_writes_the_pl
     assert "mandatory policy violation(s): gpu-quota" in result.stderr
     violations = json.loads((tmp_path / "build" / "staging" / "plan.json").read_text())["policy"]["violations"]
     assert {v["policy"] for v in violations if v["enforcement"] == "mandatory"} == {"gpu-quota"}
+
+
+def test_a_copy_of_production_that_declares_staging_is_held_to_production_rules(project_with_stack, tmp_path):
+    # The case: production's stack file, saying `environment: staging` and dropping what only
+    # production's configuration rules demanded, previewed with production's policy config.
+    config = yaml.safe_load((ROOT / "Pulumi.production.yaml").read_text())["config"]
+    aws = config["llm-platform:aws"]
+    config |= {"llm-platform:environment": "staging"}
+    aws["network"] = {**aws["network"], "natGateways": "single"}
+    del aws["network"]["flowLogs"]
+    aws["cluster"]["publicAccessCidrs"] = ["0.0.0.0/1", "128.0.0.0/1"]
+    config["llm-platform:models"][0]["minReplicas"] = 1
+    root = project_with_stack("copy", config)
+    result = preview("copy", tmp_path / "build", root, "--policy-config", str(ROOT / "policies" / "config" / "production.json"))
+    assert result.returncode == 1, result.stderr
+    violations = json.loads((tmp_path / "build" / "copy" / "plan.json").read_text())["policy"]["violations"]
+    mandatory = {v["policy"] for v in violations if v["enforcement"] == "mandatory"}
+    assert mandatory == {"stack-environment", "production-high-availability", "vpc-flow-logs", "buckets-protected", "eks-endpoint-restricted"}
+    assert any("declares environment 'staging'" in v["message"] and "its environment is 'production'" in v["message"] for v in violations)
+
+
+def test_policies_of_one_config_name_one_environment(tmp_path):
+    from tools.policy_config import PolicyConfigError, validate_config
+
+    config = json.loads(STAGING_POLICIES.read_text())
+    config["vpc-flow-logs"]["environment"] = "production"
+    with pytest.raises(PolicyConfigError, match=r"environment: .*\"vpc-flow-logs\": \"production\".* disagree \(rule: one stack has one environment\)"):
+        validate_config(config, "staging.json")

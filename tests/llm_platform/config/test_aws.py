@@ -321,14 +321,28 @@ PRODUCTION_RULES = [
     ({"aws.network.flowLogs": DELETE}, "llm-platform:aws.network.flowLogs: null is invalid (rule: production must record VPC flow logs)"),
     ({"aws.cluster.publicAccessCidrs": []}, "llm-platform:aws.cluster.publicAccessCidrs: [] is invalid (rule: production must list the networks"),
     ({"aws.cluster.publicAccessCidrs": ["0.0.0.0/0"]}, 'llm-platform:aws.cluster.publicAccessCidrs: ["0.0.0.0/0"] is invalid (rule: production must list'),
-    ({"aws.cluster.publicAccessCidrs": DELETE}, "llm-platform:aws.cluster.publicAccessCidrs: [] is invalid (rule: production must list the networks allowed to reach the public API endpoint (not 0.0.0.0/0), or set endpointPublicAccess: false)"),
+    (
+        {"aws.cluster.publicAccessCidrs": DELETE},
+        "llm-platform:aws.cluster.publicAccessCidrs: [] is invalid (rule: production must list the networks allowed to reach the public API endpoint, or set endpointPublicAccess: false; this list admits the whole public IPv4 internet)",
+    ),
+    # The same coverage spelt otherwise, and most of it: judged by the addresses, not the prefix length.
+    (
+        {"aws.cluster.publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]},
+        'llm-platform:aws.cluster.publicAccessCidrs: ["0.0.0.0/1", "128.0.0.0/1"] is invalid (rule: production must list the networks allowed to reach the public API endpoint, or set endpointPublicAccess: false; this list admits the whole public IPv4 internet)',
+    ),
+    ({"aws.cluster.publicAccessCidrs": [f"{n}.0.0.0/8" for n in range(1, 9)]}, "llm-platform:aws.cluster.publicAccessCidrs: [\"1.0.0.0/8\""),
+    ({"aws.cluster.publicAccessCidrs": ["10.0.0.0/8", "17.0.0.0/8", "203.0.113.0/24"]}, None),  # private, one organisation's /8, documentation
     ({"aws.cluster.amiAlias": "al2023@latest"}, 'llm-platform:aws.cluster.amiAlias: "al2023@latest" is invalid (rule: production pins a dated AMI'),
     ({"aws.cluster.karpenterReplicas": 1}, "llm-platform:aws.cluster.karpenterReplicas: 1 is invalid (rule: production runs at least two"),
     ({"aws.systemPool.capacityTypes": ["spot", "on-demand"]}, 'llm-platform:aws.systemPool.capacityTypes: ["spot", "on-demand"] is invalid (rule: production runs monitoring'),
     ({"aws.systemPool": DELETE}, None),  # the default system pool is on-demand: production keeps it
     (
         {"aws.ingress": {**INGRESS, "scheme": "internet-facing"}},
-        "llm-platform:aws.ingress.allowedCidrs: [] is invalid (rule: a production internet-facing endpoint must list the networks allowed to reach it)",
+        "llm-platform:aws.ingress.allowedCidrs: [] is invalid (rule: a production internet-facing endpoint must list the networks allowed to reach it; this list admits the whole public IPv4 internet)",
+    ),
+    (
+        {"aws.ingress": {**INGRESS, "scheme": "internet-facing", "allowedCidrs": ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"]}},
+        "llm-platform:aws.ingress.allowedCidrs: [\"0.0.0.0/2\", \"64.0.0.0/2\", \"128.0.0.0/2\", \"192.0.0.0/2\"] is invalid (rule: a production internet-facing endpoint must list the networks allowed to reach it; this list admits the whole public IPv4 internet)",
     ),
     ({"aws.ingress": {**INGRESS, "scheme": "internet-facing", "allowedCidrs": ["198.51.100.0/24"]}}, None),
     ({"aws.ingress": INGRESS}, None),  # internal endpoints need no list

@@ -230,7 +230,14 @@ def test_production_gcp_stack_loads():
 
 
 PRODUCTION_RULES = [
-    ({"gcp.cluster.authorizedNetworks": []}, "gcp.cluster.authorizedNetworks", [], "production must list the networks allowed to reach the control plane (not 0.0.0.0/0), or set privateEndpoint: true"),
+    (
+        {"gcp.cluster.authorizedNetworks": []},
+        "gcp.cluster.authorizedNetworks",
+        [],
+        "production must list the networks allowed to reach the control plane, or set privateEndpoint: true; this list admits the whole public IPv4 internet",
+    ),
+    ({"gcp.cluster.authorizedNetworks": ["0.0.0.0/1", "128.0.0.0/1"]}, "gcp.cluster.authorizedNetworks", ["0.0.0.0/1", "128.0.0.0/1"], "this list admits the whole public IPv4 internet"),
+    ({"gcp.cluster.authorizedNetworks": ["20.0.0.0/6"]}, "gcp.cluster.authorizedNetworks", ["20.0.0.0/6"], "this list admits 1.81% of the public IPv4 internet (at most 1% allowed)"),
     ({"gcp.cluster.authorizedNetworks": ["0.0.0.0/0"]}, "gcp.cluster.authorizedNetworks", ["0.0.0.0/0"], "production must list the networks allowed to reach the control plane"),
     ({"gcp.cluster.releaseChannel": "RAPID"}, "gcp.cluster.releaseChannel", "RAPID", "production takes REGULAR or STABLE; RAPID versions are not covered by the GKE SLA"),
     ({"gcp.systemPool.spot": True}, "gcp.systemPool.spot", True, "production runs monitoring and add-ons on on-demand nodes only"),

