@@ -65,18 +65,6 @@ def private_nodes(resource_type: str, props: Mapping[str, Any], config: Config) 
             yield f"{what} gives its nodes public addresses (networkConfig.enablePrivateNodes: false)"
 
 
-def authorized_networks(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
-    """The control plane's public endpoint admits listed networks only. Which networks those may be is
-    judged by what they cover in `network.py`."""
-    if resource_type != gke.CLUSTER or kube.dig(props, "privateClusterConfig", "enablePrivateEndpoint") is True:
-        return
-    authorized = props.get("masterAuthorizedNetworksConfig") or {}
-    if not authorized.get("cidrBlocks"):
-        yield f"GKE cluster {_cluster_name(props)} serves its control plane to any network (no masterAuthorizedNetworksConfig.cidrBlocks, no private endpoint)"
-    if authorized.get("gcpPublicCidrsAccessEnabled") is True:
-        yield f"GKE cluster {_cluster_name(props)} admits every Google Cloud public IP to its control plane (gcpPublicCidrsAccessEnabled: true)"
-
-
 def workload_identity(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     if resource_type == gke.CLUSTER and not kube.dig(props, "workloadIdentityConfig", "workloadPool"):
         yield f"GKE cluster {_cluster_name(props)} has no Workload Identity (workloadIdentityConfig.workloadPool): pods would act as the node's service account"

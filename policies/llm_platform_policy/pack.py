@@ -92,7 +92,6 @@ POLICIES: tuple[Policy, ...] = (
         check_resource=kube_network.service_not_exposed,
     ),
     Policy("gke-private-nodes", "GKE nodes have internal addresses only.", "mandatory", check_resource=gcp_security.private_nodes),
-    Policy("gke-authorized-networks", "The GKE control plane admits listed networks only, or has no public endpoint.", "mandatory", check_resource=gcp_security.authorized_networks),
     Policy("gke-workload-identity", "GKE clusters have Workload Identity.", "mandatory", check_resource=gcp_security.workload_identity),
     Policy("gke-metadata-server", "GKE nodes run the GKE metadata server (pods never see the node's credentials).", "mandatory", check_resource=gcp_security.metadata_server),
     Policy("gke-shielded-nodes", "GKE nodes are shielded: secure boot and integrity monitoring.", "mandatory", check_resource=gcp_security.shielded_nodes),

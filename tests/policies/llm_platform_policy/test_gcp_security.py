@@ -97,20 +97,14 @@ def test_equivalent_safe_settings_pass(name, change):
         (
             "cluster",
             lambda p: p.pop("masterAuthorizedNetworksConfig"),
-            "gke-authorized-networks",
-            "GKE cluster llm serves its control plane to any network (no masterAuthorizedNetworksConfig.cidrBlocks, no private endpoint)",
-        ),
-        (
-            "cluster",
-            lambda p: p["masterAuthorizedNetworksConfig"].update(cidrBlocks=[]),
-            "gke-authorized-networks",
-            "GKE cluster llm serves its control plane to any network (no masterAuthorizedNetworksConfig.cidrBlocks, no private endpoint)",
+            "gke-control-plane-restricted",
+            "the GKE control plane has a public endpoint and no masterAuthorizedNetworksConfig: it admits the whole internet",
         ),
         (
             "cluster",
             lambda p: p["masterAuthorizedNetworksConfig"].update(gcpPublicCidrsAccessEnabled=True),
-            "gke-authorized-networks",
-            "GKE cluster llm admits every Google Cloud public IP to its control plane (gcpPublicCidrsAccessEnabled: true)",
+            "gke-control-plane-restricted",
+            "the GKE control plane admits every Google Cloud public address (gcpPublicCidrsAccessEnabled): any Compute Engine VM of any customer",
         ),
         (
             "cluster",

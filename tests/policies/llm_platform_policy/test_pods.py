@@ -12,7 +12,7 @@ from llm_platform_policy.pack import BY_NAME, evaluate
 # Every guardrail, mandatory; the stack-wide budget and quota rules need a stack of their own.
 # The workload, Kubernetes network and Google Cloud rules (and the older guardrails), mandatory; the rest of
 # the pack judges other resources and has fixtures of its own.
-UNDER_TEST = ("llm_platform_policy.pods", "llm_platform_policy.kube_network", "llm_platform_policy.gcp_security", "llm_platform_policy.guardrails")
+UNDER_TEST = ("llm_platform_policy.pods", "llm_platform_policy.kube_network", "llm_platform_policy.gcp_security", "llm_platform_policy.guardrails", "llm_platform_policy.network")
 CONFIG = {
     name: {"enforcementLevel": "mandatory"} if (policy.check_resource or policy.check_stack).__module__ in UNDER_TEST else "disabled"
     for name, policy in BY_NAME.items()
