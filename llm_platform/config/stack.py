@@ -3,8 +3,9 @@ and `gcp.GcpStackConfig` add their cloud's keys and rules; `cloud` tells them ap
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
-from typing import ClassVar, Literal, Sequence
+from typing import ClassVar, Literal, Sequence, get_args
 
 from pydantic import Field, field_validator
 
@@ -20,12 +21,36 @@ from llm_platform_policy.guardrails import REQUIRED_TAGS
 # redefine them.
 RESERVED_TAG_KEYS = tuple(REQUIRED_TAGS)
 
+Environment = Literal["dev", "staging", "production"]
+ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
+
+
+def stack_environment(stack: str) -> str | None:
+    """The environment a Pulumi stack's name gives: its leading word (`staging`, `staging-gcp` and
+    `staging.eu` are staging; `production` and `production-eu` production), or None when the name does not
+    start with one (`prod`, `test`). An `org/project/stack` name counts by its last part."""
+    word = re.split(r"[-_.]", stack.rsplit("/", 1)[-1], maxsplit=1)[0]
+    return word if word in ENVIRONMENTS else None
+
+
+def stack_environment_violations(environment: str, stack: str) -> list[Violation]:
+    """The stack decides the environment: a stack file copied to another stack keeps the rules of the
+    stack it now runs in, whatever `environment` it declares."""
+    expected = stack_environment(stack)
+    if expected is None:
+        return [Violation("environment", environment, f"stack '{stack}' must be named after its environment: its name starts with one of {', '.join(ENVIRONMENTS)} (e.g. '{environment}' or '{environment}-eu')")]
+    if expected != environment:
+        return [Violation("environment", environment, f"stack '{stack}' is a {expected} stack by its name, so its environment is '{expected}'")]
+    return []
+
 
 class StackBase(ConfigModel):
     """Everything one stack (environment) configures, read from `llm-platform:*` config keys."""
 
-    environment: Literal["dev", "staging", "production"]
-    """Environment tier. `production` switches on the stricter rules (HA NAT, flow logs, pinned AMIs, ...)."""
+    environment: Environment
+    """Environment tier. `production` switches on the stricter rules (HA NAT, flow logs, pinned AMIs, ...).
+    Must be the environment the stack's name starts with (`staging`, `staging-gcp`: staging; `production`,
+    `production-eu`: production): a stack file copied to another stack cannot keep a laxer environment."""
 
     cloud: str
     """`aws` (EKS with Karpenter) or `gcp` (GKE Standard): the stack's cloud, which decides the other

@@ -14,7 +14,8 @@ import pulumi
 import pytest
 import yaml
 
-from tools.preview import ROOT, SECRET, SECRET_PLACEHOLDER, load_stack_file, redact, run_under_mocks, write_outputs
+from llm_platform.config.stack_file import SECRET_PLACEHOLDER
+from tools.preview import ROOT, SECRET, load_stack_file, redact, run_under_mocks, write_outputs
 
 STAGING_POLICIES = ROOT / "policies" / "config" / "staging.json"
 
