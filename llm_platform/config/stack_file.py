@@ -148,7 +148,7 @@ def _parse(path: Path, text: str) -> _Document:
             line = event.start_mark.line + 1
             if isinstance(event, yaml.DocumentStartEvent):
                 if root or stack:
-                    raise StackFileError(path, line, "holds a second YAML document (rule: a stack file is one document)")
+                    raise StackFileError(path, event.end_mark.line + 1, "holds a second YAML document (rule: a stack file is one document)")
                 root_line = line
             elif isinstance(event, yaml.AliasEvent):
                 raise StackFileError(path, line, f"YAML alias *{event.anchor} (rule: anchors and aliases are not supported; write each value out)")
