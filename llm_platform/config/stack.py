@@ -13,7 +13,7 @@ from llm_platform.config.base import NAMESPACE, SECRET, ConfigModel, Name
 from llm_platform.config.budget import BudgetConfig
 from llm_platform.config.models import ModelConfig, model_violations
 from llm_platform.config.observability import ObservabilityConfig
-from llm_platform.config.pools import GpuPoolBase
+from llm_platform.config.pools import GpuPoolBase, pool_violations
 from llm_platform.config.violations import Rules, Violation
 from llm_platform_policy.guardrails import REQUIRED_TAGS
 
@@ -120,6 +120,7 @@ class StackBase(ConfigModel):
         for duplicate in sorted({n for n in names if names.count(n) > 1}):
             yield Violation("gpuPools", duplicate, "pool names must be unique")
         production = self.environment == "production"
+        yield from pool_violations(self.gpu_pools, production=production)
         if production and self.observability.prometheus_storage_gib is None:
             yield Violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
         yield from self.cloud_violations()
