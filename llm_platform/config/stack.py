@@ -44,6 +44,17 @@ def stack_environment_violations(environment: str, stack: str) -> list[Violation
     return []
 
 
+def distinct_names(kind: str, names: dict[str, str]) -> Rules:
+    """Cloud names derived from each model's name (`names`, by model) stay distinct after they are cut to
+    the cloud's length limit; two models on one name would share its access."""
+    first: dict[str, str] = {}
+    for model, name in names.items():
+        if name in first:
+            yield Violation("models", [first[name], model], f"models {first[name]} and {model} would share the {kind} name {name} (cut to the cloud's limit): rename one")
+        else:
+            first[name] = model
+
+
 class StackBase(ConfigModel):
     """Everything one stack (environment) configures, read from `llm-platform:*` config keys."""
 
