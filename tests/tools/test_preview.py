@@ -212,3 +212,38 @@ def test_a_malformed_stack_file_ends_without_a_traceback_from_the_command_line(t
     result = preview("staging", tmp_path / "build", tmp_path, "--policy-config", str(STAGING_POLICIES))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr == "error: Pulumi.staging.yaml:2: YAML anchor &a0 (rule: anchors and aliases are not supported; write each value out)\n"
+
+
+# -- invalid configuration classes end to end: exit 2 naming key, value and rule, nothing written -------
+
+PRODUCTION_TEXT = (ROOT / "Pulumi.production.yaml").read_text()
+HF_TOKEN = "hf_" + "Zq8" * 12
+
+CONFIG_CASES = {
+    "production declaring staging": ("production", PRODUCTION_TEXT.replace("environment: production", "environment: staging"), "production", "stack 'production' is a production stack by its name, so its environment is 'production'"),
+    "a copy named production-copy": ("production-copy", PRODUCTION_TEXT.replace("environment: production", "environment: staging"), "production", "stack 'production-copy' is a production stack by its name"),
+    "a copy named prod": ("prod", PRODUCTION_TEXT, "production", "stack 'prod' must be named after its environment"),
+    "plaintext Hugging Face token": ("staging", STAGING_TEXT + f"  llm-platform:huggingFaceToken: {HF_TOKEN}\n", "staging", "`pulumi config set --secret llm-platform:huggingFaceToken <value>`"),
+    "token in extra args": ("staging", STAGING_TEXT.replace("        maxNumSeqs: 64\n", f"        maxNumSeqs: 64\n        extraArgs: [--hf-token, {HF_TOKEN}]\n"), "staging", "holds a Hugging Face token in plaintext"),
+    "-tp in extra args": ("staging", STAGING_TEXT.replace("        maxNumSeqs: 64\n", "        maxNumSeqs: 64\n        extraArgs: [-tp, '2']\n"), "staging", "'-tp' is -tp, short for --tensor-parallel-size"),
+    "trust remote code without opt-in": ("staging", STAGING_TEXT.replace("        maxNumSeqs: 64\n", "        maxNumSeqs: 64\n        extraArgs: [--trust-remote-code]\n"), "staging", "engine.trustRemoteCode is true"),
+    "spot-only production GPU pools": ("production", PRODUCTION_TEXT.replace("capacityTypes: [on-demand]\n      maxGpus: 2\n      weight: 100", "capacityTypes: [spot]\n      maxGpus: 2\n      weight: 100").replace("capacityTypes: [spot, on-demand]\n      maxGpus: 2\n      weight: 10", "capacityTypes: [spot]\n      maxGpus: 2\n      weight: 10"), "production", "production keeps an on-demand path for pool group a10g"),
+    "a pool that can launch nothing": ("staging", STAGING_TEXT.replace("instanceTypes: [g6.xlarge, g6.2xlarge]", "instanceTypes: [g6.12xlarge]"), "staging", "no instance type of the pool fits"),
+    "minimum replicas past the pool": ("staging", STAGING_TEXT.replace("      minReplicas: 1\n      maxReplicas: 2\n", "      minReplicas: 2\n      maxReplicas: 2\n      gpusPerReplica: 1\n").replace("maxGpus: 2", "maxGpus: 1"), "staging", "keep 2 GPUs busy at their minReplicas x gpusPerReplica, more than the 1 GPUs (maxGpus)"),
+    "an AWS tag value AWS refuses": ("staging", STAGING_TEXT.replace("owner: ml-infra", "owner: 'ml;infra'"), "staging", "llm-platform:tags.owner"),
+    "azCount past the region": ("staging", STAGING_TEXT.replace("azCount: 3", "azCount: 5"), "staging", "region us-west-2 has 4 availability zones"),
+}
+
+
+@pytest.mark.parametrize("name", CONFIG_CASES)
+def test_an_invalid_configuration_exits_2_and_writes_nothing(tmp_path, capsys, name):
+    stack, text, policies, expected = CONFIG_CASES[name]
+    for entry in ("__main__.py", "llm_platform", "policies", "tools"):
+        (tmp_path / entry).symlink_to(ROOT / entry)
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
+    status = preview_main([stack, "--out", str(tmp_path / "build"), "--root", str(tmp_path), "--policy-config", str(ROOT / "policies" / "config" / f"{policies}.json")])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.startswith("error: invalid stack configuration:\n") and expected in err, err
+    assert HF_TOKEN not in err and "Traceback" not in err
+    assert not (tmp_path / "build").exists()
