@@ -99,6 +99,15 @@ def bounded_name(name: str, limit: int) -> str:
     return f"{name[: limit - len(digest) - 1].rstrip('-')}-{digest}"
 
 
+# IAM role names are 1-64 characters (botocore 1.44.5 iam CreateRole `RoleName`).
+IAM_ROLE_NAME_LIMIT = 64
+
+
+def model_role_name(cluster_name: str, model: str) -> str:
+    """The IAM role a model's pods assume on EKS (read access to its weights), bounded to IAM's limit."""
+    return bounded_name(f"{cluster_name}-model-{model}", IAM_ROLE_NAME_LIMIT)
+
+
 def weights_bucket_name(cluster_name: str, owner: str) -> str:
     """The stack's weights bucket: `<cluster>-weights-<owner>`, the owner being the AWS account id or the
     Google Cloud project id, which makes it globally unique. Deterministic, so `make stage-model` finds it

@@ -42,7 +42,7 @@ def manifests(out: Path, kind: str) -> list[dict]:
 
 
 def test_the_examples_are_the_documented_ones():
-    assert EXAMPLES == ["llama-70b-aws", "llama-70b-gcp", "minimal-aws"]
+    assert EXAMPLES == ["staging-llama-70b-aws", "staging-llama-70b-gcp", "staging-minimal-aws"]
     readme = (ROOT / "README.md").read_text()
     for name in EXAMPLES:
         assert f"examples/{name}" in readme
@@ -59,7 +59,7 @@ def test_example_previews_within_its_budget(previews, name):
 
 
 def test_minimal_example_is_one_l4(previews):
-    _, plan, out = previews["minimal-aws"]
+    _, plan, out = previews["staging-minimal-aws"]
     (gpu_pool,) = [p for p in manifests(out, "NodePool") if p["metadata"]["name"] == "gpu-l4"]
     types = next(r for r in gpu_pool["spec"]["template"]["spec"]["requirements"] if r["key"] == "node.kubernetes.io/instance-type")
     assert types["values"] == ["g6.xlarge"]
@@ -74,7 +74,7 @@ def _vllm_args(out: Path) -> list[str]:
     return [str(a) for a in container.get("command", []) + container.get("args", [])], container
 
 
-@pytest.mark.parametrize("name, accelerator", [("llama-70b-aws", "p4d.24xlarge"), ("llama-70b-gcp", "a2-highgpu-8g")])
+@pytest.mark.parametrize("name, accelerator", [("staging-llama-70b-aws", "p4d.24xlarge"), ("staging-llama-70b-gcp", "a2-highgpu-8g")])
 def test_70b_example_runs_tensor_parallel_8_on_one_node(previews, name, accelerator):
     _, plan, out = previews[name]
     args, container = _vllm_args(out)
@@ -87,7 +87,7 @@ def test_70b_example_runs_tensor_parallel_8_on_one_node(previews, name, accelera
 
 
 def test_70b_aws_pool_is_one_on_demand_p4d(previews):
-    _, _, out = previews["llama-70b-aws"]
+    _, _, out = previews["staging-llama-70b-aws"]
     (pool,) = [p for p in manifests(out, "NodePool") if p["metadata"]["name"] == "gpu-a100"]
     requirements = {r["key"]: r["values"] for r in pool["spec"]["template"]["spec"]["requirements"]}
     assert requirements["node.kubernetes.io/instance-type"] == ["p4d.24xlarge"]
@@ -96,7 +96,7 @@ def test_70b_aws_pool_is_one_on_demand_p4d(previews):
 
 
 def test_70b_gcp_pool_is_one_on_demand_a2_highgpu_8g(previews):
-    _, plan, _ = previews["llama-70b-gcp"]
+    _, plan, _ = previews["staging-llama-70b-gcp"]
     (pool,) = [r for r in plan["resources"] if r["type"] == "gcp:container/nodePool:NodePool" and r["inputs"]["name"] == "gpu-a100"]
     node = pool["inputs"]["nodeConfig"]
     assert (node["machineType"], node["spot"], node["guestAccelerators"][0]["type"], node["guestAccelerators"][0]["count"]) == (
@@ -108,7 +108,7 @@ def test_70b_gcp_pool_is_one_on_demand_a2_highgpu_8g(previews):
     assert pool["inputs"]["autoscaling"]["totalMaxNodeCount"] == 1
 
 
-@pytest.mark.parametrize("name, quota", [("llama-70b-aws", {"L-417A185B": 96}), ("llama-70b-gcp", {"NVIDIA_A100_GPUS": 8})])
+@pytest.mark.parametrize("name, quota", [("staging-llama-70b-aws", {"L-417A185B": 96}), ("staging-llama-70b-gcp", {"NVIDIA_A100_GPUS": 8})])
 def test_70b_quota_ceiling_is_the_p_or_a100_quota(previews, name, quota):
     config = json.loads((ROOT / "examples" / name / "policy-config.json").read_text())["gpu-quota"]
     assert config.get("vcpuQuotas", config.get("gpuQuotas")) == quota
@@ -126,13 +126,13 @@ def test_70b_quota_ceiling_is_the_p_or_a100_quota(previews, name, quota):
 
 
 def test_a_model_needing_more_than_one_node_is_refused(tmp_path):
-    document = yaml.safe_load((ROOT / "examples" / "llama-70b-aws" / "Pulumi.llama-70b-aws.yaml").read_text())
+    document = yaml.safe_load((ROOT / "examples" / "staging-llama-70b-aws" / "Pulumi.staging-llama-70b-aws.yaml").read_text())
     # On 4-GPU nodes (g5.12xlarge) a tensor-parallel-8 replica would span two nodes: refused, not served.
     document["config"]["llm-platform:gpuPools"][0].update(instanceTypes=["g5.12xlarge"], maxGpus=8)
     example = tmp_path / "too-big"
     example.mkdir()
     (example / "Pulumi.too-big.yaml").write_text(yaml.safe_dump(document))
-    (example / "policy-config.json").write_text((ROOT / "examples" / "llama-70b-aws" / "policy-config.json").read_text())
+    (example / "policy-config.json").write_text((ROOT / "examples" / "staging-llama-70b-aws" / "policy-config.json").read_text())
     result = subprocess.run([sys.executable, "-m", "tools.preview", str(example), "--out", str(tmp_path / "build")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     assert "llm-platform:models[0].gpusPerReplica: 8 is invalid" in result.stderr
@@ -153,10 +153,10 @@ def _seoul_variant(tmp_path: Path, example: str, changes: dict) -> Path:
 
 
 def test_a_seoul_stack_previews_on_aws(tmp_path):
-    aws = yaml.safe_load((ROOT / "examples" / "minimal-aws" / "Pulumi.minimal-aws.yaml").read_text())["config"]["llm-platform:aws"]
+    aws = yaml.safe_load((ROOT / "examples" / "staging-minimal-aws" / "Pulumi.staging-minimal-aws.yaml").read_text())["config"]["llm-platform:aws"]
     aws["systemPool"]["instanceTypes"] = ["m6i.xlarge"]
     pools = [{"name": "l4", "instanceTypes": ["g5.xlarge"], "capacityTypes": ["spot", "on-demand"], "maxGpus": 1}]
-    target = _seoul_variant(tmp_path, "minimal-aws", {"llm-platform:region": "ap-northeast-2", "llm-platform:aws": aws, "llm-platform:gpuPools": pools})
+    target = _seoul_variant(tmp_path, "staging-minimal-aws", {"llm-platform:region": "ap-northeast-2", "llm-platform:aws": aws, "llm-platform:gpuPools": pools})
     result, plan = preview(target, tmp_path / "build")
     assert result.returncode == 0, result.stderr
     assert plan["outputs"]["region"] == "ap-northeast-2"
@@ -165,12 +165,12 @@ def test_a_seoul_stack_previews_on_aws(tmp_path):
 
 
 def test_a_seoul_stack_previews_on_gcp(tmp_path):
-    source = yaml.safe_load((ROOT / "examples" / "llama-70b-gcp" / "Pulumi.llama-70b-gcp.yaml").read_text())["config"]
+    source = yaml.safe_load((ROOT / "examples" / "staging-llama-70b-gcp" / "Pulumi.staging-llama-70b-gcp.yaml").read_text())["config"]
     gcp, pools = source["llm-platform:gcp"], source["llm-platform:gpuPools"]
     gcp["cluster"]["nodeZones"] = ["asia-northeast3-a", "asia-northeast3-b", "asia-northeast3-c"]
     # The catalog's zones for a2-highgpu in asia-northeast3.
     pools[0]["zones"] = ["asia-northeast3-a", "asia-northeast3-b"]
-    target = _seoul_variant(tmp_path, "llama-70b-gcp", {"llm-platform:region": "asia-northeast3", "llm-platform:gcp": gcp, "llm-platform:gpuPools": pools})
+    target = _seoul_variant(tmp_path, "staging-llama-70b-gcp", {"llm-platform:region": "asia-northeast3", "llm-platform:gcp": gcp, "llm-platform:gpuPools": pools})
     result, plan = preview(target, tmp_path / "build")
     assert result.returncode == 0, result.stderr
     (pool,) = [r for r in plan["resources"] if r["type"] == "gcp:container/nodePool:NodePool" and r["inputs"]["name"] == "gpu-a100"]

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import yaml
 
+from llm_platform.config.stack_file import StackFileError, read_stack_file
 from llm_platform_policy.core import Finding, Resource
 from llm_platform_policy.cost import CostReport, monthly_ceiling
 from llm_platform_policy.kube import HELM_RELEASE
@@ -36,9 +37,6 @@ YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 PROJECT = "llm-platform"
 SECRET = "[secret]"
-# Placeholder handed to the program for a `secure:` config value: the offline preview cannot decrypt
-# it, and the value only ever reaches the plan as "[secret]".
-SECRET_PLACEHOLDER = "offline-preview-secret-value"
 
 _SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
@@ -65,30 +63,13 @@ def _mask(value: Any) -> Any:
 
 
 def load_stack_file(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
-    """Read `Pulumi.<stack>.yaml` into the flat string config Pulumi hands a program, plus the secret keys."""
+    """Read `Pulumi.<stack>.yaml` into the flat string config Pulumi hands a program, plus the secret keys.
+    Raises `FileNotFoundError` for a stack without a file, `StackFileError` for a file that cannot be read."""
     path = root / f"Pulumi.{stack}.yaml"
     if not path.exists():
         known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in root.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {path.name}; stacks: {', '.join(known)}")
-    document = yaml.load(path.read_text(), Loader=YAML_LOADER) or {}
-    config, secret_keys = {}, []
-    for key, value in (document.get("config") or {}).items():
-        # Pulumi marks a whole top-level key secret when any value inside it is `secure:`.
-        plain = _placeholder_secrets(value)
-        if plain != value:
-            secret_keys.append(key)
-        config[key] = plain if isinstance(plain, str) else json.dumps(plain)
-    return config, secret_keys
-
-
-def _placeholder_secrets(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"secure"}:
-            return SECRET_PLACEHOLDER
-        return {key: _placeholder_secrets(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_placeholder_secrets(item) for item in value]
-    return value
+    return read_stack_file(path)
 
 
 @dataclass
@@ -358,7 +339,7 @@ def write_outputs(plan: Plan, out_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("stack", help="a stack name (Pulumi.<stack>.yaml), or an example folder such as examples/minimal-aws")
+    parser.add_argument("stack", help="a stack name (Pulumi.<stack>.yaml), or an example folder such as examples/staging-minimal-aws")
     parser.add_argument("--out", type=Path, default=ROOT / "build")
     parser.add_argument("--root", type=Path, default=ROOT, help="project directory holding __main__.py and the stack files")
     parser.add_argument("--policy-config", type=Path, help="policy pack config (default: <root>/policies/config/<stack>.json)")
@@ -378,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         stack_file = load_stack_file(stack, stack_dir)
         pack_config = load_config(policy_config)
         plan = run_program(stack, root, stack_file=stack_file)
-    except (FileNotFoundError, PolicyConfigError) as exc:
+    except (FileNotFoundError, StackFileError, PolicyConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:

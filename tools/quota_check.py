@@ -37,6 +37,7 @@ from typing import Any, Iterable
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from llm_platform.config.stack_file import StackFileError
 from llm_platform_policy import catalog, gke, kube, quota
 from llm_platform_policy.cost import stack_cloud, stack_region
 from llm_platform_policy.pack import BY_NAME, settings
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         limits = stack_limits(args.stack)
-    except (FileNotFoundError, PolicyConfigError) as exc:
+    except (FileNotFoundError, StackFileError, PolicyConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except SystemExit as exc:

@@ -497,11 +497,12 @@ def resolve_from_stack(args: argparse.Namespace) -> None:
     """Fill bucket, region, source and revision from the stack file's entry for the model."""
     from llm_platform.config import ConfigError as StackConfigError
     from llm_platform.config import decode_flat_config, parse
+    from llm_platform.config.stack_file import StackFileError
     from tools.preview import load_stack_file
 
     try:
-        config = parse(decode_flat_config(load_stack_file(args.stack)[0]))
-    except (FileNotFoundError, StackConfigError) as error:
+        config = parse(decode_flat_config(load_stack_file(args.stack)[0]), stack=args.stack)
+    except (FileNotFoundError, StackFileError, StackConfigError) as error:
         raise StageError(str(error)) from None
     model = next((m for m in config.models if m.name == args.model), None)
     if model is None:

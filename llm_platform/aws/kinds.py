@@ -2,6 +2,7 @@
 `pulumi_eks` 4.4.0 register them (see `llm_platform.resources`): type token, the outputs the base reads,
 the aliases the SDK adds."""
 
+from llm_platform import contract
 from llm_platform.resources import Kind
 
 # pulumi-eks 4.4.0's Cluster: a multi-language component whose provider builds the EKS cluster, its IAM
@@ -48,8 +49,8 @@ S3_LIFECYCLE = Kind(
 )
 S3_BUCKET_POLICY = Kind("aws:s3/bucketPolicy:BucketPolicy")
 
-# Name length limits the AWS APIs enforce (botocore 1.44.5 service models: iam CreateRole `RoleName`,
-# events PutRule `Name`, both 1-64); names built from the cluster and a model or rule are bounded to them
-# with `contract.bounded_name`.
-IAM_ROLE_NAME_LIMIT = 64
+# Name length limits the AWS APIs enforce (botocore 1.44.5 service models: events PutRule `Name`, 1-64;
+# IAM role names are the contract's, which the stack configuration checks too); names built from the
+# cluster and a model or rule are bounded to them with `contract.bounded_name`.
+IAM_ROLE_NAME_LIMIT = contract.IAM_ROLE_NAME_LIMIT
 EVENT_RULE_NAME_LIMIT = 64

@@ -19,6 +19,7 @@ from llm_platform.contract import (
     NONCURRENT_WEIGHTS_DAYS,
     SERVING_NAMESPACE,
     S3Location,
+    model_role_name,
     model_service_account,
     weights_bucket_name,
     weights_location,
@@ -130,7 +131,7 @@ class ModelStore(pulumi.ComponentResource):
         for model in args.models:
             role = irsa_role(
                 f"{name}-{model.name}",
-                role_name=f"{args.cluster_name}-model-{model.name}",
+                role_name=model_role_name(args.cluster_name, model.name),
                 oidc_provider_arn=args.oidc_provider_arn,
                 oidc_issuer=args.oidc_issuer,
                 namespace=SERVING_NAMESPACE,

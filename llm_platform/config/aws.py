@@ -13,9 +13,10 @@ from pydantic import AfterValidator, Field, field_validator
 from llm_platform import pins
 from llm_platform.config.base import CapacityType, ConfigModel, Duration, StrictNetwork, catalog_types, plain, unique
 from llm_platform.config.pools import GpuPoolBase
-from llm_platform.config.stack import StackBase
+from llm_platform.config.stack import StackBase, distinct_names
+from llm_platform.config.tags import aws_tag_violations
 from llm_platform.config.violations import Rules, Violation
-from llm_platform.contract import S3Location
+from llm_platform.contract import S3Location, model_role_name
 from llm_platform_policy import catalog, cidrs, logs
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API reference).
@@ -25,6 +26,10 @@ IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+
 # EKS control-plane log types that security reviews need at the least (the policy pack's default).
 REQUIRED_LOG_TYPES = tuple(logs.REQUIRED_LOG_TYPES)
 CRON_FIELDS = 5
+# Availability Zones of each region the catalog prices (AWS "AWS Availability Zones": the AZ IDs per
+# Region, use1-az1..az6, use2-az1..az3, usw2-az1..az4, euw1-az1..az3, apne2-az1..az4). A test holds this to
+# the catalog's regions.
+REGION_ZONES = {"us-east-1": 6, "us-east-2": 3, "us-west-2": 4, "eu-west-1": 3, "ap-northeast-2": 4}
 
 
 class FlowLogsConfig(ConfigModel):
@@ -266,6 +271,11 @@ class AwsStackConfig(StackBase):
         yield from self.unpriced_types("aws.systemPool.instanceTypes", [catalog.aws_instance_type(name) for name in self.aws.system_pool.instance_types])
         for index, pool in enumerate(self.gpu_pools):
             yield from self.unpriced_types(f"gpuPools[{index}].instanceTypes", pool.sizes())
+        yield from aws_tag_violations(self.tags)
+        zones = REGION_ZONES[self.region]
+        if self.aws.network.az_count > zones:
+            yield Violation("aws.network.azCount", self.aws.network.az_count, f"region {self.region} has {zones} availability zones")
+        yield from distinct_names("IAM role", {model.name: model_role_name(self.cluster_name, model.name) for model in self.models})
         if self.environment != "production":
             return
         aws = self.aws

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from llm_platform.config.base import SECRET, SECRET_VALUE, CapacityType, ConfigModel, Email, PrivateNetwork, StrictNetwork, catalog_types, plain, unique
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.stack import StackBase
+from llm_platform.config.tags import gcp_label_violations
 from llm_platform.config.violations import Rules, Violation
 from llm_platform.contract import GCSLocation, gpu_node_pool_name, weights_bucket_name
 from llm_platform_policy import catalog, cidrs
@@ -22,10 +23,9 @@ from llm_platform_policy import catalog, cidrs
 GCP_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 # Cloud Billing account ids, e.g. 012345-6789AB-CDEF01 (Cloud Billing API `billingAccounts` reference).
 BILLING_ACCOUNT_ID = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
-# Google Cloud label keys and values: lowercase letters, digits, '_' and '-', at most 63 characters;
-# keys start with a letter (Resource Manager "Labels" requirements).
-GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+# The zones of each region the catalog prices (Compute Engine "Regions and zones": us-central1-a/b/c/f,
+# europe-west4-a/b/c, asia-northeast3-a/b/c). A test holds this to the catalog's regions.
+REGION_ZONES = {"us-central1": "abcf", "europe-west4": "abc", "asia-northeast3": "abc"}
 # Cloud Storage bucket names (without dots) are at most 63 characters.
 GCS_BUCKET_MAX_LENGTH = 63
 
@@ -301,11 +301,7 @@ class GcpStackConfig(StackBase):
             )
         elif problem := GCSLocation.bucket_problem(bucket):
             yield Violation("clusterName", self.cluster_name, f"names the weights bucket, and {problem}")
-        for key in sorted(self.tags):
-            if not GCP_LABEL_KEY.match(key) or not GCP_LABEL_VALUE.match(self.tags[key]):
-                yield Violation(
-                    f"tags.{key}", self.tags[key], "Google Cloud labels are lowercase letters, digits, '_' and '-' (keys start with a letter), at most 63 characters"
-                )
+        yield from gcp_label_violations(self.tags)
         yield from self.unpriced_types("gcp.systemPool.machineType", [catalog.gcp_machine_type(gcp.system_pool.machine_type)])
         yield from self._zones_outside_region("gcp.cluster.nodeZones", gcp.cluster.node_zones)
         for index, pool in enumerate(self.gpu_pools):
@@ -326,9 +322,10 @@ class GcpStackConfig(StackBase):
         yield from self._zones_outside_region(f"{key}.zones", pool.zones)
 
     def _zones_outside_region(self, key: str, zones: list[str] | None) -> Rules:
+        known = [f"{self.region}-{letter}" for letter in REGION_ZONES[self.region]]
         for zone in zones or []:
-            if not zone.startswith(f"{self.region}-"):
-                yield Violation(key, zone, f"must be a zone of region {self.region}")
+            if zone not in known:
+                yield Violation(key, zone, f"must be a zone of region {self.region} ({', '.join(known)})")
 
     def _production_violations(self) -> Rules:
         gcp = self.gcp

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from typing import Annotated, Literal, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Callable, Literal, Sequence
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -42,16 +43,22 @@ class EngineConfig(ConfigModel):
     max_num_batched_tokens: Annotated[int, Field(ge=256)] | None = None
     """`--max-num-batched-tokens`; vLLM's default when absent."""
 
+    trust_remote_code: bool = False
+    """`--trust-remote-code`: let vLLM run the Python code a model repository ships (custom architectures).
+    That code runs with the pod's access (its weights role, its API key): set this only for a model whose
+    repository and revision you have reviewed. The only way to pass the flag; `extraArgs` cannot."""
+
     extra_args: list[str] = Field(default_factory=list)
-    """Further `vllm serve` flags, passed verbatim after the ones above."""
+    """Further `vllm serve` flags, passed verbatim after the ones above. Flags the platform sets (those
+    above, the model path, port and served name) cannot be set again, in any spelling vLLM accepts;
+    flags that load code or weaken the server's access control are refused (see `RISKY_FLAGS`)."""
 
     @field_validator("extra_args")
     @classmethod
     def _not_managed(cls, args: list[str]) -> list[str]:
-        managed = {"--model", "--port", "--host", "--api-key", "--served-model-name", "--tensor-parallel-size"}
-        clash = [arg for arg in args if arg.split("=")[0] in managed]
-        if clash:
-            raise ValueError(f"{clash} are set by the platform")
+        problems = [problem for arg in args if (problem := extra_arg_problem(arg))]
+        if problems:
+            raise ValueError("; ".join(problems))
         return args
 
 
@@ -215,6 +222,21 @@ def model_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase]
         yield from _fit_violations(key, model, group, model.pool_group, model.max_replicas)
         if model.burst:
             yield from _burst_violations(key, model, model.burst, pools, group, groups)
+    yield from _minimum_replica_violations(models, pools)
+
+
+def _minimum_replica_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase]) -> Rules:
+    """The replicas every model keeps running fit the GPUs of its pool group together; otherwise some stay
+    Pending for good."""
+    for group in sorted({pool.pool_group for pool in pools}):
+        gpus = sum(pool.max_gpus for pool in pools if pool.pool_group == group)
+        needs = {model.name: model.min_replicas * model.gpus_per_replica for model in models if model.pool_group == group}
+        if sum(needs.values()) > gpus:
+            yield Violation(
+                "models",
+                needs,
+                f"the models on pool group {group} keep {sum(needs.values())} GPUs busy at their minReplicas x gpusPerReplica, more than the {gpus} GPUs (maxGpus) of the group",
+            )
 
 
 def _offers(pools: Sequence[GpuPoolBase], capacity_type: str) -> bool:
@@ -280,3 +302,114 @@ def _fit_violations(key: str, model: ModelConfig, pools: list[GpuPoolBase], pool
             f"must fit the smallest instance of pool group {pool_group} ({smallest.name}: {smallest.vcpus} vCPU, "
             f"{smallest.memory_gib:g} GiB) after system reserves: at most {smallest.vcpus * 0.85:g} vCPU and {smallest.memory_gib * 0.8:g} GiB",
         )
+
+
+# -- the vLLM command line ------------------------------------------------------------------------------
+# Flags as the pinned vLLM (llm_platform/pins.py VLLM_IMAGE, v0.31.0) parses them: `vllm serve` uses
+# FlexibleArgumentParser (vllm/utils/argparse_utils.py), which reads `--a_b` as `--a-b`, `--a.b` as a key
+# of `--a`'s JSON value, and moves `--model <m>` to the positional model argument; argparse's defaults
+# also accept any unambiguous prefix of a long flag (`--tensor-parallel`) and boolean fields have a
+# `--no-` form (BooleanOptionalAction, vllm/engine/arg_utils.py). Short aliases are defined next to the
+# flags in vllm/engine/arg_utils.py: `-tp` for `--tensor-parallel-size` is the only one of a flag set here.
+
+
+@dataclass(frozen=True)
+class PlatformFlag:
+    flag: str
+    value: Callable[[ModelConfig, int], str | bool | None]
+    """The flag's value for a model and the server port: text, True (the bare flag), False (its `--no-`
+    form), or None (not passed)."""
+    source: str
+    """The key that sets it, for messages."""
+
+
+# Every flag the platform passes, in the order it passes them (after the model path): `vllm_args` builds
+# the command line from this table, and `extraArgs` may not set any of them again.
+PLATFORM_FLAGS = (
+    PlatformFlag("--served-model-name", lambda model, port: model.name, "models[].name"),
+    PlatformFlag("--port", lambda model, port: str(port), "the platform's Service port"),
+    PlatformFlag("--tensor-parallel-size", lambda model, port: str(model.gpus_per_replica), "models[].gpusPerReplica"),
+    PlatformFlag("--max-model-len", lambda model, port: str(model.engine.max_model_len), "engine.maxModelLen"),
+    PlatformFlag("--gpu-memory-utilization", lambda model, port: f"{model.engine.gpu_memory_utilization:g}", "engine.gpuMemoryUtilization"),
+    PlatformFlag("--max-num-seqs", lambda model, port: str(model.engine.max_num_seqs), "engine.maxNumSeqs"),
+    PlatformFlag("--enable-prefix-caching", lambda model, port: model.engine.prefix_caching, "engine.prefixCaching"),
+    PlatformFlag("--enable-chunked-prefill", lambda model, port: model.engine.chunked_prefill, "engine.chunkedPrefill"),
+    PlatformFlag("--uvicorn-log-level", lambda model, port: "warning", "the platform (warnings only: requests are not logged)"),
+    PlatformFlag("--max-num-batched-tokens", lambda model, port: str(model.engine.max_num_batched_tokens) if model.engine.max_num_batched_tokens else None, "engine.maxNumBatchedTokens"),
+    PlatformFlag("--trust-remote-code", lambda model, port: True if model.engine.trust_remote_code else None, "engine.trustRemoteCode"),
+)
+# The positional model path is the platform's too; `--model` is another spelling of it.
+MODEL_FLAG = PlatformFlag("--model", lambda model, port: None, "the platform (the weights it fetched)")
+SHORT_ALIASES = {"-tp": "--tensor-parallel-size"}
+# Flags of vLLM v0.31.0 that load code by name, let requests reach the server's files, or replace what
+# keeps the API private: refused in `extraArgs` whatever their value.
+RISKY_FLAGS = {
+    "--middleware": "imports Python by name into the API server",
+    "--tool-parser-plugin": "imports a Python file into the API server",
+    "--reasoning-parser-plugin": "imports a Python file into the engine",
+    "--io-processor-plugin": "loads a plugin by name",
+    "--logits-processors": "imports classes by name into the engine",
+    "--worker-cls": "imports a class by name into every GPU worker",
+    "--worker-extension-cls": "imports a class by name into every GPU worker",
+    "--scheduler-cls": "imports a class by name into the engine",
+    "--distributed-executor-backend": "accepts a class by import path",
+    "--allowed-local-media-path": "lets API requests read files of the server",
+    "--trust-request-chat-template": "renders chat templates sent by clients",
+    "--api-key": "replaces the API key the platform generates (VLLM_API_KEY)",
+    "--hf-token": "puts a credential on the command line; use llm-platform:huggingFaceToken",
+    "--download-dir": "the platform fetches the weights itself, and the pods run offline",
+    "--host": "the platform's Service and probes reach the server on its port",
+    "--uds": "the platform's Service and probes reach the server on its port",
+    "--config": "reads further flags from a file, past these checks",
+}
+
+
+def vllm_args(model: ModelConfig, *, model_dir: str, port: int) -> list[str]:
+    """The `vllm serve` arguments of a model: its weights directory, the PLATFORM_FLAGS, then `extraArgs`."""
+    args = [model_dir]
+    for entry in PLATFORM_FLAGS:
+        value = entry.value(model, port)
+        if value is True:
+            args.append(entry.flag)
+        elif value is False:
+            args.append(f"--no-{entry.flag[2:]}")
+        elif value is not None:
+            args += [entry.flag, value]
+    return args + list(model.engine.extra_args)
+
+
+def _owned_flags() -> dict[str, str]:
+    """Every long spelling of a flag the platform owns (with its `--no-` form), and why it is owned."""
+    owned = {}
+    for entry in (*PLATFORM_FLAGS, MODEL_FLAG):
+        reason = f"is set by the platform from {entry.source}"
+        if entry.flag == "--trust-remote-code":
+            reason = "is passed by the platform when engine.trustRemoteCode is true (an explicit opt-in to run the model repository's code)"
+        owned[entry.flag] = owned[f"--no-{entry.flag[2:]}"] = reason
+    for flag, reason in RISKY_FLAGS.items():
+        owned[flag] = owned[f"--no-{flag[2:]}"] = f"is refused: it {reason}"
+    return owned
+
+
+OWNED_FLAGS = _owned_flags()
+
+
+def extra_arg_problem(arg: str) -> str | None:
+    """Why `arg` (one `extraArgs` entry) may not be passed, or None. A value (no leading '-') passes."""
+    if arg.startswith("--"):
+        # Everything before '=' and before a '.' (a JSON key), underscores read as dashes, as vLLM does.
+        name = "--" + arg[2:].split("=", 1)[0].split(".", 1)[0].replace("_", "-")
+        if name in OWNED_FLAGS:
+            return f"'{arg}' {OWNED_FLAGS[name]}"
+        # argparse takes an unambiguous prefix of a long flag for the flag itself.
+        prefixed = sorted(flag for flag in OWNED_FLAGS if len(name) > 2 and flag.startswith(name))
+        if prefixed:
+            return f"'{arg}' abbreviates {prefixed[0]}, which {OWNED_FLAGS[prefixed[0]]}"
+        return None
+    if arg.startswith("-") and len(arg) > 1 and not arg[1].isdigit():
+        name = arg.split("=", 1)[0]
+        for alias, flag in SHORT_ALIASES.items():
+            # `-tp`, `-tp=2`, `-tp2` and argparse's prefix `-t` all reach the flag.
+            if name.startswith(alias) or alias.startswith(name):
+                return f"'{arg}' is {alias}, short for {flag}, which {OWNED_FLAGS[flag]}"
+    return None

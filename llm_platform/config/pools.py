@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Annotated
+from typing import Annotated, Sequence
 
 from pydantic import AfterValidator, Field
 
-from llm_platform.config.base import CapacityType, ConfigModel, Name, unique
+from llm_platform.config.base import CapacityType, ConfigModel, Name, plain, unique
+from llm_platform.config.violations import Rules, Violation
 from llm_platform_policy import catalog
 
 
@@ -39,3 +40,27 @@ class GpuPoolBase(ConfigModel):
     @abstractmethod
     def sizes(self) -> list[catalog.InstanceType]:
         """The instance types the pool may launch, from the catalog."""
+
+
+def pool_violations(pools: Sequence[GpuPoolBase], *, production: bool) -> Rules:
+    """Every pool can launch a node within its `maxGpus`; in production every pool group keeps an
+    on-demand path, so that a spot shortage or a wave of interruptions cannot take a model down."""
+    for index, pool in enumerate(pools):
+        smallest = min(pool.sizes(), key=lambda size: size.gpus)
+        if smallest.gpus > pool.max_gpus:
+            yield Violation(
+                f"gpuPools[{index}].maxGpus",
+                pool.max_gpus,
+                f"no instance type of the pool fits: the smallest, {smallest.name}, has {smallest.gpus} GPUs, so no node could ever be launched",
+            )
+    if not production:
+        return
+    for group in sorted({pool.pool_group for pool in pools}):
+        members = [(index, pool) for index, pool in enumerate(pools) if pool.pool_group == group]
+        if not any("on-demand" in pool.capacity_types for _, pool in members):
+            index, pool = members[0]
+            yield Violation(
+                f"gpuPools[{index}].capacityTypes",
+                plain(pool.capacity_types),
+                f"production keeps an on-demand path for pool group {group}: add on-demand to a pool of the group, or an on-demand pool to it",
+            )

@@ -47,7 +47,7 @@ class ConfigError(Exception):
 
 
 def render(violation: Violation) -> str:
-    key = f"{NAMESPACE}:{violation.key}"
+    key = violation.key if violation.full_key else f"{NAMESPACE}:{violation.key}"
     if violation.unknown_key:
         return f"{key}: unknown key (rule: {violation.rule})"
     value = "(not set)" if violation.value is NOT_SET else json.dumps(violation.value, default=str)

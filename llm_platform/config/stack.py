@@ -3,8 +3,9 @@ and `gcp.GcpStackConfig` add their cloud's keys and rules; `cloud` tells them ap
 
 from __future__ import annotations
 
+import re
 from abc import abstractmethod
-from typing import ClassVar, Literal, Sequence
+from typing import ClassVar, Literal, Sequence, get_args
 
 from pydantic import Field, field_validator
 
@@ -13,7 +14,7 @@ from llm_platform.config.budget import BudgetConfig
 from llm_platform.config.gateway import GatewayConfig
 from llm_platform.config.models import ModelConfig, model_violations
 from llm_platform.config.observability import ObservabilityConfig
-from llm_platform.config.pools import GpuPoolBase
+from llm_platform.config.pools import GpuPoolBase, pool_violations
 from llm_platform.config.violations import Rules, Violation
 from llm_platform_policy.catalog import InstanceType
 from llm_platform_policy.guardrails import REQUIRED_TAGS
@@ -22,12 +23,47 @@ from llm_platform_policy.guardrails import REQUIRED_TAGS
 # redefine them.
 RESERVED_TAG_KEYS = tuple(REQUIRED_TAGS)
 
+Environment = Literal["dev", "staging", "production"]
+ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
+
+
+def stack_environment(stack: str) -> str | None:
+    """The environment a Pulumi stack's name gives: its leading word (`staging`, `staging-gcp` and
+    `staging.eu` are staging; `production` and `production-eu` production), or None when the name does not
+    start with one (`prod`, `test`). An `org/project/stack` name counts by its last part."""
+    word = re.split(r"[-_.]", stack.rsplit("/", 1)[-1], maxsplit=1)[0]
+    return word if word in ENVIRONMENTS else None
+
+
+def stack_environment_violations(environment: str, stack: str) -> list[Violation]:
+    """The stack decides the environment: a stack file copied to another stack keeps the rules of the
+    stack it now runs in, whatever `environment` it declares."""
+    expected = stack_environment(stack)
+    if expected is None:
+        return [Violation("environment", environment, f"stack '{stack}' must be named after its environment: its name starts with one of {', '.join(ENVIRONMENTS)} (e.g. '{environment}' or '{environment}-eu')")]
+    if expected != environment:
+        return [Violation("environment", environment, f"stack '{stack}' is a {expected} stack by its name, so its environment is '{expected}'")]
+    return []
+
+
+def distinct_names(kind: str, names: dict[str, str]) -> Rules:
+    """Cloud names derived from each model's name (`names`, by model) stay distinct after they are cut to
+    the cloud's length limit; two models on one name would share its access."""
+    first: dict[str, str] = {}
+    for model, name in names.items():
+        if name in first:
+            yield Violation("models", [first[name], model], f"models {first[name]} and {model} would share the {kind} name {name} (cut to the cloud's limit): rename one")
+        else:
+            first[name] = model
+
 
 class StackBase(ConfigModel):
     """Everything one stack (environment) configures, read from `llm-platform:*` config keys."""
 
-    environment: Literal["dev", "staging", "production"]
-    """Environment tier. `production` switches on the stricter rules (HA NAT, flow logs, pinned AMIs, ...)."""
+    environment: Environment
+    """Environment tier. `production` switches on the stricter rules (HA NAT, flow logs, pinned AMIs, ...).
+    Must be the environment the stack's name starts with (`staging`, `staging-gcp`: staging; `production`,
+    `production-eu`: production): a stack file copied to another stack cannot keep a laxer environment."""
 
     cloud: str
     """`aws` (EKS with Karpenter) or `gcp` (GKE Standard): the stack's cloud, which decides the other
@@ -102,6 +138,7 @@ class StackBase(ConfigModel):
         for duplicate in sorted({n for n in names if names.count(n) > 1}):
             yield Violation("gpuPools", duplicate, "pool names must be unique")
         production = self.environment == "production"
+        yield from pool_violations(self.gpu_pools, production=production)
         if production and self.observability.prometheus_storage_gib is None:
             yield Violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
         gateway = self.gateway

@@ -21,6 +21,8 @@ class Violation:
     """What the value breaks, in words."""
     unknown_key: bool = False
     """The key itself is not one the model knows (then `rule` lists the allowed keys)."""
+    full_key: bool = False
+    """`key` is a whole flat config key (`llm-platfrom:models`), not a path under the namespace."""
 
 
 Rules = Iterator[Violation]

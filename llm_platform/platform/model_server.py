@@ -13,6 +13,7 @@ import pulumi
 
 from llm_platform import pins
 from llm_platform.config import ModelConfig
+from llm_platform.config.models import vllm_args
 from llm_platform.contract import GATEWAY_LABEL, GPU_TOLERATION, MODEL_LABEL, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
 from llm_platform.kubernetes import KubernetesObject, secret_manifest
 from llm_platform.platform.monitoring import RELEASE as MONITORING_RELEASE
@@ -117,22 +118,7 @@ def secret(model: ModelConfig, suffix: str, data: dict) -> dict:
 
 
 def engine_args(model: ModelConfig) -> list[str]:
-    engine = model.engine
-    args = [
-        f"{CACHE_DIR}/{model.name}",
-        "--served-model-name", model.name,
-        "--port", str(PORT),
-        "--tensor-parallel-size", str(model.gpus_per_replica),
-        "--max-model-len", str(engine.max_model_len),
-        "--gpu-memory-utilization", f"{engine.gpu_memory_utilization:g}",
-        "--max-num-seqs", str(engine.max_num_seqs),
-        "--enable-prefix-caching" if engine.prefix_caching else "--no-enable-prefix-caching",
-        "--enable-chunked-prefill" if engine.chunked_prefill else "--no-enable-chunked-prefill",
-        "--uvicorn-log-level", "warning",
-    ]
-    if engine.max_num_batched_tokens:
-        args += ["--max-num-batched-tokens", str(engine.max_num_batched_tokens)]
-    return args + list(engine.extra_args)
+    return vllm_args(model, model_dir=f"{CACHE_DIR}/{model.name}", port=PORT)
 
 
 def _secret_env(name: str, secret_name: str, key: str) -> dict:

@@ -14,7 +14,9 @@ import pulumi
 import pytest
 import yaml
 
-from tools.preview import ROOT, SECRET, SECRET_PLACEHOLDER, load_stack_file, redact, run_under_mocks, write_outputs
+from llm_platform.config.stack_file import SECRET_PLACEHOLDER
+from tools.preview import ROOT, SECRET, load_stack_file, redact, run_under_mocks, write_outputs
+from tools.preview import main as preview_main
 
 STAGING_POLICIES = ROOT / "policies" / "config" / "staging.json"
 
@@ -143,10 +145,12 @@ def test_a_copy_of_production_that_declares_staging_is_held_to_production_rules(
     del aws["network"]["flowLogs"]
     aws["cluster"]["publicAccessCidrs"] = ["0.0.0.0/1", "128.0.0.0/1"]
     config["llm-platform:models"][0]["minReplicas"] = 1
-    root = project_with_stack("copy", config)
-    result = preview("copy", tmp_path / "build", root, "--policy-config", str(ROOT / "policies" / "config" / "production.json"))
+    # Named after the environment it declares, so the configuration accepts it: only the policy config
+    # it is previewed with knows it stands in for production.
+    root = project_with_stack("staging-copy", config)
+    result = preview("staging-copy", tmp_path / "build", root, "--policy-config", str(ROOT / "policies" / "config" / "production.json"))
     assert result.returncode == 1, result.stderr
-    violations = json.loads((tmp_path / "build" / "copy" / "plan.json").read_text())["policy"]["violations"]
+    violations = json.loads((tmp_path / "build" / "staging-copy" / "plan.json").read_text())["policy"]["violations"]
     mandatory = {v["policy"] for v in violations if v["enforcement"] == "mandatory"}
     assert mandatory == {"stack-environment", "production-high-availability", "vpc-flow-logs", "buckets-protected", "eks-endpoint-restricted"}
     assert any("declares environment 'staging'" in v["message"] and "its environment is 'production'" in v["message"] for v in violations)
@@ -159,3 +163,119 @@ def test_policies_of_one_config_name_one_environment(tmp_path):
     config["vpc-flow-logs"]["environment"] = "production"
     with pytest.raises(PolicyConfigError, match=r"environment: .*\"vpc-flow-logs\": \"production\".* disagree \(rule: one stack has one environment\)"):
         validate_config(config, "staging.json")
+
+
+# -- malformed stack files: exit 2, one line naming the file and the line, nothing written ---------------
+
+# A compliant stack file to mutate: the committed staging stack, as text.
+STAGING_TEXT = (ROOT / "Pulumi.staging.yaml").read_text()
+# The line of whatever is appended to it.
+END_LINE = STAGING_TEXT.count("\n") + 1
+
+
+def _bomb() -> str:
+    lines = ["config:", "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 12)]
+    return "\n".join(lines) + "\n"
+
+
+MALFORMED = {
+    "empty": (b"", 1, "is empty, not a mapping with a 'config:' section"),
+    "comments only": (b"# nothing here\n", 1, "is empty"),
+    "a list": (b"- config\n- x\n", 1, "is a YAML list, not a mapping"),
+    "a string": (b"config\n", 1, "is a YAML str, not a mapping"),
+    "bad YAML": (b"config:\n  llm-platform:region: [us-west-2\n", 3, "invalid YAML"),
+    "bad indentation": (b"config:\n  llm-platform:region: a\n    b: c\n", 3, "invalid YAML"),
+    "invalid UTF-8": (b"config:\n  llm-platform:region: us-west-2\n  llm-platform:clusterName: \xff\xfe\n", 3, "byte 0xff is not UTF-8"),
+    "binary": (bytes(range(256)) * 4, 2, "byte 0x80 is not UTF-8"),
+    "a NUL character": (b"config:\n  llm-platform:region: us\x00west\n", 2, "invalid YAML"),
+    "config not a mapping": (b"config:\n  - llm-platform:region\n", 1, "'config:' is a list (rule: 'config:' is a mapping"),
+    "config a string": (b"config: llm-platform:region\n", 1, "'config:' is a str"),
+    "duplicate top key": (STAGING_TEXT.replace("  llm-platform:clusterName: llm-staging\n", "  llm-platform:clusterName: llm-staging\n  llm-platform:region: us-east-1\n").encode(), 8, "duplicate key 'llm-platform:region' (first at line 6)"),
+    "duplicate nested key": (STAGING_TEXT.replace("      azCount: 3\n", "      azCount: 3\n      azCount: 2\n").encode(), 22, "duplicate key 'azCount' (first at line 21)"),
+    "duplicate key in a list item": (STAGING_TEXT.replace("      maxGpus: 2\n", "      maxGpus: 2\n      maxGpus: 4\n").encode(), 38, "duplicate key 'maxGpus' (first at line 37)"),
+    "second document": (STAGING_TEXT.encode() + b"---\nconfig: {}\n", END_LINE, "holds a second YAML document"),
+    "alias bomb": (_bomb().encode(), 2, "YAML anchor &a0 (rule: anchors and aliases are not supported"),
+    "an alias": (b"config:\n  llm-platform:region: *r\n", 2, "YAML alias *r (rule: anchors and aliases are not supported"),
+    "merge key": (b"config:\n  llm-platform:aws:\n    <<: {network: {}}\n", 3, "YAML merge key '<<'"),
+    "binary tag": (b"config:\n  llm-platform:clusterName: !!binary aGk=\n", 2, "YAML tag tag:yaml.org,2002:binary"),
+    "python tag": (b"config:\n  llm-platform:clusterName: !!python/object/apply:os.system [true]\n", 2, "YAML tag tag:yaml.org,2002:python/object/apply:os.system"),
+    "custom tag": (b"config:\n  llm-platform:clusterName: !Ref x\n", 2, "YAML tag !Ref"),
+    "a number key": (b"config:\n  1: x\n", 2, "the key 1 is not a string"),
+    "a list key": (b"config:\n  ? [a, b]\n  : x\n", 2, 'the key ["a", "b"] is not a string'),
+    "a null key": (b"config:\n  ~: x\n", 2, "the key null is not a string"),
+    "too deep": (b"config:\n  llm-platform:tags: " + b"[" * 5000 + b"]" * 5000 + b"\n", 2, "nesting deeper than 32 levels"),
+    "too large": (b"config:\n  llm-platform:region: us-west-2\n" + b"# padding\n" * 30_000, 1, "bytes (rule: a stack file is at most 262144 bytes)"),
+    "a 10 MB value": (b"config:\n  llm-platform:clusterName: " + b"a" * 10_000_000 + b"\n", 1, "(rule: a stack file is at most 262144 bytes)"),
+    "a long value": (b"config:\n  llm-platform:clusterName: " + b"a" * 5000 + b"\n", 2, "a value of 5000 characters (rule: values are at most 4096 characters)"),
+    "misspelt namespace": (STAGING_TEXT.replace("llm-platform:region", "llm-platfrom:region").encode(), 6, "llm-platfrom:region: unknown key (rule: unknown namespace 'llm-platfrom': did you mean 'llm-platform:region'?)"),
+    "underscore namespace": (STAGING_TEXT.replace("llm-platform:budget", "llm_platform:budget").encode(), 12, "unknown namespace 'llm_platform'"),
+    "upper-case namespace": (STAGING_TEXT.replace("llm-platform:models", "LLM-platform:models").encode(), 41, "unknown namespace 'LLM-platform'"),
+    "key without namespace": (STAGING_TEXT.replace("  llm-platform:models:", "  models:").encode(), 41, "models: unknown key (rule: config keys are '<namespace>:<key>'"),
+    "our key at the top level": (STAGING_TEXT.encode() + b"models: []\n", END_LINE, "unknown top-level key 'models' (rule: a stack file holds config"),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_a_malformed_stack_file_exits_2_with_one_line_naming_file_and_line(tmp_path, capsys, name):
+    text, line, problem = MALFORMED[name]
+    for entry in ("__main__.py", "llm_platform", "policies", "tools"):
+        (tmp_path / entry).symlink_to(ROOT / entry)
+    (tmp_path / "Pulumi.staging.yaml").write_bytes(text)
+    status = preview_main(["staging", "--out", str(tmp_path / "build"), "--root", str(tmp_path), "--policy-config", str(STAGING_POLICIES)])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith(f"error: Pulumi.staging.yaml:{line}: ") and problem in captured.err, captured.err
+    assert not (tmp_path / "build").exists()
+
+
+def test_the_compliant_stack_file_reads_as_before(tmp_path):
+    (tmp_path / "Pulumi.staging.yaml").write_text(STAGING_TEXT.replace("# Staging", "# Staging, with a date: 2024-01-01") + "  aws:region: us-west-2\n  kubernetes:context: ci\n")
+    config, secret_keys = load_stack_file("staging", tmp_path)
+    assert config == {**load_stack_file("staging")[0], "aws:region": "us-west-2", "kubernetes:context": "ci"} and secret_keys == []
+
+
+def test_a_malformed_stack_file_ends_without_a_traceback_from_the_command_line(tmp_path):
+    for entry in ("__main__.py", "llm_platform", "policies", "tools"):
+        (tmp_path / entry).symlink_to(ROOT / entry)
+    (tmp_path / "Pulumi.staging.yaml").write_bytes(_bomb().encode())
+    result = preview("staging", tmp_path / "build", tmp_path, "--policy-config", str(STAGING_POLICIES))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr == "error: Pulumi.staging.yaml:2: YAML anchor &a0 (rule: anchors and aliases are not supported; write each value out)\n"
+
+
+# -- invalid configuration classes end to end: exit 2 naming key, value and rule, nothing written -------
+
+PRODUCTION_TEXT = (ROOT / "Pulumi.production.yaml").read_text()
+HF_TOKEN = "hf_" + "Zq8" * 12
+
+CONFIG_CASES = {
+    "production declaring staging": ("production", PRODUCTION_TEXT.replace("environment: production", "environment: staging"), "production", "stack 'production' is a production stack by its name, so its environment is 'production'"),
+    "a copy named production-copy": ("production-copy", PRODUCTION_TEXT.replace("environment: production", "environment: staging"), "production", "stack 'production-copy' is a production stack by its name"),
+    "a copy named prod": ("prod", PRODUCTION_TEXT, "production", "stack 'prod' must be named after its environment"),
+    "plaintext Hugging Face token": ("staging", STAGING_TEXT + f"  llm-platform:huggingFaceToken: {HF_TOKEN}\n", "staging", "`pulumi config set --secret llm-platform:huggingFaceToken <value>`"),
+    "token in extra args": ("staging", STAGING_TEXT.replace("        maxNumSeqs: 64\n", f"        maxNumSeqs: 64\n        extraArgs: [--hf-token, {HF_TOKEN}]\n"), "staging", "holds a Hugging Face token in plaintext"),
+    "-tp in extra args": ("staging", STAGING_TEXT.replace("        maxNumSeqs: 64\n", "        maxNumSeqs: 64\n        extraArgs: [-tp, '2']\n"), "staging", "'-tp' is -tp, short for --tensor-parallel-size"),
+    "trust remote code without opt-in": ("staging", STAGING_TEXT.replace("        maxNumSeqs: 64\n", "        maxNumSeqs: 64\n        extraArgs: [--trust-remote-code]\n"), "staging", "engine.trustRemoteCode is true"),
+    "spot-only production GPU pools": ("production", PRODUCTION_TEXT.replace("capacityTypes: [on-demand]\n      maxGpus: 2\n      weight: 100", "capacityTypes: [spot]\n      maxGpus: 2\n      weight: 100").replace("capacityTypes: [spot, on-demand]\n      maxGpus: 2\n      weight: 10", "capacityTypes: [spot]\n      maxGpus: 2\n      weight: 10"), "production", "production keeps an on-demand path for pool group a10g"),
+    "a pool that can launch nothing": ("staging", STAGING_TEXT.replace("instanceTypes: [g6.xlarge, g6.2xlarge]", "instanceTypes: [g6.12xlarge]"), "staging", "no instance type of the pool fits"),
+    "minimum replicas past the pool": ("staging", STAGING_TEXT.replace("      minReplicas: 1\n      maxReplicas: 2\n", "      minReplicas: 2\n      maxReplicas: 2\n      gpusPerReplica: 1\n").replace("maxGpus: 2", "maxGpus: 1"), "staging", "keep 2 GPUs busy at their minReplicas x gpusPerReplica, more than the 1 GPUs (maxGpus)"),
+    "an AWS tag value AWS refuses": ("staging", STAGING_TEXT.replace("owner: ml-infra", "owner: 'ml;infra'"), "staging", "llm-platform:tags.owner"),
+    "azCount past the region": ("staging", STAGING_TEXT.replace("azCount: 3", "azCount: 5"), "staging", "region us-west-2 has 4 availability zones"),
+}
+
+
+@pytest.mark.parametrize("name", CONFIG_CASES)
+def test_an_invalid_configuration_exits_2_and_writes_nothing(tmp_path, capsys, name):
+    stack, text, policies, expected = CONFIG_CASES[name]
+    for entry in ("__main__.py", "llm_platform", "policies", "tools"):
+        (tmp_path / entry).symlink_to(ROOT / entry)
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(text)
+    status = preview_main([stack, "--out", str(tmp_path / "build"), "--root", str(tmp_path), "--policy-config", str(ROOT / "policies" / "config" / f"{policies}.json")])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert err.startswith("error: invalid stack configuration:\n") and expected in err, err
+    assert HF_TOKEN not in err and "Traceback" not in err
+    assert not (tmp_path / "build").exists()

@@ -348,6 +348,10 @@ PRODUCTION_RULES = [
     ({"aws.ingress": INGRESS}, None),  # internal endpoints need no list
     ({"observability.prometheusStorageGib": DELETE}, "llm-platform:observability.prometheusStorageGib: null is invalid (rule: production keeps Prometheus data on a persistent volume)"),
     ({"models.0.minReplicas": 1}, "llm-platform:models[0].minReplicas: 1 is invalid (rule: production keeps at least two replicas so one can drain or fail)"),
+    (
+        {"gpuPools.0.capacityTypes": ["spot"], "gpuPools.1.capacityTypes": ["spot"]},
+        'llm-platform:gpuPools[0].capacityTypes: ["spot"] is invalid (rule: production keeps an on-demand path for pool group a10g: add on-demand to a pool of the group, or an on-demand pool to it)',
+    ),
 ]
 
 

@@ -25,6 +25,7 @@ PRODUCTION = changed(
         "gcp.systemPool": {"spot": False},
         "observability.prometheusStorageGib": 100,
         "models.0.minReplicas": 2,
+        "gpuPools.0.capacityTypes": ["on-demand"],
     },
 )
 
@@ -244,6 +245,7 @@ PRODUCTION_RULES = [
     ({"gcp.network.flowLogs": False}, "gcp.network.flowLogs", False, "production must record VPC flow logs"),
     ({"observability.prometheusStorageGib": DELETE}, "observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume"),
     ({"models.0.minReplicas": 1}, "models[0].minReplicas", 1, "production keeps at least two replicas so one can drain or fail"),
+    ({"gpuPools.0.capacityTypes": ["spot"]}, "gpuPools[0].capacityTypes", ["spot"], "production keeps an on-demand path for pool group l4"),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from llm_platform.config import ModelConfig, Violation, parse
+from llm_platform.config.models import OWNED_FLAGS, vllm_args
 from llm_platform.config.violations import NOT_SET
 from tests.llm_platform.config import stacks
 from tests.llm_platform.config.stacks import AWS_POOL, DELETE, GKE_POOL, changed, edited, only, problems, refused
@@ -117,8 +118,8 @@ def test_replicas_count_every_pool_of_the_group():
 
 @pytest.mark.parametrize("cloud", ["aws", "gcp"])
 def test_min_replicas_must_not_exceed_max(cloud):
-    violation = only(refused(with_model(STACKS[cloud], minReplicas=3, maxReplicas=2)))
-    assert violation == Violation("models[0].minReplicas", 3, "must not exceed maxReplicas (2)")
+    violation = only(refused(with_model(STACKS[cloud], minReplicas=2, maxReplicas=1)))
+    assert violation == Violation("models[0].minReplicas", 2, "must not exceed maxReplicas (1)")
 
 
 def test_a_model_may_scale_to_zero_outside_production():
@@ -253,25 +254,66 @@ def test_sources_in_the_other_cloud_store_are_refused(cloud, source, rule):
 
 
 def test_engine_args_the_platform_sets_cannot_be_overridden():
-    assert "['--port=9000'] are set by the platform" in problems(with_model(engine={"extraArgs": ["--port=9000"]}))
+    assert "'--port=9000' is set by the platform from the platform's Service port" in problems(with_model(engine={"extraArgs": ["--port=9000"]}))
 
 
-@pytest.mark.parametrize(
-    "args, clash",
-    [
-        (["--port=9000"], ["--port=9000"]),
-        (["--tensor-parallel-size", "2"], ["--tensor-parallel-size"]),
-        (["--model=/weights", "--served-model-name", "x", "--api-key=k"], ["--model=/weights", "--served-model-name", "--api-key=k"]),
-        (["--host=0.0.0.0", "--max-model-len=4096"], ["--host=0.0.0.0"]),
-    ],
-)
-def test_every_managed_flag_is_named(args, clash):
-    violation = only(refused(with_model(engine={"extraArgs": args})))
-    assert violation == Violation("models[0].engine.extraArgs", args, f"{clash} are set by the platform")
+def test_the_platform_builds_the_command_line_from_the_flags_it_owns():
+    (model,) = parse(with_model(engine={"maxNumBatchedTokens": 2048, "prefixCaching": False, "extraArgs": ["--kv-cache-dtype", "fp8"]})).models
+    args = vllm_args(model, model_dir="/models/mistral", port=8000)
+    assert args == [
+        "/models/mistral", "--served-model-name", "mistral", "--port", "8000", "--tensor-parallel-size", "1", "--max-model-len", "8192",
+        "--gpu-memory-utilization", "0.9", "--max-num-seqs", "64", "--no-enable-prefix-caching", "--enable-chunked-prefill",
+        "--uvicorn-log-level", "warning", "--max-num-batched-tokens", "2048", "--kv-cache-dtype", "fp8",
+    ]  # fmt: skip
+    # Every flag of the command line but the extra ones is one the platform owns.
+    assert {arg for arg in args[:-2] if arg.startswith("-")} <= set(OWNED_FLAGS)
+
+
+# Every spelling vLLM v0.31.0 accepts for a flag the platform sets: as given, `=value`, underscores,
+# a JSON key, the `--no-` form, an argparse prefix, the short alias (also `=`, glued, and its prefix).
+OVERRIDES = [
+    "--tensor-parallel-size", "--tensor-parallel-size=2", "--tensor_parallel_size", "--tensor-parallel", "--tensor-par=2",
+    "-tp", "-tp=2", "-tp2", "-t",
+    "--gpu-memory-utilization=0.5", "--gpu_memory_utilization", "--max-model-len", "--max-model-len=4096", "--max_model_len=4096", "--max-model",
+    "--port=9000", "--served-model-name", "--model=/weights", "--model", "--max-num-seqs=8", "--max-num-batched-tokens=1", "--uvicorn-log-level=debug",
+    "--enable-prefix-caching", "--no-enable-prefix-caching", "--no-enable-chunked-prefill", "--enable_chunked_prefill",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("arg", OVERRIDES)
+def test_a_flag_the_platform_sets_is_refused_in_any_spelling(arg):
+    violation = only(refused(with_model(engine={"extraArgs": [arg, "2"] if not arg.startswith("--no-") else [arg]})))
+    assert violation.key == "models[0].engine.extraArgs"
+    assert f"'{arg}' " in violation.rule and ("is set by the platform from" in violation.rule)
+
+
+RISKY = [
+    "--trust-remote-code", "--trust_remote_code", "--trust-remote", "--no-trust-remote-code",
+    "--middleware=evil.app", "--tool-parser-plugin=/tmp/x.py", "--reasoning-parser-plugin=x.py", "--logits-processors=a.B",
+    "--worker-cls=evil.W", "--worker-extension-cls=evil.E", "--scheduler-cls=evil.S", "--distributed-executor-backend=evil.Executor",
+    "--allowed-local-media-path=/", "--trust-request-chat-template", "--api-key=abc", "--api_key", "--hf-token=x", "--download-dir=/tmp",
+    "--host=0.0.0.0", "--uds=/tmp/s", "--config=/tmp/more.yaml", "--io-processor-plugin=x",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("arg", RISKY)
+def test_a_risky_flag_is_refused_naming_why(arg):
+    violation = only(refused(with_model(engine={"extraArgs": [arg]})))
+    assert violation.key == "models[0].engine.extraArgs" and f"'{arg}' " in violation.rule
+    assert "is refused: it" in violation.rule or "engine.trustRemoteCode is true" in violation.rule
+
+
+def test_trust_remote_code_is_an_explicit_opt_in_the_platform_passes_itself():
+    (model,) = parse(with_model(engine={"trustRemoteCode": True})).models
+    assert "--trust-remote-code" in vllm_args(model, model_dir="/m", port=8000)
+    (default,) = parse(AWS).models
+    assert "--trust-remote-code" not in vllm_args(default, model_dir="/m", port=8000)
+    rule = only(refused(with_model(engine={"trustRemoteCode": True, "extraArgs": ["--trust-remote-code"]}))).rule
+    assert "is passed by the platform when engine.trustRemoteCode is true" in rule
 
 
 def test_other_engine_args_pass_verbatim():
-    args = ["--max-model-len=4096", "--kv-cache-dtype", "fp8", "--model-loader-extra-config={}"]
+    args = ["--kv-cache-dtype", "fp8", "--model-loader-extra-config={}", "-q", "awq", "-O3", "--max-logprobs=5", "--enforce-eager", "--compilation-config.level", "3"]
     assert parse(with_model(engine={"extraArgs": args})).models[0].engine.extra_args == args
 
 
@@ -345,3 +387,16 @@ def test_each_floor_and_burst_mistake_is_refused(raw, key, value, rule):
 )
 def test_a_malformed_schedule_is_refused_naming_its_field(schedule, key):
     assert f"llm-platform:models[0].burst.schedule.{key}" in problems(burst_with(schedule=schedule))
+
+
+# -- capacity ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_minimum_replicas_of_all_models_fit_the_pool_group(cloud):
+    second = {**MODEL, "name": "second", "minReplicas": 1, "maxReplicas": 1}
+    parse(changed(STACKS[cloud], {"models": [MODEL, second]}))
+    error = refused(changed(STACKS[cloud], {"models": [{**MODEL, "minReplicas": 2}, second]}))
+    assert error.violations == [
+        Violation("models", {"mistral": 2, "second": 1}, "the models on pool group l4 keep 3 GPUs busy at their minReplicas x gpusPerReplica, more than the 2 GPUs (maxGpus) of the group")
+    ]

@@ -88,3 +88,25 @@ def test_both_capacity_types_in_one_pool(cloud, accepted):
         assert parse(raw).gpu_pools[0].capacity_types == ["spot", "on-demand"]
     else:
         assert [v.key for v in refused(raw).violations] == ["gpuPools[0].capacityTypes"]
+
+
+# -- capacity ---------------------------------------------------------------------------------------------
+
+
+def test_a_pool_launches_some_instance_type_within_its_max_gpus():
+    # g6.12xlarge carries 4 L4s: with maxGpus 2 it could never launch, with a 1-GPU size next to it it can.
+    parse(with_pool("aws", instanceTypes=["g6.xlarge", "g6.12xlarge"], maxGpus=2))
+    violation = only(refused(with_pool("aws", instanceTypes=["g6.12xlarge"], maxGpus=2)))
+    assert (violation.key, violation.value) == ("gpuPools[0].maxGpus", 2)
+    assert violation.rule == "no instance type of the pool fits: the smallest, g6.12xlarge, has 4 GPUs, so no node could ever be launched"
+
+
+def test_a_gke_pool_launches_its_machine_type_within_its_max_gpus():
+    raw = with_pool("gcp", machineType="g2-standard-48", acceleratorCount=4, maxGpus=2)
+    assert "gpuPools[0].maxGpus" in [v.key for v in refused(raw).violations]
+    assert any("the smallest, g2-standard-48, has 4 GPUs" in v.rule for v in refused(raw).violations)
+
+
+@pytest.mark.parametrize("cloud", CLOUDS)
+def test_spot_only_pools_are_fine_outside_production(cloud):
+    assert parse(STACKS[cloud][0]).gpu_pools[0].capacity_types == ["spot"]

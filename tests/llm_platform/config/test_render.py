@@ -78,7 +78,7 @@ def test_key_path(loc, path):
         (AwsStackConfig, ("gpuPools", 0), AWS_POOL_KEYS),
         (GcpStackConfig, ("gpuPools", 3), GKE_POOL_KEYS),
         (GcpStackConfig, ("gcp", "smtp"), "smarthost, from, username, requireTls"),
-        (AwsStackConfig, ("models", 0, "engine"), "maxModelLen, gpuMemoryUtilization, maxNumSeqs, prefixCaching, chunkedPrefill, maxNumBatchedTokens, extraArgs"),
+        (AwsStackConfig, ("models", 0, "engine"), "maxModelLen, gpuMemoryUtilization, maxNumSeqs, prefixCaching, chunkedPrefill, maxNumBatchedTokens, trustRemoteCode, extraArgs"),
         (AwsStackConfig, ("budget",), "monthlyLimitUsd, alertEmails, forecastThresholdPercent, actualThresholdPercent"),
     ],
 )
@@ -143,7 +143,7 @@ def test_near_miss_in_a_list_item():
     raw["models"] = [{"name": "m", "source": "hf://o/m", "parametersBillion": 1, "poolGroup": "x", "engine": {"maxModelLn": 1}}]
     violation = only(refused(raw))
     assert violation.key == "models[0].engine.maxModelLn"
-    assert violation.rule == "allowed keys are maxModelLen, gpuMemoryUtilization, maxNumSeqs, prefixCaching, chunkedPrefill, maxNumBatchedTokens, extraArgs; did you mean 'maxModelLen'?"
+    assert violation.rule == "allowed keys are maxModelLen, gpuMemoryUtilization, maxNumSeqs, prefixCaching, chunkedPrefill, maxNumBatchedTokens, trustRemoteCode, extraArgs; did you mean 'maxModelLen'?"
 
 
 def test_unknown_key_without_a_near_miss_lists_the_allowed_keys_only():
