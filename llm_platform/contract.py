@@ -44,6 +44,11 @@ def gpu_node_pool_name(pool: str) -> str:
 
 MONITORING_NAMESPACE = "monitoring"
 SERVING_NAMESPACE = "serving"
+# The inference gateway's namespace: with the cloud's load balancer (where a base puts one in front of
+# the models) and Prometheus, the only source the model servers' NetworkPolicy admits. It is matched by
+# the `kubernetes.io/metadata.name` label, which the API server sets to the namespace's name and nobody
+# can change, so no other namespace can claim to be the gateway by labelling itself.
+GATEWAY_NAMESPACE = "gateway"
 # Alertmanager's service account in MONITORING_NAMESPACE: a cloud base may give it an identity (the IRSA
 # role that publishes to SNS on AWS).
 ALERTMANAGER_SERVICE_ACCOUNT = "alertmanager"

@@ -33,7 +33,12 @@ COMMON_RELEASES = {"kube-prometheus-stack", "prometheus-operator-crds", "dcgm-ex
 AWS_RELEASES = {"karpenter", "karpenter-crd", "nvidia-device-plugin"}
 URNS = Path(__file__).parent / "data" / "urns"
 # Resources added on purpose since the URNs were recorded (type::last two parts of the name), and why.
-ADDED = {"kubernetes:helm.sh/v3:Release::monitoring-crds": "the monitoring CRDs' own release, which upgrades them with the chart"}
+ADDED = {
+    "kubernetes:helm.sh/v3:Release::monitoring-crds": "the monitoring CRDs' own release, which upgrades them with the chart",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy::default-deny": "every namespace the program creates refuses ingress by default",
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy::allow-ingress": "what a namespace admits beside its default deny",
+    "kubernetes:core/v1:NamespacePatch::namespace-labels": "Pod Security labels on the namespaces Helm releases create",
+}
 
 
 def pack_config(stack: str) -> dict:

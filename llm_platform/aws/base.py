@@ -141,12 +141,12 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         capacity=[node_pools, storage],
         storage_class=storage.default_storage_class,
         alert_delivery=alert_topics.delivery,
-        network_cidr=str(cfg.aws.network.cidr),
         bucket=model_store.bucket,
         service_account_annotations={model: {IRSA_ANNOTATION: arn} for model, arn in model_store.role_arns.items()},
         cluster_monitors=[service_monitor()],
         capacity_alerts=capacity_alerts(cfg.observability.thresholds),
         ingress=model_ingress,
+        load_balancer_cidrs=network.load_balancer_cidrs if model_ingress else [],
         serving_prerequisites=serving_prerequisites,
         exports={
             "vpcId": network.vpc_id,

@@ -4,7 +4,7 @@ policy upstream publishes), and the one ALB Ingress the serving namespace gets i
 
 Chosen over ingress-nginx, which Kubernetes retired in March 2026. The controller finds the subnets for
 its load balancers by the `kubernetes.io/role/elb` / `kubernetes.io/role/internal-elb` tags the network
-component already puts on the public and private subnets.
+component puts on the public subnets, both of them: internal load balancers too live where no pod does.
 
 AWS and Kubernetes resources both come from the providers the caller passes through `opts`
 (`providers={"aws": ..., "kubernetes": ...}`); this component creates none."""

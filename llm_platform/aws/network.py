@@ -43,6 +43,8 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: pulumi.Output[list[str]]
     private_subnet_ids: pulumi.Output[list[str]]
     availability_zones: list[str]
+    load_balancer_cidrs: list[str]
+    """The public subnets' ranges, where every load balancer of the cluster lives."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:network:Network", name, None, opts)
@@ -75,12 +77,14 @@ class Network(pulumi.ComponentResource):
             inputs = {"availabilityZone": zone, "cidrBlock": str(cidr), "mapPublicIpOnLaunch": False, "tags": tags(f"{tier}-{zone}", role_tags), "vpcId": vpc.id}
             return kinds.SUBNET(f"{name}-{tier}-{zone}", inputs, child)
 
-        public_subnets = [
-            subnet("public", zone, cidr, {"kubernetes.io/role/elb": "1", "tier": "public"}) for zone, cidr in zip(self.availability_zones, public_cidrs)
-        ]
+        # Load balancers, internet-facing and internal alike, go to the public subnets (the AWS Load
+        # Balancer Controller picks subnets by these role tags): no pod has an address there, so the
+        # model servers' NetworkPolicy can admit a load balancer by its subnets without admitting pods,
+        # which under the VPC CNI take their addresses from the private subnets.
+        load_balancer_roles = {"kubernetes.io/role/elb": "1", "kubernetes.io/role/internal-elb": "1"}
+        public_subnets = [subnet("public", zone, cidr, {**load_balancer_roles, "tier": "public"}) for zone, cidr in zip(self.availability_zones, public_cidrs)]
         private_subnets = [
-            subnet("private", zone, cidr, {"kubernetes.io/role/internal-elb": "1", DISCOVERY_TAG: args.cluster_name, "tier": "private"})
-            for zone, cidr in zip(self.availability_zones, private_cidrs)
+            subnet("private", zone, cidr, {DISCOVERY_TAG: args.cluster_name, "tier": "private"}) for zone, cidr in zip(self.availability_zones, private_cidrs)
         ]
 
         public_routes = kinds.ROUTE_TABLE(
@@ -127,6 +131,7 @@ class Network(pulumi.ComponentResource):
             self._flow_logs(name, vpc, config, args.account, tags)
 
         self.vpc_id = vpc.id
+        self.load_balancer_cidrs = [str(cidr) for cidr in public_cidrs]
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
         self.register_outputs(
@@ -135,6 +140,7 @@ class Network(pulumi.ComponentResource):
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
                 "availability_zones": self.availability_zones,
+                "load_balancer_cidrs": self.load_balancer_cidrs,
             }
         )
 

@@ -89,7 +89,6 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
             cfg.observability.alert_emails,
             pulumi.Output.secret(cfg.alert_smtp_password) if cfg.alert_smtp_password else None,
         ),
-        network_cidr=str(gcp_cfg.network.nodes_cidr),
         bucket=model_store.bucket,
         # Workload Identity Federation: the bucket grants each model's service account itself.
         service_account_annotations={},

@@ -29,8 +29,6 @@ class ClusterBase:
     pools (the Kubernetes provider itself already waits for the system pool, and the class is built in)."""
     storage_class: pulumi.Input[str]
     alert_delivery: AlertDelivery
-    network_cidr: str
-    """Where the cloud's load balancers reach pods from (the model servers' NetworkPolicy admits it)."""
     bucket: pulumi.Input[str]
     service_account_annotations: dict[str, Mapping[str, pulumi.Input[str]]]
     """By model: what its Kubernetes service account carries so that its pods can read the weights."""
@@ -41,6 +39,9 @@ class ClusterBase:
     dcgm_overrides: dict = field(default_factory=dict)
     """DCGM exporter values the cloud's GPU nodes need (GKE's driver location)."""
     ingress: ModelIngress | None = None
+    load_balancer_cidrs: list[str] = field(default_factory=list)
+    """Where the load balancer of `ingress` reaches the model pods from (the model servers' NetworkPolicy
+    admits these ranges): addresses no pod has, or the policy would admit pods too."""
     serving_prerequisites: list[pulumi.Resource] = field(default_factory=list)
     """What the endpoint needs before the models are declared (the load balancer controller on EKS)."""
     exports: dict[str, pulumi.Input] = field(default_factory=dict)
@@ -86,7 +87,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             bucket=base.bucket,
             object_store=cfg.OBJECT_STORE,
             service_account_annotations=base.service_account_annotations,
-            vpc_cidr=base.network_cidr,
+            load_balancer_cidrs=base.load_balancer_cidrs,
             ingress=base.ingress,
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
         ),

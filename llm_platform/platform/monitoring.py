@@ -14,12 +14,35 @@ from llm_platform import pins
 from llm_platform.config import ObservabilityConfig
 from llm_platform.contract import ALERTMANAGER_SERVICE_ACCOUNT, GPU_NODES, GPU_TOLERATION, MONITORING_NAMESPACE, SYSTEM_NODES
 from llm_platform.helm import pinned_release
-from llm_platform.kubernetes import KubernetesObject, namespace_manifest, secret_manifest
+from llm_platform.kubernetes import SAME_NAMESPACE, KubernetesObject, from_namespace, isolate_namespace, secret_manifest, tcp
 from llm_platform.platform.delivery import DELIVERY_SECRET, SEVERITIES, AlertDelivery
+from llm_platform.platform.keda import NAMESPACE as KEDA_NAMESPACE
 
 RELEASE = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 DASHBOARD_LABEL = ("grafana_dashboard", "1")
+# Ports of kube-prometheus-stack 88.5.3's pods (chart values.yaml): Prometheus serves queries on 9090
+# (`prometheus.service.targetPort`); the operator serves its admission webhook over TLS on 10250
+# (`prometheusOperator.tls.internalPort`).
+PROMETHEUS_PORT = 9090
+OPERATOR_WEBHOOK_PORT = 10250
+# The node exporter needs the host's network, PID namespace and filesystem (hostNetwork, hostPID, hostPath
+# in the prometheus-node-exporter subchart's DaemonSet) and the DCGM exporter runs as root with SYS_ADMIN
+# and the kubelet's pod-resources socket by hostPath (dcgm-exporter 4.8.2 deployment/values.yaml,
+# templates/daemonset.yaml): only the `privileged` standard admits them.
+POD_SECURITY = "privileged"
+
+
+def ingress_allowed() -> list[dict]:
+    """What reaches the monitoring pods: one another (Prometheus scraping the exporters and Alertmanager,
+    Grafana querying Prometheus, Alertmanager peers gossiping), KEDA querying Prometheus for the scaling
+    metric, and the API server calling the operator's webhook (not a pod: no selector matches it). The
+    node exporter runs on the host network, where NetworkPolicy does not reach."""
+    return [
+        {"from": [SAME_NAMESPACE]},
+        {"from": [from_namespace(KEDA_NAMESPACE)], "ports": tcp(PROMETHEUS_PORT)},
+        {"ports": tcp(OPERATOR_WEBHOOK_PORT)},
+    ]
 
 
 @dataclass(frozen=True)
@@ -132,7 +155,7 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:monitoring:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        namespace = KubernetesObject(f"{name}-namespace", namespace_manifest(MONITORING_NAMESPACE), child)
+        namespace = isolate_namespace(name, MONITORING_NAMESPACE, pod_security=POD_SECURITY, allow=ingress_allowed(), created_by=None, opts=child)
         password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
         # The provider marks `result` secret; wrapping it again keeps that true whatever reads it.
         admin_password = pulumi.Output.secret(password.result)

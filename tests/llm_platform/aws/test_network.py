@@ -72,10 +72,11 @@ def test_subnet_tags_for_load_balancers_and_karpenter(default_network):
     for subnet in declared.of_type(SUBNET):
         tags = subnet.inputs["tags"]
         if tags["tier"] == "public":
-            assert tags["kubernetes.io/role/elb"] == "1"
+            # Internet-facing and internal load balancers alike: addresses apart from the pods'.
+            assert tags["kubernetes.io/role/elb"] == tags["kubernetes.io/role/internal-elb"] == "1"
             assert "karpenter.sh/discovery" not in tags, "nodes must never land in public subnets"
         else:
-            assert tags["kubernetes.io/role/internal-elb"] == "1"
+            assert not [key for key in tags if key.startswith("kubernetes.io/role/")], "no load balancer among the pods"
             assert tags["karpenter.sh/discovery"] == "llm-test"
 
 
