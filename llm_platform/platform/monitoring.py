@@ -59,8 +59,15 @@ class MonitoringArgs:
 
 
 def alertmanager_config(receivers: Mapping[str, dict]) -> dict:
-    """Critical and warning alerts each to their receiver; Watchdog and info alerts nowhere. A critical
-    alert silences the warnings of the same alert name and target."""
+    """Critical and warning alerts each to their receiver; Watchdog, InfoInhibitor and info alerts nowhere;
+    an alert without a known severity to the warning receiver rather than lost. A critical alert silences
+    the warnings of the same alert name and target.
+
+    This config replaces the chart's. Its default rules (kube-prometheus-stack 88.5.3,
+    templates/prometheus/rules-1.14/general.rules.yaml) fire `Watchdog` always and `InfoInhibitor`, with
+    `severity: none`, whenever an info alert fires without a warning or critical one in its namespace: the
+    rule's own description asks for a null receiver, as the chart's default config routes them. Routed by
+    the default here, InfoInhibitor would page through the warning receiver on every info alert."""
     return {
         "route": {
             "receiver": "warning",
@@ -69,8 +76,8 @@ def alertmanager_config(receivers: Mapping[str, dict]) -> dict:
             "group_interval": "5m",
             "repeat_interval": "4h",
             "routes": [
-                {"receiver": "null", "matchers": ['alertname = "Watchdog"']},
-                {"receiver": "null", "matchers": ['severity = "info"']},
+                {"receiver": "null", "matchers": ['alertname =~ "Watchdog|InfoInhibitor"']},
+                {"receiver": "null", "matchers": ['severity =~ "info|none"']},
                 {"receiver": "critical", "matchers": ['severity = "critical"'], "repeat_interval": "1h"},
                 {"receiver": "warning", "matchers": ['severity = "warning"']},
             ],
