@@ -168,14 +168,16 @@ class Network(pulumi.ComponentResource):
         kinds.ROLE_POLICY(
             f"{name}-flow-logs",
             {
-                # Write access to this one log group only, not the account-wide "*" of the documentation example.
+                # Write access to this one log group only, not the account-wide "*" of the documentation
+                # example, each action on the resource type it applies to (Service Authorization Reference,
+                # CloudWatch Logs; tests/data/iam_actions.json): streams are created in and written to as
+                # log-stream resources, listed on the log group; logs:DescribeLogGroups takes no resource
+                # at all, so only "*" grants it (it lists groups' names and settings).
                 "policy": log_group.arn.apply(
                     lambda arn: policy_json(
-                        {
-                            "Effect": "Allow",
-                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
-                            "Resource": [arn, f"{arn}:*"],
-                        }
+                        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{arn}:log-stream:*"},
+                        {"Effect": "Allow", "Action": "logs:DescribeLogStreams", "Resource": arn},
+                        {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
                     )
                 ),
                 "role": role.id,
