@@ -44,10 +44,12 @@ def gpu_node_pool_name(pool: str) -> str:
 
 MONITORING_NAMESPACE = "monitoring"
 SERVING_NAMESPACE = "serving"
-# The inference gateway's namespace (agentgateway's controller and proxies). It carries GATEWAY_LABEL, the
-# label by which model servers admit traffic from a gateway; the proxies carry GATEWAY_PROXY_LABELS.
+# The inference gateway's namespace: with the cloud's load balancer (where a base puts one in front of
+# the models) and Prometheus, the only source the model servers' NetworkPolicy admits. It is matched by
+# the `kubernetes.io/metadata.name` label, which the API server sets to the namespace's name and nobody
+# can change, so no other namespace can claim to be the gateway by labelling itself.
 GATEWAY_NAMESPACE = "gateway"
-GATEWAY_LABEL = "llm-platform.io/gateway"
+# The proxies of the gateway carry these labels (the chart's pods are selected by them).
 GATEWAY_PROXY_LABELS = {"app.kubernetes.io/component": "inference-gateway"}
 # The header the gateway copies an OpenAI request's `model` into before routing; each model's route
 # matches it (the name the Inference Extension's body-based router uses).

@@ -14,6 +14,10 @@ class HelmChart:
 # EKS Kubernetes version: newest in EKS standard support on 2026-11-21 that Karpenter 1.14.1 supports
 # (EKS "Kubernetes version lifecycle" docs; karpenter-provider-aws website/.../upgrading/compatibility.md).
 KUBERNETES_VERSION = "1.36"
+# The Pod Security Standards version every namespace's Pod Security Admission labels name
+# (`pod-security.kubernetes.io/<mode>-version`): the standards as of the EKS version above. An API server
+# older than the label (a GKE release channel behind it) applies its own latest standards instead.
+POD_SECURITY_VERSION = f"v{KUBERNETES_VERSION}"
 
 # Karpenter controller and CRD charts, the release whose CRDs are vendored (structure only) in
 # tests/schemas/crds (aws/karpenter-provider-aws tag v1.14.1, commit bde00654cd31).
@@ -66,7 +70,8 @@ KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
 # vLLM's OpenAI-compatible server image, by tag and digest: v0.31.0, the newest release whose image digest
 # could be confirmed (docker.io/vllm/vllm-openai, multi-arch index digest as recorded 2026-10-10 by several
 # public deployment repositories; verify with `docker buildx imagetools inspect` before changing). Its
-# entrypoint is `vllm serve`, it runs as root, and it ships boto3 (via runai-model-streamer[s3], which
+# entrypoint is `vllm serve`; it defaults to root but ships the non-root `vllm` user (UID 2000) the model
+# pods run as (see llm_platform/platform/model_server.py), and it ships boto3 (via runai-model-streamer[s3], which
 # requires it) and huggingface_hub, which the weight fetcher uses.
 VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.31.0@sha256:c1c9f6fd5c109ba7f0546a59f5b2f15fb87f64c77782e90a27b648b42a8e67c3"
 

@@ -38,6 +38,9 @@ ADDED = {
     "kubernetes:helm.sh/v3:Release::monitoring-crds": ("the monitoring CRDs' own release, which upgrades them with the chart", STACKS),
     "kubernetes:apps/v1:Deployment::burst-deployment": ("the production model's business-hours burst on spot", ["production"]),
     "kubernetes:keda.sh/v1alpha1:ScaledObject::burst-scaler": ("its scaler, gated by the cron window", ["production"]),
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy::default-deny": ("every namespace the program creates refuses ingress by default", STACKS),
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy::allow-ingress": ("what a namespace admits beside its default deny", STACKS),
+    "kubernetes:core/v1:NamespacePatch::namespace-labels": ("Pod Security labels on the namespaces Helm releases create", STACKS),
 }
 
 

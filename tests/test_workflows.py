@@ -148,6 +148,7 @@ def test_cloud_preview_only_for_same_repo_prs_with_credentials_configured():
     preview = wf["jobs"]["preview"]
     assert preview["needs"] == "stacks"
     assert preview["permissions"] == {"contents": "read", "id-token": "write", "pull-requests": "write"}
+    assert wf["jobs"]["stacks"]["permissions"] == {"contents": "read"}
     (pulumi,) = steps_using(preview, "pulumi/actions")
     assert pulumi["with"]["command"] == "preview"
     assert pulumi["with"]["comment-on-pr"] is True
@@ -156,6 +157,27 @@ def test_cloud_preview_only_for_same_repo_prs_with_credentials_configured():
     (aws,) = steps_using(preview, "aws-actions/configure-aws-credentials")
     (gcp,) = steps_using(preview, "google-github-actions/auth")
     assert aws["if"] == "matrix.cloud == 'aws'" and gcp["if"] == "matrix.cloud == 'gcp'"
+
+
+def test_cloud_preview_runs_pull_request_code_only_in_the_protected_environment_with_secrets_at_one_step():
+    wf = workflow("cloud-preview.yml")
+    preview = wf["jobs"]["preview"]
+    # The job that gets an OIDC token and secrets waits for the `preview` environment's reviewers.
+    assert preview["environment"] == "preview"
+    for name, job in wf["jobs"].items():
+        if job.get("permissions", {}).get("id-token") == "write":
+            assert job.get("environment") == "preview", name
+    # No secret at workflow or job level: only the step that logs in to the backend reads them.
+    assert "secrets." not in json.dumps({k: v for k, v in wf.items() if k != "jobs"})
+    for name, job in wf["jobs"].items():
+        assert "secrets." not in json.dumps({k: v for k, v in job.items() if k != "steps"}), name
+        for step in job["steps"]:
+            if "secrets." in json.dumps(step):
+                assert step.get("uses", "").split("@")[0] == "pulumi/actions", step
+                assert set(step["env"]) == {"PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN"}
+    # The README documents the environment and its reviewers.
+    readme = (ROOT / "README.md").read_text()
+    assert "`preview` environment" in readme and "repo:<owner>/<repo>:environment:preview" in readme
 
 
 def test_cloud_preview_matrix_lists_each_stack_with_its_cloud(tmp_path):

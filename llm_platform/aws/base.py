@@ -140,20 +140,21 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
             model_ingress = ModelIngress(manifest=ingress(cfg.aws.ingress, cfg.models), host=cfg.aws.ingress.host)
         if cfg.gateway is not None:
             certificate = gateway_certificate(f"{name}-gateway", cfg.gateway, tags, on_aws)
-            edge = gateway_edge(cfg.gateway, certificate.arn, [controller, certificate])
+            edge = gateway_edge(cfg.gateway, certificate.arn, network.load_balancer_cidrs, [controller, certificate])
             exports["gatewayCertificateValidation"] = certificate.domain_validation_options
     return ClusterBase(
         k8s_provider=cluster.k8s_provider,
         capacity=[node_pools, storage],
         storage_class=storage.default_storage_class,
         alert_delivery=alert_topics.delivery,
-        network_cidr=str(cfg.aws.network.cidr),
         bucket=model_store.bucket,
         service_account_annotations={model: {IRSA_ANNOTATION: arn} for model, arn in model_store.role_arns.items()},
         capacity_placement=PLACEMENT,
+        control_plane_cidrs=network.control_plane_cidrs,
         cluster_monitors=[service_monitor()],
         capacity_alerts=capacity_alerts(cfg.observability.thresholds),
         ingress=model_ingress,
+        load_balancer_cidrs=network.load_balancer_cidrs if model_ingress else [],
         serving_prerequisites=serving_prerequisites,
         gateway_edge=edge,
         exports={

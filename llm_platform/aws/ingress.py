@@ -4,7 +4,7 @@ policy upstream publishes), and the one ALB Ingress the serving namespace gets i
 
 Chosen over ingress-nginx, which Kubernetes retired in March 2026. The controller finds the subnets for
 its load balancers by the `kubernetes.io/role/elb` / `kubernetes.io/role/internal-elb` tags the network
-component already puts on the public and private subnets.
+component puts on the public subnets, both of them: internal load balancers too live where no pod does.
 
 AWS and Kubernetes resources both come from the providers the caller passes through `opts`
 (`providers={"aws": ..., "kubernetes": ...}`); this component creates none."""
@@ -141,7 +141,7 @@ def gateway_certificate(name: str, config: GatewayConfig, tags: dict[str, str], 
     return kinds.ACM_CERTIFICATE(name, {"domainName": config.hostname, "validationMethod": "DNS", "tags": {**tags, "Name": config.hostname}}, opts)
 
 
-def gateway_edge(config: GatewayConfig, certificate_arn: pulumi.Input[str], prerequisites: list[pulumi.Resource]) -> GatewayEdge:
+def gateway_edge(config: GatewayConfig, certificate_arn: pulumi.Input[str], load_balancer_cidrs: list[str], prerequisites: list[pulumi.Resource]) -> GatewayEdge:
     """An NLB in front of the gateway's proxies: TLS ends there with the ACM certificate on 443, port 80
     passes through to the proxies' redirect. NLB TCP and TLS listeners keep idle connections 350 s (their
     default idle timeout), longer than the seeds' 300 s streams need, and buffer nothing."""
@@ -157,4 +157,6 @@ def gateway_edge(config: GatewayConfig, certificate_arn: pulumi.Input[str], prer
     spec: dict = {"type": "LoadBalancer"}
     if config.allowed_source_ranges:
         spec["loadBalancerSourceRanges"] = [str(cidr) for cidr in config.allowed_source_ranges]
-    return GatewayEdge(service={"metadata": {"annotations": annotations}, "spec": spec}, tls=True, prerequisites=prerequisites)
+    # IP targets see the NLB's own addresses (client IP preservation is off for IP targets by default), in
+    # the load balancer subnets, which hold no pods.
+    return GatewayEdge(service={"metadata": {"annotations": annotations}, "spec": spec}, tls=True, sources=load_balancer_cidrs, prerequisites=prerequisites)

@@ -20,10 +20,14 @@ from llm_platform.aws.kinds import EVENT_RULE_NAME_LIMIT
 from llm_platform.config import AlertThresholds
 from llm_platform.contract import MONITORING_NAMESPACE, bounded_name
 from llm_platform.helm import pinned_release
+from llm_platform.kubernetes import from_namespace, isolate_namespace, tcp
 from llm_platform.platform.alerts import Alert
 
 KARPENTER_NAMESPACE = "karpenter"
 KARPENTER_SERVICE_ACCOUNT = "karpenter"
+# The controller's metrics port (karpenter 1.14.1 chart values.yaml `controller.metrics.port`), the
+# ServiceMonitor's `http-metrics`.
+METRICS_PORT = 8080
 # The tag by which Karpenter finds the subnets and security group of its nodes (EC2NodeClass selector terms).
 DISCOVERY_TAG = "karpenter.sh/discovery"
 # Node role policies from Karpenter's getting-started template (KarpenterNodeRole).
@@ -176,6 +180,18 @@ class Karpenter(pulumi.ComponentResource):
             skip_crds=True,
             values=controller_values(args),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[crds]),
+        )
+        # The controller runs as UID 65532 without capabilities, read-only, under RuntimeDefault seccomp
+        # (karpenter 1.14.1 chart values.yaml `podSecurityContext`, templates/deployment.yaml): `restricted`.
+        # It serves no webhook; Prometheus scrapes its metrics. (It runs on Fargate, which does not
+        # enforce NetworkPolicy; the policies hold should it ever move to nodes.)
+        isolate_namespace(
+            name,
+            KARPENTER_NAMESPACE,
+            pod_security="restricted",
+            allow=[{"from": [from_namespace(MONITORING_NAMESPACE)], "ports": tcp(METRICS_PORT)}],
+            created_by=crds,
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})
 

@@ -43,6 +43,9 @@ class Network(pulumi.ComponentResource):
     public_subnet_ids: pulumi.Output[list[str]]
     private_subnet_ids: pulumi.Output[list[str]]
     availability_zones: list[str]
+    load_balancer_cidrs: list[str]
+    control_plane_cidrs: list[str]
+    """The public subnets' ranges, where every load balancer of the cluster lives."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:network:Network", name, None, opts)
@@ -75,12 +78,14 @@ class Network(pulumi.ComponentResource):
             inputs = {"availabilityZone": zone, "cidrBlock": str(cidr), "mapPublicIpOnLaunch": False, "tags": tags(f"{tier}-{zone}", role_tags), "vpcId": vpc.id}
             return kinds.SUBNET(f"{name}-{tier}-{zone}", inputs, child)
 
-        public_subnets = [
-            subnet("public", zone, cidr, {"kubernetes.io/role/elb": "1", "tier": "public"}) for zone, cidr in zip(self.availability_zones, public_cidrs)
-        ]
+        # Load balancers, internet-facing and internal alike, go to the public subnets (the AWS Load
+        # Balancer Controller picks subnets by these role tags): no pod has an address there, so the
+        # model servers' NetworkPolicy can admit a load balancer by its subnets without admitting pods,
+        # which under the VPC CNI take their addresses from the private subnets.
+        load_balancer_roles = {"kubernetes.io/role/elb": "1", "kubernetes.io/role/internal-elb": "1"}
+        public_subnets = [subnet("public", zone, cidr, {**load_balancer_roles, "tier": "public"}) for zone, cidr in zip(self.availability_zones, public_cidrs)]
         private_subnets = [
-            subnet("private", zone, cidr, {"kubernetes.io/role/internal-elb": "1", DISCOVERY_TAG: args.cluster_name, "tier": "private"})
-            for zone, cidr in zip(self.availability_zones, private_cidrs)
+            subnet("private", zone, cidr, {DISCOVERY_TAG: args.cluster_name, "tier": "private"}) for zone, cidr in zip(self.availability_zones, private_cidrs)
         ]
 
         public_routes = kinds.ROUTE_TABLE(
@@ -127,6 +132,10 @@ class Network(pulumi.ComponentResource):
             self._flow_logs(name, vpc, config, args.account, tags)
 
         self.vpc_id = vpc.id
+        self.load_balancer_cidrs = [str(cidr) for cidr in public_cidrs]
+        # EKS puts the control plane's network interfaces in the cluster's (private) subnets: webhooks are
+        # called from there.
+        self.control_plane_cidrs = [str(cidr) for cidr in private_cidrs]
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public_subnets])
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private_subnets])
         self.register_outputs(
@@ -135,6 +144,8 @@ class Network(pulumi.ComponentResource):
                 "public_subnet_ids": self.public_subnet_ids,
                 "private_subnet_ids": self.private_subnet_ids,
                 "availability_zones": self.availability_zones,
+                "load_balancer_cidrs": self.load_balancer_cidrs,
+                "control_plane_cidrs": self.control_plane_cidrs,
             }
         )
 
@@ -162,14 +173,16 @@ class Network(pulumi.ComponentResource):
         kinds.ROLE_POLICY(
             f"{name}-flow-logs",
             {
-                # Write access to this one log group only, not the account-wide "*" of the documentation example.
+                # Write access to this one log group only, not the account-wide "*" of the documentation
+                # example, each action on the resource type it applies to (Service Authorization Reference,
+                # CloudWatch Logs; tests/data/iam_actions.json): streams are created in and written to as
+                # log-stream resources, listed on the log group; logs:DescribeLogGroups takes no resource
+                # at all, so only "*" grants it (it lists groups' names and settings).
                 "policy": log_group.arn.apply(
                     lambda arn: policy_json(
-                        {
-                            "Effect": "Allow",
-                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
-                            "Resource": [arn, f"{arn}:*"],
-                        }
+                        {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{arn}:log-stream:*"},
+                        {"Effect": "Allow", "Action": "logs:DescribeLogStreams", "Resource": arn},
+                        {"Effect": "Allow", "Action": "logs:DescribeLogGroups", "Resource": "*"},
                     )
                 ),
                 "role": role.id,

@@ -10,6 +10,7 @@ import pulumi
 from llm_platform import pins
 from llm_platform.contract import GPU_ROLE, GPU_TOLERATION, NODE_ROLE_LABEL
 from llm_platform.helm import pinned_release
+from llm_platform.kubernetes import isolate_namespace
 
 NAMESPACE = "nvidia-device-plugin"
 
@@ -41,7 +42,7 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NvidiaDevicePluginArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:nvidia_device_plugin:NvidiaDevicePlugin", name, None, opts)
-        pinned_release(
+        release = pinned_release(
             name,
             "nvidia-device-plugin",
             pins.NVIDIA_DEVICE_PLUGIN_CHART,
@@ -50,4 +51,8 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
             values=device_plugin_values(args),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # The plugin registers with the kubelet through hostPath sockets (/var/lib/kubelet/device-plugins
+        # in the chart's templates/daemonset-device-plugin.yml), which only `privileged` admits. It
+        # serves nothing over the network: no ingress at all.
+        isolate_namespace(name, NAMESPACE, pod_security="privileged", allow=[], created_by=release, opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({})

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, field_validator
 from llm_platform import pins
 from llm_platform.config.base import CapacityType, ConfigModel, Duration, StrictNetwork, catalog_types, plain, unique
 from llm_platform.config.pools import GpuPoolBase
-from llm_platform.config.stack import StackBase, distinct_names
+from llm_platform.config.stack import StackBase, distinct_names, public_endpoint_violations
 from llm_platform.config.tags import aws_tag_violations
 from llm_platform.config.violations import Rules, Violation
 from llm_platform.contract import S3Location, model_role_name
@@ -299,9 +299,5 @@ class AwsStackConfig(StackBase):
             )
         if aws.network.flow_logs is None:
             yield Violation("aws.network.flowLogs", None, "production must record VPC flow logs")
-        if aws.ingress and aws.ingress.scheme == "internet-facing" and (problem := cidrs.judge(aws.ingress.allowed_cidrs or ["0.0.0.0/0"])):
-            yield Violation(
-                "aws.ingress.allowedCidrs",
-                plain(aws.ingress.allowed_cidrs),
-                f"a production internet-facing endpoint must list the networks allowed to reach it; this list {problem}",
-            )
+        if aws.ingress:
+            yield from public_endpoint_violations("aws.ingress.allowedCidrs", aws.ingress.scheme, aws.ingress.allowed_cidrs)

@@ -9,13 +9,14 @@ from typing import ClassVar, Literal, Sequence, get_args
 
 from pydantic import Field, field_validator
 
-from llm_platform.config.base import NAMESPACE, SECRET, ConfigModel, Name
+from llm_platform.config.base import NAMESPACE, SECRET, ConfigModel, Name, plain
 from llm_platform.config.budget import BudgetConfig
 from llm_platform.config.gateway import GatewayConfig
 from llm_platform.config.models import ModelConfig, model_violations
 from llm_platform.config.observability import ObservabilityConfig
 from llm_platform.config.pools import GpuPoolBase, pool_violations
 from llm_platform.config.violations import Rules, Violation
+from llm_platform_policy import cidrs
 from llm_platform_policy.catalog import InstanceType
 from llm_platform_policy.guardrails import REQUIRED_TAGS
 
@@ -44,6 +45,13 @@ def stack_environment_violations(environment: str, stack: str) -> list[Violation
     if expected != environment:
         return [Violation("environment", environment, f"stack '{stack}' is a {expected} stack by its name, so its environment is '{expected}'")]
     return []
+
+
+def public_endpoint_violations(key: str, scheme: str, sources: Sequence) -> Rules:
+    """A production internet-facing endpoint lists who may reach it, and the list covers neither the
+    internet nor a large share of it (judged by the addresses it admits, however it is spelt)."""
+    if scheme == "internet-facing" and (problem := cidrs.judge(list(sources) or ["0.0.0.0/0"])):
+        yield Violation(key, plain(list(sources)), f"a production internet-facing endpoint must list the networks allowed to reach it; this list {problem}")
 
 
 def distinct_names(kind: str, names: dict[str, str]) -> Rules:
@@ -141,9 +149,8 @@ class StackBase(ConfigModel):
         yield from pool_violations(self.gpu_pools, production=production)
         if production and self.observability.prometheus_storage_gib is None:
             yield Violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
-        gateway = self.gateway
-        if production and gateway and gateway.scheme == "internet-facing" and not gateway.allowed_source_ranges:
-            yield Violation("gateway.allowedSourceRanges", [], "a production internet-facing endpoint must list the networks allowed to reach it")
+        if production and self.gateway:
+            yield from public_endpoint_violations("gateway.allowedSourceRanges", self.gateway.scheme, self.gateway.allowed_source_ranges)
         yield from self.cloud_violations()
         yield from model_violations(self.models, self.gpu_pools, production=production, object_store=self.OBJECT_STORE)
 

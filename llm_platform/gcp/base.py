@@ -90,7 +90,10 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
         spec: dict = {"type": "LoadBalancer"}
         if cfg.gateway.allowed_source_ranges:
             spec["loadBalancerSourceRanges"] = [str(cidr) for cidr in cfg.gateway.allowed_source_ranges]
-        edge = GatewayEdge(service={"metadata": {"annotations": annotations}, "spec": spec}, tls=False)
+        # A passthrough balancer keeps the client's address; in-VPC clients, or the ranges the stack lists,
+        # plus the nodes, whose addresses traffic carries after kube-proxy forwards it between nodes.
+        sources = [*spec.get("loadBalancerSourceRanges", []), str(gcp_cfg.network.nodes_cidr)]
+        edge = GatewayEdge(service={"metadata": {"annotations": annotations}, "spec": spec}, tls=False, sources=list(dict.fromkeys(sources)))
     return ClusterBase(
         k8s_provider=cluster.k8s_provider,
         capacity=[gpu_pools],
@@ -100,11 +103,11 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
             cfg.observability.alert_emails,
             pulumi.Output.secret(cfg.alert_smtp_password) if cfg.alert_smtp_password else None,
         ),
-        network_cidr=str(gcp_cfg.network.nodes_cidr),
         bucket=model_store.bucket,
         # Workload Identity Federation: the bucket grants each model's service account itself.
         service_account_annotations={},
         capacity_placement=PLACEMENT,
+        control_plane_cidrs=[str(gcp_cfg.network.control_plane_cidr)],
         dcgm_overrides=GKE_DCGM_VALUES,
         gateway_edge=edge,
         exports={

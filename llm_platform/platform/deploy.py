@@ -31,11 +31,12 @@ class ClusterBase:
     pools (the Kubernetes provider itself already waits for the system pool, and the class is built in)."""
     storage_class: pulumi.Input[str]
     alert_delivery: AlertDelivery
-    network_cidr: str
-    """Where the cloud's load balancers reach pods from (the model servers' NetworkPolicy admits it)."""
     bucket: pulumi.Input[str]
     service_account_annotations: dict[str, Mapping[str, pulumi.Input[str]]]
     """By model: what its Kubernetes service account carries so that its pods can read the weights."""
+    control_plane_cidrs: list[str]
+    """Where the Kubernetes API server calls admission webhooks and aggregated APIs from (it is not a pod,
+    so only its addresses can admit it): the cluster's subnets on EKS, the control plane's range on GKE."""
     capacity_placement: CapacityPlacement
     """How the cloud's nodes tell on-demand from spot (a model's floor and burst place by it)."""
     cluster_monitors: list[dict] = field(default_factory=list)
@@ -47,6 +48,9 @@ class ClusterBase:
     ingress: ModelIngress | None = None
     gateway_edge: GatewayEdge | None = None
     """What the cloud puts in front of the inference gateway, when the stack configures one."""
+    load_balancer_cidrs: list[str] = field(default_factory=list)
+    """Where the load balancer of `ingress` reaches the model pods from (the model servers' NetworkPolicy
+    admits these ranges): addresses no pod has, or the policy would admit pods too."""
     serving_prerequisites: list[pulumi.Resource] = field(default_factory=list)
     """What the endpoint needs before the models are declared (the load balancer controller on EKS)."""
     exports: dict[str, pulumi.Input] = field(default_factory=dict)
@@ -75,6 +79,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             alert_delivery=base.alert_delivery,
             cluster_monitors=base.cluster_monitors,
             dcgm_overrides=base.dcgm_overrides,
+            control_plane_cidrs=base.control_plane_cidrs,
         ),
         opts=in_cluster_after(*base.capacity),
     )
@@ -83,7 +88,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
         ServingObservabilityArgs(config=cfg.observability, cluster_capacity_alerts=base.capacity_alerts),
         opts=in_cluster_after(monitoring),
     )
-    keda = Keda(f"{name}-keda", KedaArgs(replicas=cfg.observability.prometheus_replicas), opts=in_cluster_after(*base.capacity))
+    keda = Keda(f"{name}-keda", KedaArgs(control_plane_cidrs=base.control_plane_cidrs, replicas=cfg.observability.prometheus_replicas), opts=in_cluster_after(*base.capacity))
     # Model servers need the GPU pools, Prometheus (ServiceMonitor CRD, scaling queries) and KEDA
     # (ScaledObject CRD) in place.
     serving = Serving(
@@ -93,7 +98,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             bucket=base.bucket,
             object_store=cfg.OBJECT_STORE,
             service_account_annotations=base.service_account_annotations,
-            vpc_cidr=base.network_cidr,
+            load_balancer_cidrs=base.load_balancer_cidrs,
             ingress=base.ingress,
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
             placement=base.capacity_placement,

@@ -30,10 +30,10 @@ import pulumi_random as random
 
 from llm_platform import pins
 from llm_platform.config import GatewayConfig, ModelConfig
-from llm_platform.contract import GATEWAY_LABEL, GATEWAY_NAMESPACE, GATEWAY_PROXY_LABELS, MODEL_HEADER, SERVING_NAMESPACE, SYSTEM_NODES
+from llm_platform.contract import GATEWAY_NAMESPACE, GATEWAY_PROXY_LABELS, MODEL_HEADER, MODEL_LABEL, MONITORING_NAMESPACE, SERVING_NAMESPACE, SYSTEM_NODES
 from llm_platform.helm import pinned_release
-from llm_platform.kubernetes import KubernetesObject, secret_manifest
-from llm_platform.platform.model_server import PORT, labels
+from llm_platform.kubernetes import SAME_NAMESPACE, KubernetesObject, from_namespace, isolate_namespace, secret_manifest, tcp
+from llm_platform.platform.model_server import PORT
 from llm_platform.resources import Kind
 
 # pulumi-kubernetes 4.34.2's `yaml.v2.ConfigFile`: a component the provider expands into the file's objects.
@@ -65,6 +65,9 @@ class GatewayEdge:
     tls: bool
     """Whether TLS ends at the load balancer: then HTTPS reaches the proxies as plain HTTP on 443 and
     they redirect plain HTTP on 80 to it. Without it the endpoint is plain HTTP on 80 (internal only)."""
+    sources: list[str] = field(default_factory=list)
+    """Where the load balancer's traffic reaches the proxies from (their namespace's NetworkPolicy admits
+    these ranges to the listener ports and nothing else from outside the cluster)."""
     prerequisites: list[pulumi.Resource] = field(default_factory=list)
     """What the load balancer needs first (the AWS Load Balancer Controller, the certificate)."""
 
@@ -80,8 +83,17 @@ def _metadata(name: str, namespace: str = GATEWAY_NAMESPACE) -> dict:
     return {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "llm-platform"}}
 
 
-def namespace() -> dict:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": GATEWAY_NAMESPACE, "labels": {GATEWAY_LABEL: "true"}}}
+def listener_ports(edge: GatewayEdge) -> list[int]:
+    return [443, 80] if edge.tls else [80]
+
+
+def namespace_allows(edge: GatewayEdge) -> list[dict]:
+    """The gateway namespace's ingress beside its default deny: its own pods (proxies and their controller's
+    xDS), Prometheus, and the listener ports from where the load balancer connects."""
+    return [
+        {"from": [SAME_NAMESPACE, from_namespace(MONITORING_NAMESPACE)]},
+        {"from": [{"ipBlock": {"cidr": cidr}} for cidr in edge.sources], "ports": tcp(*listener_ports(edge))},
+    ]
 
 
 def controller_values() -> dict:
@@ -118,7 +130,7 @@ def gateway(config: GatewayConfig, edge: GatewayEdge) -> dict:
     # Routes attach from the serving namespace (models) and this one (the redirect).
     allowed = {"namespaces": {"from": "Selector", "selector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": [SERVING_NAMESPACE, GATEWAY_NAMESPACE]}]}}}
     # TLS ends at the load balancer: the proxies speak plain HTTP on 443 behind it.
-    listeners = [{"name": HTTPS_LISTENER, "port": 443 if edge.tls else 80, "protocol": "HTTP", "hostname": config.hostname, "allowedRoutes": allowed}]
+    listeners = [{"name": HTTPS_LISTENER, "port": listener_ports(edge)[0], "protocol": "HTTP", "hostname": config.hostname, "allowedRoutes": allowed}]
     if edge.tls:
         listeners.append({"name": HTTP_LISTENER, "port": 80, "protocol": "HTTP", "hostname": config.hostname, "allowedRoutes": allowed})
     return {
@@ -214,7 +226,7 @@ def endpoint_picker_values(model: ModelConfig) -> dict:
     model) and its EPP; every key exists in the chart's values at v0.10.0."""
     return {
         "router": {
-            "modelServers": {"type": "vllm", "protocol": "http", "targetPorts": [{"number": PORT}], "matchLabels": {"app.kubernetes.io/name": labels(model)["app.kubernetes.io/name"]}},
+            "modelServers": {"type": "vllm", "protocol": "http", "targetPorts": [{"number": PORT}], "matchLabels": {MODEL_LABEL: model.name}},
             "epp": {
                 "replicas": 1,
                 "resources": EPP_RESOURCES,
@@ -242,7 +254,8 @@ class InferenceGateway(pulumi.ComponentResource):
 
         gateway_api = CONFIG_FILE(f"{name}-gateway-api-crds", {"file": pins.GATEWAY_API_CRDS}, after())
         pool_crds = CONFIG_FILE(f"{name}-inference-pool-crds", {"file": pins.INFERENCE_POOL_CRDS}, after())
-        ns = KubernetesObject(f"{name}-namespace", namespace(), after())
+        # Baseline, not restricted: the chart's pods set no seccomp profile or non-root user of their own.
+        ns = isolate_namespace(name, GATEWAY_NAMESPACE, pod_security="baseline", allow=namespace_allows(args.edge), created_by=None, opts=after())
         crds = pinned_release(f"{name}-agentgateway-crds", "agentgateway-crds", pins.AGENTGATEWAY_CRDS_CHART, namespace=GATEWAY_NAMESPACE, opts=after(ns))
         controller = pinned_release(
             f"{name}-agentgateway",

@@ -14,8 +14,8 @@ import pulumi
 from llm_platform import pins
 from llm_platform.config import ModelConfig
 from llm_platform.config.models import vllm_args
-from llm_platform.contract import GATEWAY_LABEL, GPU_TOLERATION, MODEL_LABEL, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
-from llm_platform.kubernetes import KubernetesObject, secret_manifest
+from llm_platform.contract import GATEWAY_NAMESPACE, GPU_TOLERATION, MODEL_LABEL, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
+from llm_platform.kubernetes import KubernetesObject, from_namespace, secret_manifest, tcp
 from llm_platform.platform.monitoring import RELEASE as MONITORING_RELEASE
 from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_CACHE_VOLUME
 from llm_platform_policy.schedule import QUEUE_TRIGGER, cron_trigger, gated_formula
@@ -90,7 +90,8 @@ class ModelServerArgs:
     """What lets the pods read the weights: the IRSA role annotation on EKS, nothing on GKE."""
     api_key: pulumi.Input[str]
     hugging_face_token: pulumi.Input[str] | None
-    vpc_cidr: str
+    load_balancer_cidrs: list[str]
+    """Where the cloud's load balancer in front of the models reaches the pods from (none without one)."""
     placement: CapacityPlacement
 
 
@@ -130,10 +131,97 @@ def cache_size_gib(model: ModelConfig) -> int:
     return math.ceil(model.weights_gib * 1.25) + 5
 
 
+# -- running without root -------------------------------------------------------------------------------
+#
+# What the pinned image (pins.VLLM_IMAGE, the `vllm-openai` target of vllm-project/vllm docker/Dockerfile)
+# allows: its default user is still root (no USER instruction; the `vllm-openai-nonroot` target that sets
+# one is not what the tag publishes), but since vllm-project/vllm PR #40275 (merged 2026-04, before
+# v0.31.0) its `vllm-base` stage creates a `vllm` user, UID 2000 with primary group 0 and home /home/vllm,
+# and installs Python, torch and vLLM world-readable. So the pods run as that UID: getpass.getuser(), which
+# torch's compile cache calls at import, resolves it through /etc/passwd (USER is set too, should a later
+# image drop the entry). With a read-only root filesystem vLLM can write only where it is given an
+# emptyDir; it writes (vllm/envs.py and the libraries' own defaults):
+#   $HOME: ~/.cache (XDG_CACHE_HOME) holding VLLM_CACHE_ROOT (torch.compile artefacts, assets), FlashInfer's
+#     JIT kernels, Hugging Face and Numba caches; ~/.config (XDG_CONFIG_HOME, VLLM_CONFIG_ROOT);
+#     ~/.triton/cache (TRITON_CACHE_DIR)
+#   /tmp: VLLM_RPC_BASE_PATH (tempfile.gettempdir(), the engine's IPC sockets), torch inductor's default
+#     /tmp/torchinductor_<user>, multiprocessing
+#   /dev/shm: NCCL and the workers' shared tensors
+#   CACHE_DIR: the weights, written by the init container
+# The weight fetcher runs in the same image with the same user and directories.
+RUN_AS_USER = 2000
+RUN_AS_GROUP = 2000
+HOME_DIR = "/home/vllm"
+TMP_DIR = "/tmp"
+HOME_VOLUME = "home"
+TMP_VOLUME = "tmp"
+SHM_VOLUME = "shm"
+# Compiled kernels and compile caches of one model: a few GiB at most; the rest is headroom.
+HOME_SIZE = "10Gi"
+TMP_SIZE = "2Gi"
+# NCCL and PyTorch workers share tensors through /dev/shm; the container default is 64 MiB.
+SHM_SIZE = "2Gi"
+
+
+def pod_security_context() -> dict:
+    """Meets the `restricted` Pod Security Standard the serving namespace enforces."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS_USER,
+        "runAsGroup": RUN_AS_GROUP,
+        # emptyDirs are group-owned by fsGroup, so whichever UID a later image runs as can write them.
+        "fsGroup": RUN_AS_GROUP,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict:
+    return {
+        "runAsNonRoot": True,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def writable_env() -> list[dict]:
+    """Every cache and config directory inside the writable emptyDirs (see above), vLLM's usage
+    reporting to stats.vllm.ai off (VLLM_NO_USAGE_STATS in vllm/envs.py)."""
+    cache = f"{HOME_DIR}/.cache"
+    values = {
+        "HOME": HOME_DIR,
+        "USER": "vllm",
+        "XDG_CACHE_HOME": cache,
+        "XDG_CONFIG_HOME": f"{HOME_DIR}/.config",
+        "VLLM_CACHE_ROOT": f"{cache}/vllm",
+        "VLLM_CONFIG_ROOT": f"{HOME_DIR}/.config/vllm",
+        "TRITON_CACHE_DIR": f"{HOME_DIR}/.triton/cache",
+        "NUMBA_CACHE_DIR": f"{cache}/numba",
+        "TMPDIR": TMP_DIR,
+        "VLLM_NO_USAGE_STATS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    return [{"name": name, "value": value} for name, value in values.items()]
+
+
+def writable_mounts() -> list[dict]:
+    return [{"name": HOME_VOLUME, "mountPath": HOME_DIR}, {"name": TMP_VOLUME, "mountPath": TMP_DIR}]
+
+
+def writable_volumes() -> list[dict]:
+    return [
+        {"name": HOME_VOLUME, "emptyDir": {"sizeLimit": HOME_SIZE}},
+        {"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE}},
+        {"name": SHM_VOLUME, "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}},
+    ]
+
+
 def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, tier: Tier) -> dict:
-    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+    security = container_security_context()
     probe = {"httpGet": {"path": "/health", "port": "http"}}
-    volume_mounts = [{"name": WEIGHTS_CACHE_VOLUME, "mountPath": CACHE_DIR}]
+    volume_mounts = [{"name": WEIGHTS_CACHE_VOLUME, "mountPath": CACHE_DIR}, *writable_mounts()]
     fetch_env = [
         {"name": "WEIGHTS_URI", "value": weights_uri},
         {"name": "MODEL_SOURCE", "value": model.source},
@@ -176,15 +264,19 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                         }
                     ],
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
-                    # The vLLM image runs as root (its non-root build target is not published), so the pod
-                    # cannot require non-root; it keeps no capabilities and cannot escalate instead.
-                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": pod_security_context(),
+                    # Nothing in the pod calls the Kubernetes API. The weights are read with the cloud's
+                    # identity, which needs no service-account token mount: IRSA's token is a projected
+                    # volume of its own that EKS's pod identity webhook adds whatever this says
+                    # (aws/amazon-eks-pod-identity-webhook pkg/handler/handler.go @3bf80a34), and GKE's
+                    # Workload Identity answers on the metadata server.
+                    "automountServiceAccountToken": False,
                     "initContainers": [
                         {
                             "name": "fetch-weights",
                             "image": pins.VLLM_IMAGE,
                             "command": ["python3", f"{SCRIPT_DIR}/{FETCH_SCRIPT}"],
-                            "env": fetch_env,
+                            "env": fetch_env + writable_env(),
                             "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
                             "securityContext": security,
                             "volumeMounts": volume_mounts + [{"name": "fetch-script", "mountPath": SCRIPT_DIR, "readOnly": True}],
@@ -196,7 +288,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                             "image": pins.VLLM_IMAGE,
                             "args": engine_args(model),
                             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-                            "env": [_secret_env("VLLM_API_KEY", f"{model.name}-api-key", "api-key"), {"name": "HF_HUB_OFFLINE", "value": "1"}],
+                            "env": [_secret_env("VLLM_API_KEY", f"{model.name}-api-key", "api-key"), {"name": "HF_HUB_OFFLINE", "value": "1"}, *writable_env()],
                             "resources": {
                                 "requests": {"cpu": f"{model.resources.cpu:g}", "memory": f"{model.resources.memory_gib}Gi", GPU_RESOURCE: gpus},
                                 "limits": {"memory": f"{model.resources.memory_gib}Gi", GPU_RESOURCE: gpus},
@@ -207,13 +299,12 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                             # Leave the Service's endpoints before vLLM stops taking requests.
                             "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_SECONDS)]}}},
                             "securityContext": security,
-                            "volumeMounts": volume_mounts + [{"name": "shm", "mountPath": "/dev/shm"}],
+                            "volumeMounts": volume_mounts + [{"name": SHM_VOLUME, "mountPath": "/dev/shm"}],
                         }
                     ],
                     "volumes": [
                         {"name": WEIGHTS_CACHE_VOLUME, "emptyDir": {"sizeLimit": f"{cache_gib}Gi"}},
-                        # NCCL and PyTorch workers share tensors through /dev/shm; the container default is 64 MiB.
-                        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}},
+                        *writable_volumes(),
                         {
                             "name": "fetch-script",
                             "configMap": {"name": FETCH_SCRIPT_CONFIG_MAP, "items": [{"key": key, "path": path} for key, (_, path) in POD_FILES.items()]},
@@ -305,8 +396,12 @@ def disruption_budget(model: ModelConfig) -> dict:
     }
 
 
-def network_policy(model: ModelConfig, vpc_cidr: str) -> dict:
-    port = [{"protocol": "TCP", "port": PORT}]
+def network_policy(model: ModelConfig, load_balancer_cidrs: list[str]) -> dict:
+    """The model's only sources besides the serving namespace's default deny: Prometheus (scraping
+    /metrics), the inference gateway's namespace, and the load balancer's own addresses, from which an
+    ALB in IP mode reaches the pods directly. Those are the load balancer subnets' ranges, which hold no
+    pods, never the VPC's, which under the VPC CNI holds every pod of the cluster."""
+    sources = [from_namespace(MONITORING_NAMESPACE), from_namespace(GATEWAY_NAMESPACE)] + [{"ipBlock": {"cidr": cidr}} for cidr in load_balancer_cidrs]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -314,14 +409,7 @@ def network_policy(model: ModelConfig, vpc_cidr: str) -> dict:
         "spec": {
             "podSelector": {"matchLabels": {MODEL_LABEL: model.name}},
             "policyTypes": ["Ingress"],
-            "ingress": [
-                # Prometheus scrapes /metrics.
-                {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}], "ports": port},
-                # In-cluster clients and gateways opt in with a namespace label.
-                {"from": [{"namespaceSelector": {"matchLabels": {GATEWAY_LABEL: "true"}}}], "ports": port},
-                # The load balancer reaches pods directly (target type ip) from its addresses in the VPC.
-                {"from": [{"ipBlock": {"cidr": vpc_cidr}}], "ports": port},
-            ],
+            "ingress": [{"from": sources, "ports": tcp(PORT)}],
         },
     }
 
@@ -349,6 +437,6 @@ class ModelServer(pulumi.ComponentResource):
             burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, args.hugging_face_token is not None, tier), [account, *secrets])
             declare("burst-scaler", burst_scaled_object(model), [burst_workload])
         declare("pdb", disruption_budget(model))
-        declare("network-policy", network_policy(model, args.vpc_cidr))
+        declare("network-policy", network_policy(model, args.load_balancer_cidrs))
 
         self.register_outputs({})

@@ -14,12 +14,35 @@ from llm_platform import pins
 from llm_platform.config import ObservabilityConfig
 from llm_platform.contract import ALERTMANAGER_SERVICE_ACCOUNT, GPU_NODES, GPU_TOLERATION, MONITORING_NAMESPACE, SYSTEM_NODES
 from llm_platform.helm import pinned_release
-from llm_platform.kubernetes import KubernetesObject, namespace_manifest, secret_manifest
+from llm_platform.kubernetes import SAME_NAMESPACE, KubernetesObject, from_cidrs, from_namespace, isolate_namespace, secret_manifest, tcp
 from llm_platform.platform.delivery import DELIVERY_SECRET, SEVERITIES, AlertDelivery
+from llm_platform.platform.keda import NAMESPACE as KEDA_NAMESPACE
 
 RELEASE = "kube-prometheus-stack"
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 DASHBOARD_LABEL = ("grafana_dashboard", "1")
+# Ports of kube-prometheus-stack 88.5.3's pods (chart values.yaml): Prometheus serves queries on 9090
+# (`prometheus.service.targetPort`); the operator serves its admission webhook over TLS on 10250
+# (`prometheusOperator.tls.internalPort`).
+PROMETHEUS_PORT = 9090
+OPERATOR_WEBHOOK_PORT = 10250
+# The node exporter needs the host's network, PID namespace and filesystem (hostNetwork, hostPID, hostPath
+# in the prometheus-node-exporter subchart's DaemonSet) and the DCGM exporter runs as root with SYS_ADMIN
+# and the kubelet's pod-resources socket by hostPath (dcgm-exporter 4.8.2 deployment/values.yaml,
+# templates/daemonset.yaml): only the `privileged` standard admits them.
+POD_SECURITY = "privileged"
+
+
+def ingress_allowed(control_plane_cidrs: list[str]) -> list[dict]:
+    """What reaches the monitoring pods: one another (Prometheus scraping the exporters and Alertmanager,
+    Grafana querying Prometheus, Alertmanager peers gossiping), KEDA querying Prometheus for the scaling
+    metric, and the API server calling the operator's webhook from the control plane's addresses. The
+    node exporter runs on the host network, where NetworkPolicy does not reach."""
+    return [
+        {"from": [SAME_NAMESPACE]},
+        {"from": [from_namespace(KEDA_NAMESPACE)], "ports": tcp(PROMETHEUS_PORT)},
+        {"from": from_cidrs(control_plane_cidrs), "ports": tcp(OPERATOR_WEBHOOK_PORT)},
+    ]
 
 
 @dataclass(frozen=True)
@@ -33,11 +56,20 @@ class MonitoringArgs:
     monitoring CRDs exist."""
     dcgm_overrides: dict = field(default_factory=dict)
     """DCGM exporter values the cloud's GPU nodes need on top of the common ones (GKE's driver location)."""
+    control_plane_cidrs: list[str] = field(default_factory=list)
+    """Where the API server calls the operator's webhook from."""
 
 
 def alertmanager_config(receivers: Mapping[str, dict]) -> dict:
-    """Critical and warning alerts each to their receiver; Watchdog and info alerts nowhere. A critical
-    alert silences the warnings of the same alert name and target."""
+    """Critical and warning alerts each to their receiver; Watchdog, InfoInhibitor and info alerts nowhere;
+    an alert without a known severity to the warning receiver rather than lost. A critical alert silences
+    the warnings of the same alert name and target.
+
+    This config replaces the chart's. Its default rules (kube-prometheus-stack 88.5.3,
+    templates/prometheus/rules-1.14/general.rules.yaml) fire `Watchdog` always and `InfoInhibitor`, with
+    `severity: none`, whenever an info alert fires without a warning or critical one in its namespace: the
+    rule's own description asks for a null receiver, as the chart's default config routes them. Routed by
+    the default here, InfoInhibitor would page through the warning receiver on every info alert."""
     return {
         "route": {
             "receiver": "warning",
@@ -46,8 +78,8 @@ def alertmanager_config(receivers: Mapping[str, dict]) -> dict:
             "group_interval": "5m",
             "repeat_interval": "4h",
             "routes": [
-                {"receiver": "null", "matchers": ['alertname = "Watchdog"']},
-                {"receiver": "null", "matchers": ['severity = "info"']},
+                {"receiver": "null", "matchers": ['alertname =~ "Watchdog|InfoInhibitor"']},
+                {"receiver": "null", "matchers": ['severity =~ "info|none"']},
                 {"receiver": "critical", "matchers": ['severity = "critical"'], "repeat_interval": "1h"},
                 {"receiver": "warning", "matchers": ['severity = "warning"']},
             ],
@@ -132,7 +164,7 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:monitoring:Monitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        namespace = KubernetesObject(f"{name}-namespace", namespace_manifest(MONITORING_NAMESPACE), child)
+        namespace = isolate_namespace(name, MONITORING_NAMESPACE, pod_security=POD_SECURITY, allow=ingress_allowed(args.control_plane_cidrs), created_by=None, opts=child)
         password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False, opts=child)
         # The provider marks `result` secret; wrapping it again keeps that true whatever reads it.
         admin_password = pulumi.Output.secret(password.result)

@@ -12,7 +12,7 @@ import pulumi_random as random
 
 from llm_platform.config import ModelConfig
 from llm_platform.contract import SERVING_NAMESPACE, is_bucket_source, model_host, weights_location
-from llm_platform.kubernetes import KubernetesObject, namespace_manifest
+from llm_platform.kubernetes import KubernetesObject, isolate_namespace
 from llm_platform.platform.model_server import FETCH_SCRIPT_CONFIG_MAP, POD_FILES, CapacityPlacement, ModelServer, ModelServerArgs
 
 
@@ -34,7 +34,8 @@ class ServingArgs:
     service_account_annotations: dict[str, Mapping[str, pulumi.Input[str]]]
     """By model: what its Kubernetes service account carries so that its pods can read the weights (the
     IRSA role on EKS; nothing on GKE, where the bucket grants the service account itself)."""
-    vpc_cidr: str
+    load_balancer_cidrs: list[str]
+    """Where the cloud's load balancer in front of the models reaches the pods from (none without one)."""
     ingress: ModelIngress | None
     hugging_face_token: pulumi.Input[str] | None
     placement: CapacityPlacement
@@ -56,7 +57,9 @@ class Serving(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:serving:Serving", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        namespace = KubernetesObject(f"{name}-namespace", namespace_manifest(SERVING_NAMESPACE), child)
+        # The model pods meet the `restricted` standard; each model's own NetworkPolicy admits what may
+        # reach it, the namespace admits nothing else.
+        namespace = isolate_namespace(name, SERVING_NAMESPACE, pod_security="restricted", allow=[], created_by=None, opts=child)
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         script = KubernetesObject(f"{name}-fetch-weights", fetch_script_config_map(), in_namespace)
 
@@ -74,7 +77,7 @@ class Serving(pulumi.ComponentResource):
                     service_account_annotations=args.service_account_annotations.get(model.name, {}),
                     api_key=keys[model.name],
                     hugging_face_token=None if is_bucket_source(model.source) else args.hugging_face_token,
-                    vpc_cidr=args.vpc_cidr,
+                    load_balancer_cidrs=args.load_balancer_cidrs,
                     placement=args.placement,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, script]),

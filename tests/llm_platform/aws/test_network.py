@@ -72,10 +72,11 @@ def test_subnet_tags_for_load_balancers_and_karpenter(default_network):
     for subnet in declared.of_type(SUBNET):
         tags = subnet.inputs["tags"]
         if tags["tier"] == "public":
-            assert tags["kubernetes.io/role/elb"] == "1"
+            # Internet-facing and internal load balancers alike: addresses apart from the pods'.
+            assert tags["kubernetes.io/role/elb"] == tags["kubernetes.io/role/internal-elb"] == "1"
             assert "karpenter.sh/discovery" not in tags, "nodes must never land in public subnets"
         else:
-            assert tags["kubernetes.io/role/internal-elb"] == "1"
+            assert not [key for key in tags if key.startswith("kubernetes.io/role/")], "no load balancer among the pods"
             assert tags["karpenter.sh/discovery"] == "llm-test"
 
 
@@ -152,9 +153,16 @@ def test_flow_logs_write_to_their_own_log_group_only(declare):
     assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
     assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
     policy = json.loads(declared.one("aws:iam/rolePolicy:RolePolicy").inputs["policy"])
-    (grant,) = policy["Statement"]
-    assert "*" not in grant["Resource"]
-    assert all(r.startswith(flow_log["logDestination"]) for r in grant["Resource"])
+    grants = {action: statement["Resource"] for statement in policy["Statement"] for action in statement["Action"] if isinstance(statement["Action"], list)}
+    grants |= {statement["Action"]: statement["Resource"] for statement in policy["Statement"] if isinstance(statement["Action"], str)}
+    group_arn = flow_log["logDestination"]
+    # Writes only to the streams of its own group; DescribeLogGroups, which takes no resource, on "*".
+    assert grants == {
+        "logs:CreateLogStream": f"{group_arn}:log-stream:*",
+        "logs:PutLogEvents": f"{group_arn}:log-stream:*",
+        "logs:DescribeLogStreams": group_arn,
+        "logs:DescribeLogGroups": "*",
+    }
 
 
 def test_more_zones_than_the_region_offers_names_the_key(declare):

@@ -4,7 +4,7 @@ Gateway API and chart schemas; a route per model on the body's `model`; keys and
 import pytest
 
 from llm_platform import config, pins
-from llm_platform.contract import GATEWAY_LABEL, GATEWAY_NAMESPACE, MODEL_HEADER, SERVING_NAMESPACE
+from llm_platform.contract import GATEWAY_NAMESPACE, MODEL_HEADER, SERVING_NAMESPACE
 from llm_platform.platform import gateway
 from tests.conftest import HELM_RELEASE
 from tests.k8s_schemas import validate_any, validate_helm_values
@@ -39,7 +39,8 @@ def test_each_model_gets_a_pool_with_an_endpoint_picker_and_a_route_on_its_name(
         values = release.inputs["values"]
         assert validate_helm_values("llm-d-router-gateway", values, EPP_FREE_FORM) == []
         # The pool (named after the release) selects exactly the model's pods on vLLM's port.
-        assert values["router"]["modelServers"]["matchLabels"] == {"app.kubernetes.io/name": model.name}
+        # Floor and burst replicas alike: the pool selects by the model label both carry.
+        assert values["router"]["modelServers"]["matchLabels"] == {"llm-platform.io/model": model.name}
         assert values["router"]["modelServers"]["targetPorts"] == [{"number": 8000}]
         (route,) = [r for r in declared.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute") if r.inputs["metadata"]["name"] == model.name]
         (rule,) = route.inputs["spec"]["rules"]
@@ -109,9 +110,14 @@ def test_gke_keeps_the_gateway_internal_without_tls():
         config.parse(bad)
 
 
-def test_the_gateway_namespace_is_the_one_model_servers_admit():
-    ns = gateway.namespace()
-    assert ns["metadata"] == {"name": GATEWAY_NAMESPACE, "labels": {GATEWAY_LABEL: "true"}}
+def test_the_gateway_namespace_admits_its_own_pods_prometheus_and_the_load_balancer_only():
+    edge = gateway.GatewayEdge(service={}, tls=True, sources=["10.20.224.0/22"])
+    own, balancer = gateway.namespace_allows(edge)
+    assert own == {"from": [{"podSelector": {}}, {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]}
+    assert balancer == {"from": [{"ipBlock": {"cidr": "10.20.224.0/22"}}], "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 80}]}
+    declared = deployed("eks-production")
+    namespace = declared.one("kubernetes:core/v1:Namespace", "eks-production-gateway-namespace").inputs
+    assert namespace["metadata"]["name"] == GATEWAY_NAMESPACE and namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "baseline"
 
 
 def test_agentgateway_values_and_crds_are_pinned():

@@ -36,7 +36,8 @@ POD = DEPLOYMENT["spec"]["template"]["spec"]
         DEPLOYMENT,
         model_server.service(MODEL),
         model_server.disruption_budget(MODEL),
-        model_server.network_policy(MODEL, "10.20.0.0/16"),
+        model_server.network_policy(MODEL, ["10.20.224.0/22", "10.20.228.0/22"]),
+        model_server.network_policy(MODEL, []),
         model_server.service_account(MODEL, {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"}),
         model_server.service_account(MODEL, {}),
         model_server.secret(MODEL, "api-key", {"api-key": "x"}),
@@ -71,17 +72,53 @@ def test_the_seeds_probes_drain_and_rollout():
     assert POD["terminationGracePeriodSeconds"] == 120
     assert DEPLOYMENT["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     volumes = {v["name"]: v for v in POD["volumes"]}
-    assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
     assert volumes["model-cache"]["emptyDir"]["sizeLimit"] == f"{model_server.cache_size_gib(MODEL)}Gi"
     assert POD["topologySpreadConstraints"][0]["topologyKey"] == "topology.kubernetes.io/zone"
 
 
-def test_restrictive_security_context():
+def test_runs_as_the_image_s_non_root_user_under_the_restricted_standard():
+    assert POD["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 2000,
+        "runAsGroup": 2000,
+        "fsGroup": 2000,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     for container in (VLLM, FETCH):
         context = container["securityContext"]
-        assert context["allowPrivilegeEscalation"] is False
+        assert context["runAsNonRoot"] is True and context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False and context["privileged"] is False
         assert context["capabilities"] == {"drop": ["ALL"]}
         assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert "runAsUser" not in context, "one user for the pod, set once"
+    # Volume types the restricted standard allows; nothing from the host.
+    assert {next(key for key in volume if key != "name") for volume in POD["volumes"]} <= {"emptyDir", "configMap", "secret", "projected"}
+    # Neither container calls the Kubernetes API: no token is mounted.
+    assert POD["automountServiceAccountToken"] is False
+
+
+def _mounted_dirs(container: dict) -> list[str]:
+    return [mount["mountPath"] for mount in container["volumeMounts"] if not mount.get("readOnly")]
+
+
+@pytest.mark.parametrize("container", [VLLM, FETCH], ids=["vllm", "fetch-weights"])
+def test_every_cache_and_home_directory_is_on_a_writable_volume(container):
+    env = {e["name"]: e["value"] for e in container["env"] if "value" in e}
+    writable = _mounted_dirs(container)
+    directories = ["HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "VLLM_CACHE_ROOT", "VLLM_CONFIG_ROOT", "TRITON_CACHE_DIR", "NUMBA_CACHE_DIR", "TMPDIR"]
+    for name in directories:
+        assert any(env[name] == mount or env[name].startswith(mount + "/") for mount in writable), f"{name}={env[name]} is on the read-only root filesystem"
+    assert "/tmp" in writable, "tempfile.gettempdir() (vLLM's IPC sockets, torch inductor) needs /tmp"
+    # getpass.getuser() never needs a passwd entry; vLLM reports no usage statistics.
+    assert env["USER"] == "vllm" and env["VLLM_NO_USAGE_STATS"] == "1"
+    volumes = {volume["name"]: volume for volume in POD["volumes"]}
+    for mount in container["volumeMounts"]:
+        assert "emptyDir" in volumes[mount["name"]] or mount.get("readOnly"), f"{mount['mountPath']} is writable but not scratch space"
+
+
+def test_shared_memory_is_a_memory_backed_volume():
+    (shm,) = [m for m in VLLM["volumeMounts"] if m["mountPath"] == "/dev/shm"]
+    assert next(v for v in POD["volumes"] if v["name"] == shm["name"])["emptyDir"]["medium"] == "Memory"
 
 
 def test_engine_args_and_secrets():
@@ -156,12 +193,18 @@ def test_burst_without_schedule_follows_the_queue_at_any_hour():
     assert schedule.gated_window({"spec": spec}) is None
 
 
-def test_network_policy_admits_prometheus_gateways_and_the_load_balancer_only():
-    rules = model_server.network_policy(MODEL, "10.20.0.0/16")["spec"]["ingress"]
-    sources = [rule["from"][0] for rule in rules]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in sources
-    assert {"ipBlock": {"cidr": "10.20.0.0/16"}} in sources
-    assert all(rule["ports"] == [{"protocol": "TCP", "port": 8000}] for rule in rules)
+def test_network_policy_admits_prometheus_the_gateway_and_the_load_balancer_subnets_only():
+    (rule,) = model_server.network_policy(MODEL, ["10.20.224.0/22", "10.20.228.0/22"])["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}},
+        {"ipBlock": {"cidr": "10.20.224.0/22"}},
+        {"ipBlock": {"cidr": "10.20.228.0/22"}},
+    ]
+    # Without a load balancer, no address range at all.
+    (rule,) = model_server.network_policy(MODEL, [])["spec"]["ingress"]
+    assert all("ipBlock" not in peer for peer in rule["from"])
 
 
 @pytest.mark.parametrize(
@@ -198,7 +241,7 @@ def test_hugging_face_token_becomes_a_secret_only_when_configured(declare):
                 model=MODEL,
                 weights_uri="s3://b/models/m",
                 service_account_annotations={"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"},
-                api_key="k", hugging_face_token="hf_plaintext", vpc_cidr="10.0.0.0/16", placement=PLACEMENT,
+                api_key="k", hugging_face_token="hf_plaintext", load_balancer_cidrs=[], placement=PLACEMENT,
             ),
         )
 

@@ -3,10 +3,12 @@ platform declares them on what either cloud hands it (an EKS-like and a GKE-like
 `bases.py`)."""
 
 import json
+import re
 
 import pytest
 
 from llm_platform import pins
+from llm_platform.platform.monitoring import alertmanager_config
 from tests.conftest import HELM_RELEASE
 from tests.k8s_schemas import CHART_OF_RELEASE, validate_custom_resource, validate_helm_values
 from tests.llm_platform.platform.bases import ACCOUNT, deployed
@@ -60,9 +62,8 @@ def test_alertmanager_routes_by_severity_to_sns_through_irsa():
     values = deployed("eks-production").release("kube-prometheus-stack").inputs["values"]["alertmanager"]
     assert values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"] == f"arn:aws:iam::{ACCOUNT}:role/eks-production-alertmanager"
     config = values["config"]
-    routes = {tuple(r["matchers"]): r["receiver"] for r in config["route"]["routes"]}
-    assert routes[('severity = "critical"',)] == "critical" and routes[('severity = "warning"',)] == "warning"
-    assert routes[('alertname = "Watchdog"',)] == "null"
+    assert receivers_for(config["route"], {"alertname": "GpuXid", "severity": "critical"}) == ["critical"]
+    assert receivers_for(config["route"], {"alertname": "HighLatency", "severity": "warning"}) == ["warning"]
     receivers = {r["name"]: r for r in config["receivers"]}
     for severity in ("critical", "warning"):
         (sns,) = receivers[severity]["sns_configs"]
@@ -70,6 +71,65 @@ def test_alertmanager_routes_by_severity_to_sns_through_irsa():
         assert sns["topic_arn"] == f"arn:aws:sns:us-west-2:{ACCOUNT}:eks-production-alerts-{severity}"
         assert sns["sigv4"] == {"region": "us-west-2"}
     assert "secrets" not in values["alertmanagerSpec"], "SNS through IRSA needs no secret"
+
+
+_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+def _matches(matcher: str, labels: dict[str, str]) -> bool:
+    """One Alertmanager matcher (`name op "value"`, prometheus/alertmanager pkg/labels/parse.go): regexes are
+    anchored at both ends, a missing label is the empty string."""
+    found = _MATCHER.match(matcher)
+    assert found, f"not a matcher: {matcher}"
+    name, op, value = found.groups()
+    actual = labels.get(name, "")
+    if op in ("=~", "!~"):
+        hit = re.fullmatch(f"(?:{value})", actual) is not None
+        return hit if op == "=~" else not hit
+    return (actual == value) if op == "=" else (actual != value)
+
+
+def receivers_for(route: dict, labels: dict[str, str]) -> list[str]:
+    """Where Alertmanager delivers an alert with `labels` (dispatch/route.go `Match`, what
+    `amtool config routes test` prints): the first matching child route, depth first, and the following
+    ones too while a matched route says `continue`; the route itself when no child matches."""
+    found: list[str] = []
+    for child in route.get("routes", []):
+        if all(_matches(m, labels) for m in child.get("matchers", [])):
+            found += receivers_for(child, labels)
+            if not child.get("continue"):
+                break
+    return found or [route["receiver"]]
+
+
+@pytest.mark.parametrize(
+    "labels, receiver",
+    [
+        ({"alertname": "HighErrorRate", "severity": "critical"}, "critical"),
+        ({"alertname": "KvCachePressure", "severity": "warning"}, "warning"),
+        # The chart's default rules: Watchdog always fires; InfoInhibitor (severity none) fires with every
+        # info alert. Neither may page.
+        ({"alertname": "Watchdog", "severity": "none"}, "null"),
+        ({"alertname": "InfoInhibitor", "severity": "none", "namespace": "serving"}, "null"),
+        ({"alertname": "InfoInhibitor", "namespace": "serving"}, "null"),
+        ({"alertname": "CPUThrottlingHigh", "severity": "info"}, "null"),
+        ({"alertname": "Anything", "severity": "none"}, "null"),
+        # An alert whose rule forgot its severity still reaches someone.
+        ({"alertname": "Unlabelled"}, "warning"),
+        ({"alertname": "Odd", "severity": "page"}, "warning"),
+    ],
+)
+def test_alertmanager_routes_each_kind_of_alert_like_alertmanager_would(labels, receiver):
+    config = alertmanager_config({"critical": {"email_configs": []}, "warning": {"email_configs": []}})
+    assert receivers_for(config["route"], labels) == [receiver]
+    assert receiver in {r["name"] for r in config["receivers"]}
+
+
+def test_the_router_follows_alertmanager_semantics():
+    route = {"receiver": "root", "routes": [{"receiver": "a", "matchers": ['x =~ "1|2"'], "continue": True}, {"receiver": "b", "matchers": ['y != "z"']}, {"receiver": "c"}]}
+    assert receivers_for(route, {"x": "1"}) == ["a", "b"]
+    assert receivers_for(route, {"x": "12", "y": "z"}) == ["c"], "regexes are anchored"
+    assert receivers_for({"receiver": "root", "routes": [{"receiver": "a", "matchers": ['x = "1"']}]}, {}) == ["root"]
 
 
 def test_dcgm_exporter_runs_on_gpu_nodes_only_and_keeps_workload_labels():

@@ -1,5 +1,7 @@
 """The serving namespace, the weight fetcher shipped to pods, and the endpoint a base hands in."""
 
+import ipaddress
+
 import pytest
 
 from llm_platform import pins
@@ -45,21 +47,19 @@ def test_model_servers_wait_for_gpus_monitoring_keda_and_the_endpoint_s_controll
 
 
 @pytest.mark.parametrize(
-    "stack, weights_uri, annotations, load_balancer_cidr",
+    "stack, weights_uri, annotations",
     [
-        # EKS: the staged copy in the stack's S3 bucket, read with the model's IRSA role; ALBs in the VPC.
+        # EKS: the staged copy in the stack's S3 bucket, read with the model's IRSA role.
         (
             "eks-staging",
             f"s3://eks-staging-weights-{ACCOUNT}/models/mistral-7b-instruct",
             {"eks.amazonaws.com/role-arn": f"arn:aws:iam::{ACCOUNT}:role/eks-staging-model-mistral-7b-instruct"},
-            "10.20.0.0/16",
         ),
-        # GKE: the stack's Cloud Storage bucket, which grants the Kubernetes service account itself; load
-        # balancers reach pods from the nodes' subnetwork.
-        ("gke-staging", "gs://gke-staging-weights-acme-llm-staging/models/mistral-7b-instruct", None, "10.60.0.0/20"),
+        # GKE: the stack's Cloud Storage bucket, which grants the Kubernetes service account itself.
+        ("gke-staging", "gs://gke-staging-weights-acme-llm-staging/models/mistral-7b-instruct", None),
     ],
 )
-def test_pods_read_the_weights_and_admit_load_balancers_as_the_base_says(stack, weights_uri, annotations, load_balancer_cidr):
+def test_pods_read_the_weights_as_the_base_says(stack, weights_uri, annotations):
     declared = deployed(stack)
     account = declared.one("kubernetes:core/v1:ServiceAccount", f"{stack}-serving-mistral-7b-instruct-sa").inputs
     assert account["metadata"].get("annotations") == annotations
@@ -67,5 +67,30 @@ def test_pods_read_the_weights_and_admit_load_balancers_as_the_base_says(stack, 
     assert pod["serviceAccountName"] == account["metadata"]["name"]
     env = {e["name"]: e.get("value") for e in pod["initContainers"][0]["env"]}
     assert env["WEIGHTS_URI"] == weights_uri
-    policy = declared.one("kubernetes:networking.k8s.io/v1:NetworkPolicy").inputs
-    assert {"ipBlock": {"cidr": load_balancer_cidr}} in [rule["from"][0] for rule in policy["spec"]["ingress"]]
+
+
+def _model_policy_sources(declared) -> list[dict]:
+    (policy,) = [r for r in declared.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["namespace"] == "serving" and r.inputs["spec"]["podSelector"]]
+    (rule,) = policy.inputs["spec"]["ingress"]
+    return rule["from"]
+
+
+@pytest.mark.parametrize("stack", ["eks-staging", "gke-staging"])
+def test_without_a_load_balancer_only_prometheus_and_the_gateway_reach_the_models(stack):
+    assert [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in _model_policy_sources(deployed(stack))] == ["monitoring", "gateway"]
+
+
+def test_the_alb_reaches_the_models_from_its_subnets_never_from_the_pods_ranges():
+    # eks-production (VPC 10.30.0.0/16, three zones) puts an ALB in front: its subnets are the public
+    # ones, the last eighth of the VPC; the pods' private subnets are the first eighths.
+    declared = deployed("eks-production")
+    cidrs = [peer["ipBlock"]["cidr"] for peer in _model_policy_sources(declared) if "ipBlock" in peer]
+    assert cidrs == ["10.30.224.0/22", "10.30.228.0/22", "10.30.232.0/22"]
+    subnets = {tier: [s.inputs for s in declared.of_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["tier"] == tier] for tier in ("public", "private")}
+    # Both load balancer schemes are placed in the public subnets by the controller's role tags.
+    # (Resources register concurrently: compare the subnets as a set, not in registration order.)
+    assert sorted(s["cidrBlock"] for s in subnets["public"]) == cidrs
+    assert all(s["tags"]["kubernetes.io/role/elb"] == s["tags"]["kubernetes.io/role/internal-elb"] == "1" for s in subnets["public"])
+    assert not any(key.startswith("kubernetes.io/role/") for s in subnets["private"] for key in s["tags"])
+    private = [ipaddress.ip_network(s["cidrBlock"]) for s in subnets["private"]]
+    assert len(private) == 3 and not any(ipaddress.ip_network(cidr).overlaps(subnet) for cidr in cidrs for subnet in private)

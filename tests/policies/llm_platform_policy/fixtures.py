@@ -242,6 +242,17 @@ def compliant_security_stack() -> list[Resource]:
             "gateway",
             {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "gateway", "namespace": "serving"}, "spec": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["198.51.100.0/24"]}},
         ),
+        # The inference gateway's proxies: agentgateway creates their LoadBalancer Service from spec.service.
+        resource(
+            "kubernetes:agentgateway.dev/v1alpha1:AgentgatewayParameters",
+            "edge",
+            {
+                "apiVersion": "agentgateway.dev/v1alpha1",
+                "kind": "AgentgatewayParameters",
+                "metadata": {"name": "edge", "namespace": "gateway"},
+                "spec": {"service": {"metadata": {"annotations": {}}, "spec": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["203.0.113.0/24"]}}},
+            },
+        ),
         resource(
             "kubernetes:networking.k8s.io/v1:Ingress",
             "models",

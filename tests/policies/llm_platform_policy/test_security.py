@@ -122,6 +122,18 @@ HALVES = ["0.0.0.0/1", "128.0.0.0/1"]
             "load-balancer-sources-restricted",
             f"internet-facing Service serving/gateway admits {HALVES} (loadBalancerSourceRanges), which admits the whole public IPv4 internet",
         ),
+        # The gateway's Service is declared inside AgentgatewayParameters: judged the same way, and a
+        # LoadBalancer when the type is left out.
+        (
+            on("edge", lambda p: p["spec"]["service"]["spec"].update(loadBalancerSourceRanges=HALVES)),
+            "load-balancer-sources-restricted",
+            f"internet-facing AgentgatewayParameters gateway/edge admits {HALVES} (loadBalancerSourceRanges), which admits the whole public IPv4 internet",
+        ),
+        (
+            on("edge", lambda p: p["spec"]["service"].update(spec={})),
+            "load-balancer-sources-restricted",
+            "internet-facing AgentgatewayParameters gateway/edge admits ['0.0.0.0/0', '::/0'] (loadBalancerSourceRanges), which admits the whole public IPv4 internet",
+        ),
         (
             on("models", lambda p: p["metadata"]["annotations"].pop("alb.ingress.kubernetes.io/inbound-cidrs")),
             "load-balancer-sources-restricted",
