@@ -231,6 +231,9 @@ def is_bucket_source(source: str) -> bool:
     return source.partition("://")[0] in LOCATIONS
 
 
+# A full Git commit id: the only Hugging Face revision that pins what is served (a branch or tag moves).
+COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
+
 SOURCE_RULE = "hf://<org>/<model>, s3://<bucket>/<prefix> (AWS) or gs://<bucket>/<prefix> (Google Cloud)"
 
 

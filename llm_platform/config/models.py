@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 from llm_platform.config.base import ConfigModel, Name
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.violations import Rules, Violation
-from llm_platform.contract import LOCATIONS, is_bucket_source, parse_model_source
+from llm_platform.contract import COMMIT_SHA, LOCATIONS, is_bucket_source, parse_model_source
 
 # Bytes per weight by precision, for the seeds' fit rule (parameters x bytes x 1.2).
 BYTES_PER_PARAMETER = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "awq-4bit": 0.5, "gptq-4bit": 0.5}
@@ -73,7 +73,8 @@ class ModelConfig(ConfigModel):
     in the stack cloud's object store: `s3://bucket/prefix` (AWS) or `gs://bucket/prefix` (Google Cloud)."""
 
     revision: str | None = None
-    """Hugging Face revision (commit, tag or branch) to stage and, as a fallback, to download."""
+    """Hugging Face revision (commit, tag or branch) to stage and, as a fallback, to download. Production
+    requires the full commit sha, and its pods serve only a staged copy of that commit."""
 
     parameters_billion: Annotated[float, Field(gt=0, le=2000)]
     """Parameter count in billions, for the fit check."""
@@ -182,3 +183,18 @@ def _fit_violations(key: str, model: ModelConfig, pools: list[GpuPoolBase]) -> R
             f"must fit the smallest instance of pool group {model.pool_group} ({smallest.name}: {smallest.vcpus} vCPU, "
             f"{smallest.memory_gib:g} GiB) after system reserves: at most {smallest.vcpus * 0.85:g} vCPU and {smallest.memory_gib * 0.8:g} GiB",
         )
+
+
+def weights_violations(models: Sequence[ModelConfig], *, production: bool) -> Rules:
+    """Production serves exactly the weights that were reviewed: a Hugging Face source names the commit
+    it is staged from (a branch or tag moves), and the pods refuse a copy whose manifest records another
+    or that has no manifest at all."""
+    if not production:
+        return
+    for index, model in enumerate(models):
+        if parse_model_source(model.source) == "hf" and not (model.revision and COMMIT_SHA.fullmatch(model.revision)):
+            yield Violation(
+                f"models[{index}].revision",
+                model.revision,
+                f"production pins {model.source} to a commit: the full 40-character sha (a branch or tag serves whatever it points at that day)",
+            )

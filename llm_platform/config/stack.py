@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from llm_platform.config.base import NAMESPACE, SECRET, ConfigModel, Name
 from llm_platform.config.budget import BudgetConfig
-from llm_platform.config.models import ModelConfig, model_violations
+from llm_platform.config.models import ModelConfig, model_violations, weights_violations
 from llm_platform.config.observability import ObservabilityConfig
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.violations import Rules, Violation
@@ -99,6 +99,7 @@ class StackBase(ConfigModel):
             yield Violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
         yield from self.cloud_violations()
         yield from model_violations(self.models, self.gpu_pools, production=production, object_store=self.OBJECT_STORE)
+        yield from weights_violations(self.models, production=production)
 
     def common_tags(self) -> dict[str, str]:
         """Tags for every taggable resource of the stack."""

@@ -89,6 +89,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             vpc_cidr=base.network_cidr,
             ingress=base.ingress,
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
+            require_staged=cfg.environment == "production",
         ),
         opts=in_cluster_after(*base.capacity, monitoring, keda, *base.serving_prerequisites),
     )

@@ -55,6 +55,8 @@ class ModelServerArgs:
     api_key: pulumi.Input[str]
     hugging_face_token: pulumi.Input[str] | None
     vpc_cidr: str
+    require_manifest: bool = False
+    """Serve only weights whose staged copy is complete (production): no fallback without a manifest."""
 
 
 def labels(model: ModelConfig) -> dict[str, str]:
@@ -102,21 +104,27 @@ def cache_size_gib(model: ModelConfig) -> int:
     return math.ceil(model.weights_gib * 1.25) + 5
 
 
-def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool) -> dict:
-    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
-    probe = {"httpGet": {"path": "/health", "port": "http"}}
-    volume_mounts = [{"name": WEIGHTS_CACHE_VOLUME, "mountPath": CACHE_DIR}]
-    fetch_env = [
+def fetch_env(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, require_manifest: bool) -> list[dict]:
+    """The weight fetcher's environment (documented in pod/fetch_weights.py)."""
+    env = [
         {"name": "WEIGHTS_URI", "value": weights_uri},
         {"name": "MODEL_SOURCE", "value": model.source},
         {"name": "TARGET_DIR", "value": f"{CACHE_DIR}/{model.name}"},
         {"name": "VERIFY_HASHES", "value": "true"},
+        {"name": "REQUIRE_MANIFEST", "value": "true" if require_manifest else "false"},
         {"name": "HF_HOME", "value": f"{CACHE_DIR}/.hf"},
     ]
     if model.revision:
-        fetch_env.append({"name": "MODEL_REVISION", "value": model.revision})
+        env.append({"name": "MODEL_REVISION", "value": model.revision})
     if with_hugging_face_token:
-        fetch_env.append(_secret_env("HF_TOKEN", f"{model.name}-hugging-face", "token"))
+        env.append(_secret_env("HF_TOKEN", f"{model.name}-hugging-face", "token"))
+    return env
+
+
+def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, require_manifest: bool = False) -> dict:
+    security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
+    probe = {"httpGet": {"path": "/health", "port": "http"}}
+    volume_mounts = [{"name": WEIGHTS_CACHE_VOLUME, "mountPath": CACHE_DIR}]
     gpus = str(model.gpus_per_replica)
     cache_gib = cache_size_gib(model)
     return {
@@ -154,7 +162,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                             "name": "fetch-weights",
                             "image": pins.VLLM_IMAGE,
                             "command": ["python3", f"{SCRIPT_DIR}/{FETCH_SCRIPT}"],
-                            "env": fetch_env,
+                            "env": fetch_env(model, weights_uri, with_hugging_face_token, require_manifest),
                             "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
                             "securityContext": security,
                             "volumeMounts": volume_mounts + [{"name": "fetch-script", "mountPath": SCRIPT_DIR, "readOnly": True}],
@@ -280,7 +288,7 @@ class ModelServer(pulumi.ComponentResource):
         secrets = [declare("api-key", secret(model, "api-key", {"api-key": pulumi.Output.secret(args.api_key)}))]
         if args.hugging_face_token is not None:
             secrets.append(declare("hugging-face", secret(model, "hugging-face", {"token": pulumi.Output.secret(args.hugging_face_token)})))
-        workload = declare("deployment", deployment(model, args.weights_uri, args.hugging_face_token is not None), [account, *secrets])
+        workload = declare("deployment", deployment(model, args.weights_uri, args.hugging_face_token is not None, args.require_manifest), [account, *secrets])
         declare("service", service(model))
         declare("monitor", service_monitor(model))
         declare("scaler", scaled_object(model), [workload])

@@ -37,6 +37,8 @@ class ServingArgs:
     vpc_cidr: str
     ingress: ModelIngress | None
     hugging_face_token: pulumi.Input[str] | None
+    require_staged: bool = False
+    """Production: a Hugging Face model is served only from a complete staged copy (its manifest)."""
 
 
 def fetch_script_config_map() -> dict:
@@ -74,6 +76,8 @@ class Serving(pulumi.ComponentResource):
                     api_key=keys[model.name],
                     hugging_face_token=None if is_bucket_source(model.source) else args.hugging_face_token,
                     vpc_cidr=args.vpc_cidr,
+                    # A bucket source is the user's own copy, which has no manifest unless they wrote one.
+                    require_manifest=args.require_staged and not is_bucket_source(model.source),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, script]),
             )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from llm_platform.config import ModelConfig, Violation, parse
+from llm_platform.config.models import weights_violations
 from llm_platform.config.violations import NOT_SET
 from tests.llm_platform.config import stacks
 from tests.llm_platform.config.stacks import AWS_POOL, DELETE, GKE_POOL, changed, edited, only, problems, refused
@@ -273,3 +274,26 @@ def test_every_managed_flag_is_named(args, clash):
 def test_other_engine_args_pass_verbatim():
     args = ["--max-model-len=4096", "--kv-cache-dtype", "fp8", "--model-loader-extra-config={}"]
     assert parse(with_model(engine={"extraArgs": args})).models[0].engine.extra_args == args
+
+
+# -- weights in production --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_outside_production_a_hugging_face_source_may_follow_a_branch(cloud):
+    assert parse(with_model(STACKS[cloud], revision="main")).models[0].revision == "main"
+    assert list(weights_violations([ModelConfig.model_validate(MODEL)], production=False)) == []
+
+
+@pytest.mark.parametrize("revision", [None, "main", "v0.3", "0e9e39f", "0E9E39F249A16976918F6564B8830BC894C89659"])
+def test_production_pins_a_hugging_face_source_to_a_full_commit(revision):
+    pinned = ModelConfig.model_validate({**MODEL, "revision": "0e9e39f249a16976918f6564b8830bc894c89659"})
+    assert list(weights_violations([pinned], production=True)) == []
+    model = ModelConfig.model_validate({**MODEL, "revision": revision})
+    assert list(weights_violations([pinned, model], production=True)) == [
+        Violation(
+            "models[1].revision",
+            revision,
+            "production pins hf://mistralai/Mistral-7B-Instruct-v0.3 to a commit: the full 40-character sha (a branch or tag serves whatever it points at that day)",
+        )
+    ]

@@ -142,3 +142,13 @@ def test_hugging_face_token_becomes_a_secret_only_when_configured(declare):
     token = declared.one("kubernetes:core/v1:Secret", "m-hugging-face")
     assert token.inputs["stringData"] == {"token": "[secret]"}
     assert "hf_plaintext" not in str([r.inputs for r in declared.plan.resources])
+
+
+@pytest.mark.parametrize("stack, required", [("eks-staging", "false"), ("eks-production", "true"), ("gke-staging", "false")])
+def test_production_pods_serve_only_a_complete_staged_copy_of_the_pinned_commit(stack, required):
+    declared = deployed(stack)
+    env = {e["name"]: e.get("value") for e in declared.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["initContainers"][0]["env"]}
+    assert env["REQUIRE_MANIFEST"] == required
+    if required == "true":
+        assert env["MODEL_REVISION"] == "0e9e39f249a16976918f6564b8830bc894c89659"
+
