@@ -97,8 +97,10 @@ class ModelConfig(ConfigModel):
     target_waiting_per_replica: Annotated[int, Field(ge=1, le=1000)] = 5
     """Scale out when vLLM's waiting requests per replica pass this (the seeds' HPA target)."""
 
-    startup_seconds: Annotated[int, Field(ge=60, le=3600)] = 900
-    """How long a replica may take to fetch and load weights before it is restarted."""
+    startup_seconds: Annotated[int, Field(ge=60, le=3600)] | None = None
+    """How long vLLM may take to load the weights, compile and capture CUDA graphs before it is
+    restarted. By default the start-up budget's in-container stages for this model's size, doubled
+    (llm_platform/platform/startup_budget.py); set it only for what the budget does not know."""
 
     engine: EngineConfig = Field(default_factory=EngineConfig)
     """vLLM engine settings."""

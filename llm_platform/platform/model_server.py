@@ -15,6 +15,7 @@ from llm_platform import pins
 from llm_platform.config import ModelConfig
 from llm_platform.contract import GPU_TOLERATION, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
 from llm_platform.kubernetes import KubernetesObject, secret_manifest
+from llm_platform.platform import startup_budget
 from llm_platform.platform.monitoring import RELEASE as MONITORING_RELEASE
 from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_CACHE_VOLUME
 
@@ -121,6 +122,17 @@ def fetch_env(model: ModelConfig, weights_uri: str, with_hugging_face_token: boo
     return env
 
 
+def startup_probe(model: ModelConfig) -> dict:
+    """The window vLLM gets to load, compile and capture graphs: the start-up budget's in-container
+    stages with a margin (startup_budget.py), unless the model sets `startupSeconds`."""
+    return {
+        "httpGet": {"path": "/health", "port": "http"},
+        "initialDelaySeconds": startup_budget.PROBE_INITIAL_DELAY_SECONDS,
+        "periodSeconds": startup_budget.PROBE_PERIOD_SECONDS,
+        "failureThreshold": startup_budget.startup_probe_failure_threshold(model.weights_gib, model.startup_seconds),
+    }
+
+
 def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, require_manifest: bool = False) -> dict:
     security = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
     probe = {"httpGet": {"path": "/health", "port": "http"}}
@@ -179,7 +191,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                                 "requests": {"cpu": f"{model.resources.cpu:g}", "memory": f"{model.resources.memory_gib}Gi", GPU_RESOURCE: gpus},
                                 "limits": {"memory": f"{model.resources.memory_gib}Gi", GPU_RESOURCE: gpus},
                             },
-                            "startupProbe": probe | {"initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": math.ceil(model.startup_seconds / 10)},
+                            "startupProbe": startup_probe(model),
                             "readinessProbe": probe | {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
                             "livenessProbe": probe | {"periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 3},
                             # Leave the Service's endpoints before vLLM stops taking requests.

@@ -58,6 +58,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -71,14 +72,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from llm_platform.contract import COMMIT_SHA, SOURCE_RULE, GCSLocation, Location, is_bucket_source, parse_hf_source, parse_location, parse_model_source
+from llm_platform.contract import COMMIT_SHA, FETCH_CONNECTIONS, HASH_THREADS, SOURCE_RULE, GCSLocation, Location, is_bucket_source, parse_hf_source, parse_location, parse_model_source
 
 MANIFEST_NAME = "llm-platform-manifest.json"
 MANIFEST_FORMAT = 1
 
-# Weight shards are several GB each and GPU nodes have 25-100+ Gbps of network; boto3's default of
-# 10 threads per transfer leaves much of that unused.
-TRANSFER_CONFIG = TransferConfig(max_concurrency=16)
+TRANSFER_CONFIG = TransferConfig(max_concurrency=FETCH_CONNECTIONS)
 # A transient S3 error late in a 100 GB fetch should cost a retry, not a restart of the pod.
 S3_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
 
@@ -254,15 +253,19 @@ def _size_problem(root: Path, remote: RemoteFile) -> str | None:
     return None
 
 
+def _entry_problem(root: Path, entry: dict[str, Any], check_hashes: bool) -> str | None:
+    problem = _size_problem(root, RemoteFile(entry["path"], entry["size"]))
+    if problem is None and check_hashes and (digest := sha256_file(root / entry["path"])) != entry["sha256"]:
+        problem = f"sha256 mismatch: {entry['path']}: expected {entry['sha256']}, found {digest}"
+    return problem
+
+
 def _problems_by_path(manifest: dict[str, Any], root: Path, check_hashes: bool) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    for entry in manifest["files"]:
-        problem = _size_problem(root, RemoteFile(entry["path"], entry["size"]))
-        if problem is None and check_hashes and (digest := sha256_file(root / entry["path"])) != entry["sha256"]:
-            problem = f"sha256 mismatch: {entry['path']}: expected {entry['sha256']}, found {digest}"
-        if problem is not None:
-            problems[entry["path"]] = problem
-    return problems
+    # hashlib releases the GIL while it hashes, so shards are hashed side by side: one core hashes about
+    # 1 GB/s (make bench-weights), which alone would cost an 8B model some 15 s of its start.
+    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+        found = pool.map(lambda entry: (entry["path"], _entry_problem(root, entry, check_hashes)), manifest["files"])
+        return {path: problem for path, problem in found if problem is not None}
 
 
 def verify_dir(manifest: dict[str, Any], root_dir: str | Path, *, check_hashes: bool) -> list[str]:

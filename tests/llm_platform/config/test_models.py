@@ -33,7 +33,7 @@ def test_model_defaults():
     (model,) = parse(AWS).models
     assert isinstance(model, ModelConfig)
     assert (model.precision, model.gpus_per_replica, model.min_replicas, model.max_replicas) == ("bf16", 1, 1, 2)
-    assert (model.target_waiting_per_replica, model.startup_seconds, model.revision) == (5, 900, None)
+    assert (model.target_waiting_per_replica, model.startup_seconds, model.revision) == (5, None, None)
     engine = model.engine
     assert (engine.max_model_len, engine.gpu_memory_utilization, engine.max_num_seqs) == (8192, 0.90, 64)
     assert engine.prefix_caching and engine.chunked_prefill and engine.max_num_batched_tokens is None and engine.extra_args == []
