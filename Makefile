@@ -10,7 +10,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
 STACK ?= staging
 
 .DEFAULT_GOAL := help
-.PHONY: help install preview test docs bench diff loadtest quota-check stage-model refresh-prices clean
+.PHONY: help install preview test docs bench bench-weights diff loadtest quota-check stage-model refresh-prices clean
 
 ## help: list the targets (this text)
 help:
@@ -50,6 +50,10 @@ docs: $(VENV)/.runtime
 ## bench: the offline preview against the bare SDK import, as a ratio of medians over paired runs
 bench: $(VENV)/.runtime
 	$(PY) -m tools.bench_preview
+
+## bench-weights: the weight fetcher against a loopback S3 stand-in next to a sequential copy (bytes/s, CPU)
+bench-weights: $(VENV)/.runtime
+	$(PY) -m tools.bench_weights
 
 ## diff: markdown diff of two previews (what the PR comment shows): make diff BASE=base/build HEAD=build
 diff: $(VENV)/.runtime

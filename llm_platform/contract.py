@@ -125,6 +125,13 @@ def staged_weights_prefix(model: str) -> str:
     return f"{MODELS_PREFIX}/{model}"
 
 
+# How the weight fetcher in the pods uses the node: parallel connections per object, and threads that
+# hash files. The start-up budget (platform/startup_budget.py) counts with the same numbers. Shards are
+# several GB and GPU nodes have 10-100+ Gbps while one connection to S3 carries 85-90 MB/s, so boto3's
+# default of 10 leaves bandwidth unused; hashlib releases the GIL, so threads hash files side by side.
+FETCH_CONNECTIONS = 16
+HASH_THREADS = 4
+
 # Both weights buckets are versioned: a replaced weight file stays restorable for this many days, then
 # stops costing storage; an upload abandoned halfway is cleaned up after INCOMPLETE_UPLOAD_DAYS.
 NONCURRENT_WEIGHTS_DAYS = 30
@@ -254,6 +261,9 @@ def is_bucket_source(source: str) -> bool:
     """Whether a model source names a bucket prefix (copied as it is) rather than a Hugging Face repository."""
     return source.partition("://")[0] in LOCATIONS
 
+
+# A full Git commit id: the only Hugging Face revision that pins what is served (a branch or tag moves).
+COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
 
 SOURCE_RULE = "hf://<org>/<model>, s3://<bucket>/<prefix> (AWS) or gs://<bucket>/<prefix> (Google Cloud)"
 

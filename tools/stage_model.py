@@ -12,10 +12,14 @@ Storage bucket <clusterName>-weights-<gcp.project>; the stack also gives the mod
 revision. Without --stack, --bucket names it: gs://BUCKET is Google Cloud Storage, s3://BUCKET or a bare
 BUCKET is Amazon S3.
 
-Every file goes under `models/<model>/` carrying its sha256 as object metadata; a file already there with
+Only model files are staged: weights (safetensors; PyTorch pickles only when a model has no safetensors),
+configurations, tokenizers and chat templates; never dotfiles (a saved Hugging Face token, .cache/,
+.git*) and never a symlink that leads out of the snapshot directory (a snapshot in the Hugging Face cache
+may link into its repository's blobs/). Every file goes under `models/<model>/` carrying its sha256 as object metadata; a file already there with
 the same size and sha256 is skipped, so a run that was interrupted can simply be repeated. The manifest
 (its format is defined in `llm_platform.platform.pod.fetch_weights`) is uploaded last: pods take its presence to
-mean the upload is complete. S3 objects are encrypted with SSE-KMS under the bucket's default key; Cloud
+mean the upload is complete, and an interrupted run leaves none (the previous one is withdrawn before the
+first changed file goes up), which production pods refuse to serve; running again resumes. S3 objects are encrypted with SSE-KMS under the bucket's default key; Cloud
 Storage encrypts them with the bucket's default KMS key by itself.
 
 Credentials: for S3, whatever boto3 finds. For Cloud Storage, an OAuth access token: GOOGLE_OAUTH_ACCESS_TOKEN
@@ -77,10 +81,12 @@ from llm_platform.platform.pod.fetch_weights import (
     ConfigError,
     FetchError,
     GCSStore,
+    UnsafeSnapshot,
     _parse_json,
     build_manifest,
     dump_manifest,
     human_size,
+    select_model_files,
     with_retries,
 )
 
@@ -422,7 +428,10 @@ def stage(
     snapshot = Path(snapshot_dir)
     if not snapshot.is_dir():
         raise StageError(f"snapshot directory {str(snapshot)!r} does not exist")
-    manifest = build_manifest(model, source, revision, snapshot)
+    try:
+        manifest = build_manifest(model, source, revision, snapshot)
+    except UnsafeSnapshot as error:
+        raise StageError("; ".join(error.args) + ": only files inside the snapshot directory are staged") from None
     if not manifest["files"]:
         raise StageError(f"snapshot directory {str(snapshot)!r} holds no model files")
     location = staging.LOCATION(bucket, staged_weights_prefix(model))
@@ -457,9 +466,12 @@ def stage(
 def download_snapshot(repo_id: str, revision: str | None, token: str | None, directory: Path) -> str | None:
     """Download `repo_id` into `directory`; returns the commit sha that was downloaded."""
     # Resolving first and downloading that sha keeps the manifest exact even if the branch moves meanwhile.
-    sha = huggingface_hub.HfApi().model_info(repo_id, revision=revision, token=token).sha
+    info = huggingface_hub.HfApi().model_info(repo_id, revision=revision, token=token)
+    sha = info.sha
+    # Only what vLLM serves from: Llama's original/*.pth alone would double the download and every pod's fetch.
+    wanted = select_model_files(sibling.rfilename for sibling in info.siblings)
     started = time.monotonic()
-    huggingface_hub.snapshot_download(repo_id, revision=sha, local_dir=directory, token=token)
+    huggingface_hub.snapshot_download(repo_id, revision=sha, local_dir=directory, token=token, allow_patterns=wanted)
     print(f"downloaded hf://{repo_id} at {sha} in {time.monotonic() - started:.1f}s", flush=True)
     return sha
 

@@ -35,8 +35,16 @@ class NodePoolsArgs:
     tags: dict[str, str]
 
 
-def ec2_node_class(name: str, *, cluster_name: str, node_role_name: pulumi.Input[str], ami_alias: str, root_volume_gib: int, tags: dict[str, str]) -> dict:
+def ec2_node_class(
+    name: str, *, cluster_name: str, node_role_name: pulumi.Input[str], ami_alias: str, root_volume_gib: int, tags: dict[str, str], instance_store: bool = False
+) -> dict:
+    """With `instance_store`, kubelet's ephemeral storage (emptyDirs: the weights cache) and containerd's
+    images live on the instance's NVMe instance store as RAID0 (Karpenter `instanceStorePolicy`) rather
+    than on the gp3 root volume, whose 125 MiB/s baseline made writing the weights and unpacking the
+    vLLM image the slowest stages of a GPU node's first start (platform/startup_budget.py). Instance
+    types without instance store ignore it."""
     discovery = [{"tags": {DISCOVERY_TAG: cluster_name}}]
+    storage = {"instanceStorePolicy": "RAID0"} if instance_store else {}
     return {
         "apiVersion": "karpenter.k8s.aws/v1",
         "kind": "EC2NodeClass",
@@ -54,6 +62,7 @@ def ec2_node_class(name: str, *, cluster_name: str, node_role_name: pulumi.Input
                     "ebs": {"volumeSize": f"{root_volume_gib}Gi", "volumeType": "gp3", "encrypted": True, "deleteOnTermination": True},
                 }
             ],
+            **storage,
             "tags": {**tags, "Name": f"{cluster_name}-{name}"},
         },
     }
@@ -148,9 +157,15 @@ class NodePools(pulumi.ComponentResource):
         super().__init__("llm-platform:node_pools:NodePools", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        def node_class(class_name: str, root_volume_gib: int) -> KubernetesObject:
+        def node_class(class_name: str, root_volume_gib: int, instance_store: bool = False) -> KubernetesObject:
             manifest = ec2_node_class(
-                class_name, cluster_name=args.cluster_name, node_role_name=args.node_role_name, ami_alias=args.ami_alias, root_volume_gib=root_volume_gib, tags=args.tags
+                class_name,
+                cluster_name=args.cluster_name,
+                node_role_name=args.node_role_name,
+                ami_alias=args.ami_alias,
+                root_volume_gib=root_volume_gib,
+                tags=args.tags,
+                instance_store=instance_store,
             )
             return KubernetesObject(f"{name}-{class_name}-class", manifest, child)
 
@@ -158,7 +173,7 @@ class NodePools(pulumi.ComponentResource):
         KubernetesObject(f"{name}-{SYSTEM_POOL}", system_node_pool(args.system_pool), pulumi.ResourceOptions(parent=self, depends_on=[system_class]))
         for pool in args.gpu_pools:
             pool_name = gpu_node_pool_name(pool.name)
-            gpu_class = node_class(pool_name, root_volume_gib=pool.root_volume_gib)
+            gpu_class = node_class(pool_name, root_volume_gib=pool.root_volume_gib, instance_store=True)
             KubernetesObject(f"{name}-{pool_name}", gpu_node_pool(pool, args.gpu_quiet_hours), pulumi.ResourceOptions(parent=self, depends_on=[gpu_class]))
 
         self.node_pool_names = [SYSTEM_POOL] + [gpu_node_pool_name(pool.name) for pool in args.gpu_pools]

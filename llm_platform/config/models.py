@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, field_validator
 from llm_platform.config.base import ConfigModel, Name, unique
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.violations import Rules, Violation
-from llm_platform.contract import LOCATIONS, is_bucket_source, parse_model_source
+from llm_platform.contract import COMMIT_SHA, LOCATIONS, is_bucket_source, parse_model_source
 from llm_platform_policy.schedule import DAY_NUMBERS, Window
 
 # Bytes per weight by precision, for the seeds' fit rule (parameters x bytes x 1.2).
@@ -145,7 +145,8 @@ class ModelConfig(ConfigModel):
     in the stack cloud's object store: `s3://bucket/prefix` (AWS) or `gs://bucket/prefix` (Google Cloud)."""
 
     revision: str | None = None
-    """Hugging Face revision (commit, tag or branch) to stage and, as a fallback, to download."""
+    """Hugging Face revision (commit, tag or branch) to stage and, as a fallback, to download. Production
+    requires the full commit sha, and its pods serve only a staged copy of that commit."""
 
     parameters_billion: Annotated[float, Field(gt=0, le=2000)]
     """Parameter count in billions, for the fit check."""
@@ -173,8 +174,10 @@ class ModelConfig(ConfigModel):
     target_waiting_per_replica: Annotated[int, Field(ge=1, le=1000)] = 5
     """Scale out when vLLM's waiting requests per replica pass this (the seeds' HPA target)."""
 
-    startup_seconds: Annotated[int, Field(ge=60, le=3600)] = 900
-    """How long a replica may take to fetch and load weights before it is restarted."""
+    startup_seconds: Annotated[int, Field(ge=60, le=3600)] | None = None
+    """How long vLLM may take to load the weights, compile and capture CUDA graphs before it is
+    restarted. By default the start-up budget's in-container stages for this model's size, doubled
+    (llm_platform/platform/startup_budget.py); set it only for what the budget does not know."""
 
     engine: EngineConfig = Field(default_factory=EngineConfig)
     """vLLM engine settings."""
@@ -413,3 +416,18 @@ def extra_arg_problem(arg: str) -> str | None:
             if name.startswith(alias) or alias.startswith(name):
                 return f"'{arg}' is {alias}, short for {flag}, which {OWNED_FLAGS[flag]}"
     return None
+
+
+def weights_violations(models: Sequence[ModelConfig], *, production: bool) -> Rules:
+    """Production serves exactly the weights that were reviewed: a Hugging Face source names the commit
+    it is staged from (a branch or tag moves), and the pods refuse a copy whose manifest records another
+    or that has no manifest at all."""
+    if not production:
+        return
+    for index, model in enumerate(models):
+        if parse_model_source(model.source) == "hf" and not (model.revision and COMMIT_SHA.fullmatch(model.revision)):
+            yield Violation(
+                f"models[{index}].revision",
+                model.revision,
+                f"production pins {model.source} to a commit: the full 40-character sha (a branch or tag serves whatever it points at that day)",
+            )

@@ -102,6 +102,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             ingress=base.ingress,
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
             placement=base.capacity_placement,
+            require_staged=cfg.environment == "production",
         ),
         opts=in_cluster_after(*base.capacity, monitoring, keda, *base.serving_prerequisites),
     )

@@ -16,6 +16,7 @@ from llm_platform.config import ModelConfig
 from llm_platform.config.models import vllm_args
 from llm_platform.contract import GATEWAY_NAMESPACE, GPU_TOLERATION, MODEL_LABEL, MONITORING_NAMESPACE, POOL_GROUP_LABEL, SERVING_NAMESPACE, model_service_account
 from llm_platform.kubernetes import KubernetesObject, from_namespace, secret_manifest, tcp
+from llm_platform.platform import startup_budget
 from llm_platform.platform.monitoring import RELEASE as MONITORING_RELEASE
 from llm_platform_policy.kube import GPU_RESOURCE, WEIGHTS_CACHE_VOLUME
 from llm_platform_policy.schedule import QUEUE_TRIGGER, cron_trigger, gated_formula
@@ -93,6 +94,8 @@ class ModelServerArgs:
     load_balancer_cidrs: list[str]
     """Where the cloud's load balancer in front of the models reaches the pods from (none without one)."""
     placement: CapacityPlacement
+    require_manifest: bool = False
+    """Serve only weights whose staged copy is complete (production): no fallback without a manifest."""
 
 
 def labels(model: ModelConfig, workload: str | None = None) -> dict[str, str]:
@@ -218,21 +221,38 @@ def writable_volumes() -> list[dict]:
     ]
 
 
-def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, tier: Tier) -> dict:
-    security = container_security_context()
-    probe = {"httpGet": {"path": "/health", "port": "http"}}
-    volume_mounts = [{"name": WEIGHTS_CACHE_VOLUME, "mountPath": CACHE_DIR}, *writable_mounts()]
-    fetch_env = [
+def fetch_env(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, require_manifest: bool) -> list[dict]:
+    """The weight fetcher's environment (documented in pod/fetch_weights.py)."""
+    env = [
         {"name": "WEIGHTS_URI", "value": weights_uri},
         {"name": "MODEL_SOURCE", "value": model.source},
         {"name": "TARGET_DIR", "value": f"{CACHE_DIR}/{model.name}"},
         {"name": "VERIFY_HASHES", "value": "true"},
+        {"name": "REQUIRE_MANIFEST", "value": "true" if require_manifest else "false"},
         {"name": "HF_HOME", "value": f"{CACHE_DIR}/.hf"},
     ]
     if model.revision:
-        fetch_env.append({"name": "MODEL_REVISION", "value": model.revision})
+        env.append({"name": "MODEL_REVISION", "value": model.revision})
     if with_hugging_face_token:
-        fetch_env.append(_secret_env("HF_TOKEN", f"{model.name}-hugging-face", "token"))
+        env.append(_secret_env("HF_TOKEN", f"{model.name}-hugging-face", "token"))
+    return env
+
+
+def startup_probe(model: ModelConfig) -> dict:
+    """The window vLLM gets to load, compile and capture graphs: the start-up budget's in-container
+    stages with a margin (startup_budget.py), unless the model sets `startupSeconds`."""
+    return {
+        "httpGet": {"path": "/health", "port": "http"},
+        "initialDelaySeconds": startup_budget.PROBE_INITIAL_DELAY_SECONDS,
+        "periodSeconds": startup_budget.PROBE_PERIOD_SECONDS,
+        "failureThreshold": startup_budget.startup_probe_failure_threshold(model.weights_gib, model.startup_seconds),
+    }
+
+
+def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, tier: Tier, require_manifest: bool = False) -> dict:
+    security = container_security_context()
+    probe = {"httpGet": {"path": "/health", "port": "http"}}
+    volume_mounts = [{"name": WEIGHTS_CACHE_VOLUME, "mountPath": CACHE_DIR}, *writable_mounts()]
     gpus = str(model.gpus_per_replica)
     cache_gib = cache_size_gib(model)
     return {
@@ -276,7 +296,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                             "name": "fetch-weights",
                             "image": pins.VLLM_IMAGE,
                             "command": ["python3", f"{SCRIPT_DIR}/{FETCH_SCRIPT}"],
-                            "env": fetch_env + writable_env(),
+                            "env": fetch_env(model, weights_uri, with_hugging_face_token, require_manifest) + writable_env(),
                             "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
                             "securityContext": security,
                             "volumeMounts": volume_mounts + [{"name": "fetch-script", "mountPath": SCRIPT_DIR, "readOnly": True}],
@@ -293,7 +313,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                                 "requests": {"cpu": f"{model.resources.cpu:g}", "memory": f"{model.resources.memory_gib}Gi", GPU_RESOURCE: gpus},
                                 "limits": {"memory": f"{model.resources.memory_gib}Gi", GPU_RESOURCE: gpus},
                             },
-                            "startupProbe": probe | {"initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": math.ceil(model.startup_seconds / 10)},
+                            "startupProbe": startup_probe(model),
                             "readinessProbe": probe | {"periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3},
                             "livenessProbe": probe | {"periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 3},
                             # Leave the Service's endpoints before vLLM stops taking requests.
@@ -429,12 +449,13 @@ class ModelServer(pulumi.ComponentResource):
         if args.hugging_face_token is not None:
             secrets.append(declare("hugging-face", secret(model, "hugging-face", {"token": pulumi.Output.secret(args.hugging_face_token)})))
         floor, *burst = tiers(model, args.placement)
-        workload = declare("deployment", deployment(model, args.weights_uri, args.hugging_face_token is not None, floor), [account, *secrets])
+        with_token = args.hugging_face_token is not None
+        workload = declare("deployment", deployment(model, args.weights_uri, with_token, floor, args.require_manifest), [account, *secrets])
         declare("service", service(model))
         declare("monitor", service_monitor(model))
         declare("scaler", scaled_object(model), [workload])
         for tier in burst:
-            burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, args.hugging_face_token is not None, tier), [account, *secrets])
+            burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, with_token, tier, args.require_manifest), [account, *secrets])
             declare("burst-scaler", burst_scaled_object(model), [burst_workload])
         declare("pdb", disruption_budget(model))
         declare("network-policy", network_policy(model, args.load_balancer_cidrs))

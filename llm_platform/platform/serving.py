@@ -39,6 +39,8 @@ class ServingArgs:
     ingress: ModelIngress | None
     hugging_face_token: pulumi.Input[str] | None
     placement: CapacityPlacement
+    require_staged: bool = False
+    """Production: a Hugging Face model is served only from a complete staged copy (its manifest)."""
 
 
 def fetch_script_config_map() -> dict:
@@ -79,6 +81,8 @@ class Serving(pulumi.ComponentResource):
                     hugging_face_token=None if is_bucket_source(model.source) else args.hugging_face_token,
                     load_balancer_cidrs=args.load_balancer_cidrs,
                     placement=args.placement,
+                    # A bucket source is the user's own copy, which has no manifest unless they wrote one.
+                    require_manifest=args.require_staged and not is_bucket_source(model.source),
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, script]),
             )

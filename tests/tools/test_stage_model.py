@@ -7,16 +7,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Iterator
 
-import huggingface_hub
 import pytest
 
 from llm_platform.platform.pod import fetch_weights
 from llm_platform.platform.pod.fetch_weights import MANIFEST_NAME, GCSStore, fetch, settings_from_env, verify_dir
+from tests.hub_stand_in import serve_hub
 from tests.llm_platform.platform.pod.gcs_stand_in import Fault, GCSStandIn, serve_gcs
 from tests.moto_s3 import moto_bucket
 from tools.stage_model import GCSStaging, UserCredentials, main, stage
@@ -153,6 +151,104 @@ def test_refusals_exit_2_naming_the_value(s3, snapshot, capsys, option, value, m
     assert _keys(s3) == []
 
 
+def test_only_model_files_are_staged_never_dotfiles_credentials_or_documentation(s3, snapshot, capsys):
+    # A saved Hugging Face token (in .cache/huggingface/ or as a dotfile), Git metadata, a README, a
+    # licence, custom code and the original pickled checkpoint beside the safetensors stay on disk.
+    extras = {
+        ".cache/huggingface/token": HF_TOKEN.encode(),
+        ".hf_token": HF_TOKEN.encode(),
+        ".git/config": b"[core]",
+        "README.md": b"# card",
+        "LICENSE": b"licence",
+        "modeling_custom.py": b"import os",
+        "original/consolidated.00.pth": b"pickle",
+    }
+    for relative, content in extras.items():
+        (snapshot / relative).parent.mkdir(parents=True, exist_ok=True)
+        (snapshot / relative).write_bytes(content)
+    code, output = _run(capsys, "--from-dir", str(snapshot))
+    assert code == 0, output
+    assert sorted(_keys(s3)) == sorted([f"{PREFIX}/{path}" for path in FILES] + [f"{PREFIX}/{MANIFEST_NAME}"])
+    assert all(HF_TOKEN.encode() not in s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in _keys(s3))
+
+
+def test_pickled_weights_are_staged_when_a_model_has_no_safetensors(s3, tmp_path):
+    files = {"config.json": b"{}", "pytorch_model.bin": b"pickle", "tokenizer.model": b"spm"}
+    for relative, content in files.items():
+        (tmp_path / relative).write_bytes(content)
+    result = _stage(s3, tmp_path)
+    assert sorted(result.uploaded) == sorted(files)
+
+
+@pytest.mark.parametrize("link", ["file", "directory"])
+def test_a_symlink_leading_out_of_the_snapshot_is_refused(s3, snapshot, tmp_path, capsys, link):
+    secrets = tmp_path / "elsewhere"
+    secrets.mkdir()
+    (secrets / "credentials.json").write_bytes(b'{"aws_secret_access_key": "x"}')
+    if link == "file":
+        (snapshot / "generation_config.json").symlink_to(secrets / "credentials.json")
+        named = snapshot / "generation_config.json"
+    else:
+        (snapshot / "extra").symlink_to(secrets, target_is_directory=True)
+        named = snapshot / "extra"
+    code, output = _run(capsys, "--from-dir", str(snapshot))
+    assert code == 2
+    assert f"{named} is a symlink leading out of {snapshot}: only files inside the snapshot directory are staged" in output
+    assert _keys(s3) == []
+
+
+def test_a_snapshot_in_the_hugging_face_cache_is_read_through_its_links_into_blobs(s3, tmp_path, capsys):
+    # huggingface_hub's cache: <repo>/snapshots/<sha>/<file> -> ../../blobs/<hash>.
+    repo = tmp_path / "hub" / "models--org--tiny-model"
+    snapshot = repo / "snapshots" / "0123456789abcdef0123456789abcdef01234567"
+    for relative, content in FILES.items():
+        blob = repo / "blobs" / hashlib.sha256(content).hexdigest()
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(content)
+        (snapshot / relative).parent.mkdir(parents=True, exist_ok=True)
+        (snapshot / relative).symlink_to(os.path.relpath(blob, (snapshot / relative).parent))
+    code, output = _run(capsys, "--from-dir", str(snapshot))
+    assert code == 0, output
+    assert {key: s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in _keys(s3) if not key.endswith(MANIFEST_NAME)} == {
+        f"{PREFIX}/{path}": content for path, content in FILES.items()
+    }
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_run_leaves_no_manifest_pods_refuse_it_and_running_again_resumes(s3, snapshot, tmp_path, monkeypatch, capsys):
+    _stage(s3, snapshot)
+    # The snapshot changes (a new revision) and the next run dies after its first upload.
+    (snapshot / "config.json").write_bytes(b'{"architectures": ["LlamaForCausalLM"], "v": 2}')
+    (snapshot / "model-00002-of-00002.safetensors").write_bytes(os.urandom(1024))
+    recording = Recording(s3)
+    uploads = iter([None])
+    original = recording.upload_file
+
+    def dies_after_one(*args: Any, **kwargs: Any) -> None:
+        if next(uploads, Interrupted) is Interrupted:
+            raise Interrupted()
+        original(*args, **kwargs)
+
+    recording.upload_file = dies_after_one  # type: ignore[method-assign]
+    with pytest.raises(Interrupted):
+        _stage(recording, snapshot)
+    assert f"{PREFIX}/{MANIFEST_NAME}" not in _keys(s3)
+
+    env = {"WEIGHTS_URI": f"s3://{BUCKET}/{PREFIX}", "MODEL_SOURCE": "hf://org/tiny-model", "TARGET_DIR": str(tmp_path / "cache"), "REQUIRE_MANIFEST": "true"}
+    with pytest.raises(fetch_weights.FetchError, match="the weights are not staged completely"):
+        fetch(settings_from_env(env), fetch_weights.S3Store(s3))
+
+    recording = Recording(s3)
+    resumed = _stage(recording, snapshot)
+    assert resumed.uploaded == ("model-00002-of-00002.safetensors",)
+    assert recording.writes[-1] == ("put", f"{PREFIX}/{MANIFEST_NAME}")
+    fetch(settings_from_env(env), fetch_weights.S3Store(s3))
+    assert verify_dir(json.loads(s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/{MANIFEST_NAME}")["Body"].read()), tmp_path / "cache", check_hashes=True) == []
+
+
 def test_a_directory_without_model_files_is_refused(s3, tmp_path, capsys):
     code, output = _run(capsys, "--from-dir", str(tmp_path))
     assert code == 2 and "holds no model files" in output
@@ -166,29 +262,19 @@ def test_dry_run_uploads_nothing(s3, snapshot, capsys):
     assert f"dry run: would upload {len(FILES)} files" in output
 
 
-def test_downloads_the_resolved_revision_with_the_token_and_never_prints_it(s3, snapshot, capsys, monkeypatch):
-    calls: list[dict[str, Any]] = []
-
-    def model_info(self: Any, repo_id: str, *, revision: str | None = None, token: str | None = None) -> SimpleNamespace:
-        calls.append({"info": repo_id, "revision": revision, "token": token})
-        return SimpleNamespace(sha="0123456789abcdef0123456789abcdef01234567")
-
-    def snapshot_download(repo_id: str, *, revision: str, local_dir: Path, token: str | None) -> str:
-        calls.append({"download": repo_id, "revision": revision, "token": token})
-        shutil.copytree(snapshot, local_dir, dirs_exist_ok=True)
-        return str(local_dir)
-
-    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+def test_downloads_the_model_files_of_the_resolved_revision_with_the_token_and_never_prints_it(s3, snapshot, capsys, monkeypatch, tmp_path):
+    hub = serve_hub(monkeypatch, snapshot, tmp_path)
     code, output = _run(capsys, "--revision", "main")
 
     assert code == 0, output
-    assert calls == [
+    assert hub.calls == [
         {"info": "org/tiny-model", "revision": "main", "token": HF_TOKEN},
-        {"download": "org/tiny-model", "revision": "0123456789abcdef0123456789abcdef01234567", "token": HF_TOKEN},
+        {"download": "org/tiny-model", "revision": hub.sha, "token": HF_TOKEN},
     ]
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/{MANIFEST_NAME}")["Body"].read())
-    assert manifest["revision"] == "0123456789abcdef0123456789abcdef01234567"
+    assert manifest["revision"] == hub.sha
+    # Neither downloaded nor staged: the README, the licence, .gitattributes, original/consolidated.00.pth.
+    assert sorted(_keys(s3)) == sorted([f"{PREFIX}/{path}" for path in FILES] + [f"{PREFIX}/{MANIFEST_NAME}"])
     assert f"uploaded {len(FILES)} files" in output and f"manifest s3://{BUCKET}/{PREFIX}/{MANIFEST_NAME}" in output
     assert HF_TOKEN not in output
 

@@ -14,9 +14,12 @@ Environment:
     WEIGHTS_URI     s3://bucket/prefix or gs://bucket/prefix holding the weights (the stack bucket's
                     models/<name>, or the bucket source)
     MODEL_SOURCE    hf://org/model, s3://bucket/prefix or gs://bucket/prefix: where the weights come from
-    MODEL_REVISION  optional Hugging Face revision, used only by the Hugging Face fallback
+    MODEL_REVISION  optional Hugging Face revision: the Hugging Face fallback downloads it, and a full
+                    commit sha must be the revision the manifest records
     TARGET_DIR      directory on the cache volume, e.g. /models/<name>
     VERIFY_HASHES   "true" (default) or "false": check sha256 as well as sizes
+    REQUIRE_MANIFEST "true" or "false" (default): without a manifest, fail instead of falling back
+                    (production: a copy without a manifest may be incomplete)
     HF_TOKEN        optional Hugging Face token for the fallback; never logged
   For gs:// only, to point the fetcher at an emulator (the variables Google's client libraries read):
     STORAGE_EMULATOR_HOST  base URL of the Cloud Storage JSON API, with its scheme (default https://storage.googleapis.com)
@@ -31,8 +34,11 @@ means the upload is complete:
      "totalBytes": 123, "stagedAt": "2026-11-21T08:30:00Z"}
 
 With a manifest, files missing from the cache or of the wrong size are downloaded and everything is
-verified. Without one, an hf:// source is downloaded from Hugging Face directly and an s3:// or gs://
-source is copied object by object with size checks only; both log a warning. Transient store errors
+verified. Without one (and REQUIRE_MANIFEST false), an hf:// source's model files are downloaded from
+Hugging Face directly and an s3:// or gs:// source is copied object by object with size checks only;
+both log a warning. Downloads land in TARGET_DIR/.incomplete/ and are renamed into place when complete;
+that directory is emptied on every start. Nothing is written outside TARGET_DIR: manifest paths and
+object keys must be relative without '..', and symlinks found in the cache are removed, not followed. Transient store errors
 (throttling, 5xx, dropped connections) are retried with exponential backoff.
 
 Exit status: 0 the weights are complete in TARGET_DIR, 1 a download or verification failed (a store
@@ -52,10 +58,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, TypeVar
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode
 
@@ -65,14 +72,12 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from llm_platform.contract import SOURCE_RULE, GCSLocation, Location, is_bucket_source, parse_hf_source, parse_location, parse_model_source
+from llm_platform.contract import COMMIT_SHA, FETCH_CONNECTIONS, HASH_THREADS, SOURCE_RULE, GCSLocation, Location, is_bucket_source, parse_hf_source, parse_location, parse_model_source
 
 MANIFEST_NAME = "llm-platform-manifest.json"
 MANIFEST_FORMAT = 1
 
-# Weight shards are several GB each and GPU nodes have 25-100+ Gbps of network; boto3's default of
-# 10 threads per transfer leaves much of that unused.
-TRANSFER_CONFIG = TransferConfig(max_concurrency=16)
+TRANSFER_CONFIG = TransferConfig(max_concurrency=FETCH_CONNECTIONS)
 # A transient S3 error late in a 100 GB fetch should cost a retry, not a restart of the pod.
 S3_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 10})
 
@@ -117,18 +122,72 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+# What vLLM reads of a Hugging Face snapshot: weights, configurations, tokenizers (tokenizer.model,
+# merges.txt, *.tiktoken) and chat templates. Nothing else is staged or fetched: no README, no licence
+# texts, no custom code (the platform does not pass --trust-remote-code).
+MODEL_FILE_SUFFIXES = (".safetensors", ".json", ".model", ".txt", ".tiktoken", ".jinja")
+# PyTorch pickles are the weights only of a model published without safetensors: vLLM's default loader
+# takes the first of `*.safetensors`, `*.bin` that matches and never both, and Llama's
+# original/consolidated.00.pth alone would double an 8B model's transfer.
+PICKLE_WEIGHT_SUFFIXES = (".bin", ".pt", ".pth")
+# Where the fetcher writes files while they download, under TARGET_DIR; emptied on every start, so a
+# fetcher killed mid-download leaves nothing behind that the next one would not remove.
+INCOMPLETE_DIR = ".incomplete"
+
+
+class UnsafeSnapshot(FetchError):
+    """A snapshot directory holds model files that are symlinks leading out of it."""
+
+
 def _is_skipped(relative: PurePosixPath) -> bool:
-    # snapshot_download(local_dir=...) keeps its bookkeeping (with *.lock files) in .cache/, and .git*
-    # files describe the Hugging Face repository, not the model.
+    # Dotfiles and dot-directories are never model files: snapshot_download(local_dir=...) keeps its
+    # bookkeeping in .cache/, .git* describe the repository, and a saved Hugging Face token is a dotfile
+    # in its folder (.cache/huggingface/token) or beside it.
     if relative.as_posix() == MANIFEST_NAME or relative.name.endswith(".lock"):
         return True
-    return any(part == ".cache" or part.startswith(".git") for part in relative.parts)
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def select_model_files(paths: Iterable[str]) -> list[str]:
+    """Of relative posix paths (a snapshot directory's files, a Hugging Face repository's), the ones vLLM
+    serves from, sorted: by suffix, without dotfiles, and pickled weights only when there are no safetensors."""
+    candidates = [path for path in paths if not _is_skipped(PurePosixPath(path))]
+    has_safetensors = any(path.endswith(".safetensors") for path in candidates)
+    suffixes = MODEL_FILE_SUFFIXES + (() if has_safetensors else PICKLE_WEIGHT_SUFFIXES)
+    return sorted(path for path in candidates if PurePosixPath(path).suffix in suffixes)
+
+
+def _link_roots(root: Path) -> tuple[Path, ...]:
+    # A snapshot in the Hugging Face cache (<repo>/snapshots/<sha>/) is symlinks into <repo>/blobs/:
+    # those stay inside the repository's cache and are read through. Any other link must stay in `root`.
+    resolved = root.resolve()
+    if resolved.parent.name == "snapshots":
+        return resolved, resolved.parent.parent / "blobs"
+    return (resolved,)
 
 
 def model_files(root_dir: Path) -> list[str]:
-    """Relative posix paths of the model's files under `root_dir`, sorted."""
-    relatives = (PurePosixPath(path.relative_to(root_dir).as_posix()) for path in root_dir.rglob("*") if path.is_file())
-    return sorted(relative.as_posix() for relative in relatives if not _is_skipped(relative))
+    """Relative posix paths of the model's files under `root_dir`, sorted (see `select_model_files`).
+    Symlinked directories are not followed; a model file or directory that is a symlink leading out of
+    `root_dir` raises UnsafeSnapshot rather than publish whatever it points at."""
+    root = Path(root_dir)
+    roots = _link_roots(root)
+    files: list[str] = []
+    leaving: list[str] = []
+    for directory, dirnames, filenames in os.walk(root):
+        base = Path(directory)
+        for name in dirnames + filenames:
+            path = base / name
+            relative = path.relative_to(root).as_posix()
+            if path.is_symlink() and not _is_skipped(PurePosixPath(relative)) and not any(path.resolve().is_relative_to(r) for r in roots):
+                leaving.append(relative)
+            elif name in filenames and path.is_file():
+                files.append(relative)
+    selected = select_model_files(files)
+    leaving = [path for path in leaving if path in select_model_files([path]) or (root / path).is_dir()]
+    if leaving:
+        raise UnsafeSnapshot(*(f"{root / path} is a symlink leading out of {root}" for path in sorted(leaving)))
+    return selected
 
 
 def build_manifest(model: str, source: str, revision: str | None, root_dir: str | Path) -> dict[str, Any]:
@@ -185,7 +244,8 @@ class RemoteFile:
 
 def _size_problem(root: Path, remote: RemoteFile) -> str | None:
     local = root / remote.path
-    if not local.is_file():
+    # A symlink left in the cache volume is not the file, whatever it points at: it is replaced.
+    if local.is_symlink() or not local.is_file():
         return f"missing: {remote.path}"
     size = local.stat().st_size
     if size != remote.size:
@@ -193,15 +253,19 @@ def _size_problem(root: Path, remote: RemoteFile) -> str | None:
     return None
 
 
+def _entry_problem(root: Path, entry: dict[str, Any], check_hashes: bool) -> str | None:
+    problem = _size_problem(root, RemoteFile(entry["path"], entry["size"]))
+    if problem is None and check_hashes and (digest := sha256_file(root / entry["path"])) != entry["sha256"]:
+        problem = f"sha256 mismatch: {entry['path']}: expected {entry['sha256']}, found {digest}"
+    return problem
+
+
 def _problems_by_path(manifest: dict[str, Any], root: Path, check_hashes: bool) -> dict[str, str]:
-    problems: dict[str, str] = {}
-    for entry in manifest["files"]:
-        problem = _size_problem(root, RemoteFile(entry["path"], entry["size"]))
-        if problem is None and check_hashes and (digest := sha256_file(root / entry["path"])) != entry["sha256"]:
-            problem = f"sha256 mismatch: {entry['path']}: expected {entry['sha256']}, found {digest}"
-        if problem is not None:
-            problems[entry["path"]] = problem
-    return problems
+    # hashlib releases the GIL while it hashes, so shards are hashed side by side: one core hashes about
+    # 1 GB/s (make bench-weights), which alone would cost an 8B model some 15 s of its start.
+    with ThreadPoolExecutor(max_workers=HASH_THREADS) as pool:
+        found = pool.map(lambda entry: (entry["path"], _entry_problem(root, entry, check_hashes)), manifest["files"])
+        return {path: problem for path, problem in found if problem is not None}
 
 
 def verify_dir(manifest: dict[str, Any], root_dir: str | Path, *, check_hashes: bool) -> list[str]:
@@ -220,6 +284,8 @@ class Settings:
     revision: str | None
     target_dir: Path
     verify_hashes: bool
+    require_manifest: bool = False
+    """Fail when the weights carry no manifest instead of falling back (production)."""
     # Kept out of repr so that logging the settings can never show it.
     hf_token: str | None = field(default=None, repr=False)
 
@@ -231,13 +297,18 @@ def _required(env: Mapping[str, str], name: str, expected: str) -> str:
     return value
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = env.get(name, str(default)).strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigError(f"{name} is {value!r}; it must be 'true' or 'false'")
+    return value == "true"
+
+
 def settings_from_env(env: Mapping[str, str]) -> Settings:
     weights_uri = _required(env, "WEIGHTS_URI", "s3://<bucket>/<prefix> or gs://<bucket>/<prefix>")
     source = _required(env, "MODEL_SOURCE", SOURCE_RULE)
     target_dir = _required(env, "TARGET_DIR", "the cache volume directory, e.g. /models/<name>")
-    verify = env.get("VERIFY_HASHES", "true").strip().lower()
-    if verify not in ("true", "false"):
-        raise ConfigError(f"VERIFY_HASHES is {verify!r}; it must be 'true' or 'false'")
+    verify = _flag(env, "VERIFY_HASHES", True)
     try:
         weights = parse_location(weights_uri)
         parse_model_source(source)
@@ -248,7 +319,8 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         source=source,
         revision=env.get("MODEL_REVISION", "").strip() or None,
         target_dir=Path(target_dir),
-        verify_hashes=verify == "true",
+        verify_hashes=verify,
+        require_manifest=_flag(env, "REQUIRE_MANIFEST", False),
         hf_token=env.get("HF_TOKEN", "").strip() or None,
     )
 
@@ -271,8 +343,9 @@ class ObjectStore(Protocol):
         """The key and size of every object whose key starts with `prefix`."""
 
     def download_object(self, bucket: str, key: str, destination: Path) -> None:
-        """Write the object to `destination` through a temporary file renamed when complete, so that a
-        container killed mid-transfer never leaves a truncated file under the final name."""
+        """Write the object to `destination`, a file under INCOMPLETE_DIR that the fetcher renames to the
+        final name once it is complete, so that a container killed mid-transfer leaves no truncated file
+        under the final name, and what it leaves is removed on the next start."""
 
 
 class S3Store:
@@ -293,7 +366,8 @@ class S3Store:
                 yield obj["Key"], obj["Size"]
 
     def download_object(self, bucket: str, key: str, destination: Path) -> None:
-        # download_file itself writes to a temporary name and renames it when complete.
+        # download_file writes to `destination` plus a random suffix and renames it when complete: both
+        # names are under INCOMPLETE_DIR.
         self.client.download_file(bucket, key, str(destination), Config=TRANSFER_CONFIG)
 
 
@@ -411,20 +485,16 @@ _STORAGE = urllib.request.build_opener(_RefuseRedirects)
 
 
 def _save(response: http.client.HTTPResponse, destination: Path) -> None:
-    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as partial:
-            shutil.copyfileobj(response, partial, DOWNLOAD_CHUNK_BYTES)
-            written = partial.tell()
-        expected = response.headers.get("Content-Length")
-        # http.client ends a body that stops short of its Content-Length without an error, so a dropped
-        # connection would otherwise pass for a complete download.
-        if expected is not None and written != int(expected):
-            raise ConnectionError(f"the connection closed after {written} of {expected} bytes")
-        os.replace(temporary, destination)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    with destination.open("wb") as partial:
+        # read1 hands over what has arrived (up to a chunk) rather than waiting for a full chunk.
+        while chunk := response.read1(DOWNLOAD_CHUNK_BYTES):
+            partial.write(chunk)
+        written = partial.tell()
+    expected = response.headers.get("Content-Length")
+    # http.client ends a body that stops short of its Content-Length without an error, so a dropped
+    # connection would otherwise pass for a complete download.
+    if expected is not None and written != int(expected):
+        raise ConnectionError(f"the connection closed after {written} of {expected} bytes")
 
 
 class GCSStore:
@@ -525,12 +595,50 @@ def read_manifest(store: ObjectStore, location: Location) -> dict[str, Any] | No
         raise FetchError(f"{location.uri(MANIFEST_NAME)}: {error}") from None
 
 
+def prepare_target(target: Path) -> None:
+    """Make TARGET_DIR a real directory and remove whatever a fetcher killed mid-download left in it."""
+    if target.is_symlink():
+        log(f"warning: {target} is a symlink; removing it so that nothing is written where it points")
+        target.unlink()
+    target.mkdir(parents=True, exist_ok=True)
+    incomplete = target / INCOMPLETE_DIR
+    if incomplete.is_symlink():
+        incomplete.unlink()
+    elif incomplete.exists():
+        left = [path for path in incomplete.rglob("*") if path.is_file() and not path.is_symlink()]
+        log(f"removing {len(left)} incomplete download(s) ({human_size(sum(path.stat().st_size for path in left))}) an earlier fetch left")
+        shutil.rmtree(incomplete)
+    incomplete.mkdir()
+
+
+def destination(target: Path, relative: str) -> Path:
+    """`target/relative` with its directories created as real directories. A symlink met on the way (a
+    directory of the cache volume replaced by a link) is removed rather than followed, so that nothing
+    is ever written outside `target`."""
+    parts = PurePosixPath(safe_relative_path(relative)).parts
+    path = target
+    for part in parts[:-1]:
+        path = path / part
+        if path.is_symlink():
+            log(f"warning: {path} is a symlink; removing it so that nothing is written where it points")
+            path.unlink()
+        path.mkdir(exist_ok=True)
+    return path / parts[-1]
+
+
 def _download(store: ObjectStore, location: Location, files: list[RemoteFile], target: Path) -> int:
     for remote in files:
-        local = target / remote.path
-        local.parent.mkdir(parents=True, exist_ok=True)
+        local = destination(target, remote.path)
+        handle, name = tempfile.mkstemp(dir=target / INCOMPLETE_DIR, suffix=".partial")
+        os.close(handle)
+        partial = Path(name)
         started = time.monotonic()
-        store.download_object(location.bucket, location.key(remote.path), local)
+        try:
+            store.download_object(location.bucket, location.key(remote.path), partial)
+            # A rename replaces a symlink at the final name rather than writing through it.
+            os.replace(partial, local)
+        finally:
+            partial.unlink(missing_ok=True)
         log(f"downloaded {remote.path} ({human_size(remote.size)}) in {time.monotonic() - started:.1f}s")
     return sum(remote.size for remote in files)
 
@@ -604,10 +712,10 @@ def download_from_hub(settings: Settings) -> FetchResult:
         f"--model {PurePosixPath(location.prefix).name} --source {settings.source}{revision})"
     )
     started = time.monotonic()
+    repo_id = parse_hf_source(settings.source)
     try:
-        huggingface_hub.snapshot_download(
-            parse_hf_source(settings.source), revision=settings.revision, local_dir=settings.target_dir, token=settings.hf_token
-        )
+        wanted = select_model_files(huggingface_hub.list_repo_files(repo_id, revision=settings.revision, token=settings.hf_token))
+        huggingface_hub.snapshot_download(repo_id, revision=settings.revision, local_dir=settings.target_dir, token=settings.hf_token, allow_patterns=wanted)
     # Hub errors are OSError (HTTP, offline, missing files) or ValueError (a bad repository id).
     except (OSError, ValueError) as error:
         raise FetchError(f"download of {settings.source} from Hugging Face failed: {error}") from None
@@ -617,10 +725,30 @@ def download_from_hub(settings: Settings) -> FetchResult:
     return FetchResult(len(files), size, 0)
 
 
+def _revision_problem(manifest: dict[str, Any], settings: Settings) -> str | None:
+    # A pinned commit (what production requires) must be the one staged; a branch or tag is resolved by
+    # stage-model, so only a full sha can be compared.
+    pinned = settings.revision
+    if pinned and COMMIT_SHA.fullmatch(pinned) and manifest.get("revision") != pinned:
+        return (
+            f"{settings.weights.uri(MANIFEST_NAME)} holds revision {manifest.get('revision')!r} of {manifest.get('source')}, "
+            f"the model pins {pinned}: stage that revision with `make stage-model`"
+        )
+    return None
+
+
 def fetch(settings: Settings, store: ObjectStore) -> FetchResult:
+    prepare_target(settings.target_dir)
     manifest = read_manifest(store, settings.weights)
     if manifest is not None:
+        if problem := _revision_problem(manifest, settings):
+            raise FetchError(problem)
         return fetch_with_manifest(store, settings.weights, manifest, settings.target_dir, settings.verify_hashes)
+    if settings.require_manifest:
+        raise FetchError(
+            f"no {MANIFEST_NAME} under {settings.weights.uri()}: the weights are not staged completely (a `make stage-model` "
+            "that was interrupted writes none; run it again to finish) and REQUIRE_MANIFEST=true forbids serving them otherwise"
+        )
     if is_bucket_source(settings.source):
         return sync_prefix(store, settings.weights, settings.target_dir)
     return download_from_hub(settings)
@@ -631,7 +759,6 @@ def main() -> int:
     try:
         settings = settings_from_env(os.environ)
         store = open_store(settings.weights, os.environ)
-        settings.target_dir.mkdir(parents=True, exist_ok=True)
         result = fetch(settings, store)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)

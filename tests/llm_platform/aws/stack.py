@@ -50,6 +50,7 @@ def in_cluster(**options: Any) -> pulumi.ResourceOptions:
 MODEL = {
     "name": "llama-3-1-8b-instruct",
     "source": "hf://meta-llama/Llama-3.1-8B-Instruct",
+    "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
     "parametersBillion": 8.03,
     "poolGroup": "a10g",
 }

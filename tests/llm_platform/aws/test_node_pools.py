@@ -27,7 +27,7 @@ NODE_CLASS_KIND = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 
 POOL = AwsGpuPool(name="l4", instanceTypes=["g6.xlarge", "g6.2xlarge"], capacityTypes=["spot", "on-demand"], maxGpus=2)
 QUIET = DisruptionWindow(schedule="0 0 * * mon-fri", duration="9h")
-NODE_CLASS = ec2_node_class("gpu-l4", cluster_name="c", node_role_name="c-karpenter-node", ami_alias="al2023@v20260903", root_volume_gib=200, tags={"project": "x"})
+NODE_CLASS = ec2_node_class("gpu-l4", cluster_name="c", node_role_name="c-karpenter-node", ami_alias="al2023@v20260903", root_volume_gib=200, tags={"project": "x"}, instance_store=True)
 
 
 def requirement(pool: dict, key: str) -> list[str]:
@@ -181,6 +181,11 @@ def test_every_node_class_in_a_stack_is_hardened(plans, environment):
         if pool.inputs["metadata"]["name"] != "system":
             assert "nvidia.com/gpu" in pool.inputs["spec"]["limits"]
             assert GPU_TAINT in pool.inputs["spec"]["template"]["spec"]["taints"]
+
+    # GPU nodes keep images and emptyDirs (the weights cache) on instance-store NVMe; the system pool's
+    # instance types have none.
+    stores = {c.inputs["metadata"]["name"]: c.inputs["spec"].get("instanceStorePolicy") for c in classes}
+    assert stores == {name: (None if name == "system" else "RAID0") for name in stores}
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])

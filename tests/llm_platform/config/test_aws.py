@@ -38,6 +38,7 @@ PRODUCTION = changed(
             {
                 "name": "llama",
                 "source": "hf://meta-llama/Llama-3.1-8B-Instruct",
+                "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
                 "parametersBillion": 8.03,
                 "poolGroup": "a10g",
                 "minReplicas": 2,
@@ -352,6 +353,11 @@ PRODUCTION_RULES = [
         {"gpuPools.0.capacityTypes": ["spot"], "gpuPools.1.capacityTypes": ["spot"]},
         'llm-platform:gpuPools[0].capacityTypes: ["spot"] is invalid (rule: production keeps an on-demand path for pool group a10g: add on-demand to a pool of the group, or an on-demand pool to it)',
     ),
+    ({"models.0.revision": DELETE}, "llm-platform:models[0].revision: null is invalid (rule: production pins hf://meta-llama/Llama-3.1-8B-Instruct to a commit: the full 40-character sha"),
+    ({"models.0.revision": "main"}, 'llm-platform:models[0].revision: "main" is invalid (rule: production pins hf://meta-llama/Llama-3.1-8B-Instruct to a commit'),
+    ({"models.0.revision": "0E9E39F2"}, 'llm-platform:models[0].revision: "0E9E39F2" is invalid (rule: production pins'),
+    # Weights already in the stack's bucket are what the bucket holds: there is no revision to pin.
+    ({"models.0.source": "s3://llm-production-weights/imports/llama", "models.0.revision": DELETE}, None),
 ]
 
 

@@ -15,10 +15,11 @@ from tests.llm_platform.config.stacks import DELETE, GCP_STACK_KEYS, GKE_POOL, G
 GCP = changed(stacks.GCP, {"gpuPools": [GKE_POOL], "models": [{"name": "m", "source": "hf://org/model", "parametersBillion": 7.25, "poolGroup": "l4"}]})
 
 # Production-shaped: listed control-plane networks, flow logs, on-demand system pool, a Prometheus
-# volume and two model replicas.
+# volume, two model replicas and a pinned Hugging Face commit.
 PRODUCTION = changed(
     GCP,
     {
+        "models.0.revision": "0123456789abcdef0123456789abcdef01234567",
         "environment": "production",
         "gcp.network": {"flowLogs": True},
         "gcp.cluster": {"releaseChannel": "STABLE", "authorizedNetworks": ["203.0.113.0/24"], "nodeZones": ["us-central1-a", "us-central1-b"]},

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from llm_platform.config import ModelConfig, Violation, parse
-from llm_platform.config.models import OWNED_FLAGS, vllm_args
+from llm_platform.config.models import OWNED_FLAGS, vllm_args, weights_violations
 from llm_platform.config.violations import NOT_SET
 from tests.llm_platform.config import stacks
 from tests.llm_platform.config.stacks import AWS_POOL, DELETE, GKE_POOL, changed, edited, only, problems, refused
@@ -33,7 +33,7 @@ def test_model_defaults():
     (model,) = parse(AWS).models
     assert isinstance(model, ModelConfig)
     assert (model.precision, model.gpus_per_replica, model.min_replicas, model.max_replicas) == ("bf16", 1, 1, 2)
-    assert (model.target_waiting_per_replica, model.startup_seconds, model.revision) == (5, 900, None)
+    assert (model.target_waiting_per_replica, model.startup_seconds, model.revision) == (5, None, None)
     engine = model.engine
     assert (engine.max_model_len, engine.gpu_memory_utilization, engine.max_num_seqs) == (8192, 0.90, 64)
     assert engine.prefix_caching and engine.chunked_prefill and engine.max_num_batched_tokens is None and engine.extra_args == []
@@ -399,4 +399,27 @@ def test_minimum_replicas_of_all_models_fit_the_pool_group(cloud):
     error = refused(changed(STACKS[cloud], {"models": [{**MODEL, "minReplicas": 2}, second]}))
     assert error.violations == [
         Violation("models", {"mistral": 2, "second": 1}, "the models on pool group l4 keep 3 GPUs busy at their minReplicas x gpusPerReplica, more than the 2 GPUs (maxGpus) of the group")
+    ]
+
+
+# -- weights in production --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_outside_production_a_hugging_face_source_may_follow_a_branch(cloud):
+    assert parse(with_model(STACKS[cloud], revision="main")).models[0].revision == "main"
+    assert list(weights_violations([ModelConfig.model_validate(MODEL)], production=False)) == []
+
+
+@pytest.mark.parametrize("revision", [None, "main", "v0.3", "0e9e39f", "0E9E39F249A16976918F6564B8830BC894C89659"])
+def test_production_pins_a_hugging_face_source_to_a_full_commit(revision):
+    pinned = ModelConfig.model_validate({**MODEL, "revision": "0e9e39f249a16976918f6564b8830bc894c89659"})
+    assert list(weights_violations([pinned], production=True)) == []
+    model = ModelConfig.model_validate({**MODEL, "revision": revision})
+    assert list(weights_violations([pinned, model], production=True)) == [
+        Violation(
+            "models[1].revision",
+            revision,
+            "production pins hf://mistralai/Mistral-7B-Instruct-v0.3 to a commit: the full 40-character sha (a branch or tag serves whatever it points at that day)",
+        )
     ]

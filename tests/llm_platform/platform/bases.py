@@ -31,7 +31,14 @@ ACCOUNT = mock_cloud.ACCOUNT_ID
 HUGGING_FACE_TOKEN = "hf_gke_staging_plaintext_token"
 
 MISTRAL = {"name": "mistral-7b-instruct", "source": "hf://mistralai/Mistral-7B-Instruct-v0.3", "parametersBillion": 7.25, "poolGroup": "l4"}
-LLAMA = {"name": "llama-3-1-8b-instruct", "source": "hf://meta-llama/Llama-3.1-8B-Instruct", "parametersBillion": 8.03, "poolGroup": "a10g"}
+# Production pins the Hugging Face commit it stages (config rule `weights_violations`).
+LLAMA = {
+    "name": "llama-3-1-8b-instruct",
+    "source": "hf://meta-llama/Llama-3.1-8B-Instruct",
+    "revision": "0e9e39f249a16976918f6564b8830bc894c89659",
+    "parametersBillion": 8.03,
+    "poolGroup": "a10g",
+}
 
 STACKS: dict[str, dict[str, Any]] = {
     "eks-staging": {

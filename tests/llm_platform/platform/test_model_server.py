@@ -65,7 +65,8 @@ def test_gpu_request_pool_selection_and_toleration():
 
 
 def test_the_seeds_probes_drain_and_rollout():
-    assert VLLM["startupProbe"] == {"httpGet": {"path": "/health", "port": "http"}, "initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": 90}
+    # 13.5 GiB from a 125 MiB/s disk (110 s), torch.compile (60 s) and CUDA graphs (20 s), doubled: 39 periods of 10 s.
+    assert VLLM["startupProbe"] == {"httpGet": {"path": "/health", "port": "http"}, "initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": 39}
     assert VLLM["readinessProbe"] == {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
     assert VLLM["livenessProbe"] == {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 30, "timeoutSeconds": 10, "failureThreshold": 3}
     assert VLLM["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "10"]
@@ -249,3 +250,18 @@ def test_hugging_face_token_becomes_a_secret_only_when_configured(declare):
     token = declared.one("kubernetes:core/v1:Secret", "m-hugging-face")
     assert token.inputs["stringData"] == {"token": "[secret]"}
     assert "hf_plaintext" not in str([r.inputs for r in declared.plan.resources])
+
+
+@pytest.mark.parametrize("stack, required", [("eks-staging", "false"), ("eks-production", "true"), ("gke-staging", "false")])
+def test_production_pods_serve_only_a_complete_staged_copy_of_the_pinned_commit(stack, required):
+    declared = deployed(stack)
+    env = {e["name"]: e.get("value") for e in declared.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["initContainers"][0]["env"]}
+    assert env["REQUIRE_MANIFEST"] == required
+    if required == "true":
+        assert env["MODEL_REVISION"] == "0e9e39f249a16976918f6564b8830bc894c89659"
+
+
+
+def test_a_model_may_set_its_own_startup_window():
+    probe = model_server.startup_probe(MODEL.model_copy(update={"startup_seconds": 600}))
+    assert (probe["initialDelaySeconds"], probe["periodSeconds"], probe["failureThreshold"]) == (30, 10, 60)

@@ -38,7 +38,8 @@ class Fault:
     first half of a GET's body before the connection closes. A PUT is matched with its query, where an
     upload session names its object. With `keep_chunk`, the PUT's bytes are stored before the fault
     answers, as when the server kept them but its answer was lost. The first `after` matching requests
-    pass untouched."""
+    pass untouched. With `truncate` and `hold`, the connection stays open after the first half until `hold`
+    is set: a transfer in progress, for killing its client mid-download."""
 
     path_part: str
     status: int = 503
@@ -46,6 +47,7 @@ class Fault:
     method: str = "GET"
     keep_chunk: bool = False
     after: int = 0
+    hold: threading.Event | None = None
 
 
 @dataclass
@@ -120,12 +122,15 @@ def _handler(stand_in: GCSStandIn, lock: threading.Lock) -> type[BaseHTTPRequest
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json", truncate: bool = False) -> None:
+        def _send(self, status: int, body: bytes, content_type: str = "application/json", truncate: Fault | None = None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body[: len(body) // 2] if truncate else body)
+            if truncate and truncate.hold:
+                self.wfile.flush()
+                truncate.hold.wait()
 
         def _error(self, status: int, message: str) -> None:
             self._send(status, json.dumps({"error": {"code": status, "message": message, "errors": [{"message": message}]}}).encode())
@@ -173,7 +178,7 @@ def _handler(stand_in: GCSStandIn, lock: threading.Lock) -> type[BaseHTTPRequest
             elif parsed.path == TOKEN_PATH:
                 self._metadata_token()
             elif parsed.path.startswith(STORAGE_PATH):
-                self._storage(parsed.path[len(STORAGE_PATH) :], parse_qs(parsed.query), truncate=fault is not None)
+                self._storage(parsed.path[len(STORAGE_PATH) :], parse_qs(parsed.query), truncate=fault)
             else:
                 self._error(404, "no such endpoint")
 
@@ -186,7 +191,7 @@ def _handler(stand_in: GCSStandIn, lock: threading.Lock) -> type[BaseHTTPRequest
                 stand_in.issued_tokens.append(token)
             self._json(200, {"access_token": token, "expires_in": stand_in.token_lifetime, "token_type": "Bearer"})
 
-        def _storage(self, rest: str, query: dict[str, list[str]], truncate: bool) -> None:
+        def _storage(self, rest: str, query: dict[str, list[str]], truncate: Fault | None) -> None:
             token = self._token()
             if token is None:
                 return

@@ -8,16 +8,20 @@ import ast
 import hashlib
 import os
 import re
-import shutil
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 import huggingface_hub
 import pytest
 
 from llm_platform.platform.pod import fetch_weights
 from llm_platform.platform.pod.fetch_weights import MANIFEST_NAME, FetchError, MetadataCredentials, build_manifest, dump_manifest, parse_manifest, verify_dir
+from tests.hub_stand_in import serve_hub
 from tests.llm_platform.platform.pod.gcs_stand_in import Fault, GCSStandIn, serve_gcs
 from tests.moto_s3 import moto_bucket
 from tools.stage_model import stage
@@ -219,21 +223,19 @@ def test_an_s3_source_without_a_manifest_is_synced_with_size_checks_and_a_warnin
     assert _downloads(_fetch(capsys)[1]) == []
 
 
-def test_an_hf_source_without_a_manifest_falls_back_to_hugging_face(s3, pod_env, snapshot, target, capsys, monkeypatch):
-    calls: list[dict[str, Any]] = []
-
-    def snapshot_download(repo_id: str, *, revision: str | None, local_dir: Path, token: str | None) -> str:
-        calls.append({"repo_id": repo_id, "revision": revision, "local_dir": Path(local_dir), "token": token})
-        shutil.copytree(snapshot, local_dir, dirs_exist_ok=True)
-        return str(local_dir)
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+def test_an_hf_source_without_a_manifest_falls_back_to_hugging_face_for_its_model_files_only(s3, pod_env, snapshot, target, capsys, monkeypatch, tmp_path):
+    hub = serve_hub(monkeypatch, snapshot, tmp_path)
     pod_env.setenv("HF_TOKEN", HF_TOKEN)
     pod_env.setenv("MODEL_REVISION", "main")
 
     code, output, errors = _fetch(capsys)
     assert code == 0
-    assert calls == [{"repo_id": "org/tiny-model", "revision": "main", "local_dir": target, "token": HF_TOKEN}]
+    assert hub.calls == [
+        {"list": "org/tiny-model", "revision": "main", "token": HF_TOKEN},
+        {"download": "org/tiny-model", "revision": "main", "token": HF_TOKEN},
+    ]
+    # The repository's README, licence, .gitattributes and original/*.pth stay on Hugging Face.
+    assert sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()) == sorted(FILES)
     assert {path: (target / path).read_bytes() for path in FILES} == FILES
     assert "the weights were not staged in S3" in output
     assert f"make stage-model` (python -m tools.stage_model --bucket s3://{BUCKET} --model tiny-model --source hf://org/tiny-model --revision main)" in output
@@ -360,18 +362,11 @@ def test_object_names_with_spaces_and_slashes_are_percent_encoded(gcs, gcs_env, 
     assert f"/storage/v1/b/{GCS_BUCKET}/o/imports%2Ftiny-model%2Ftokenizer%20files%2Fspecial%20tokens%20%231.json?alt=media" in paths
 
 
-def test_an_hf_source_not_staged_in_gcs_falls_back_to_hugging_face(gcs, gcs_env, snapshot, target, capsys, monkeypatch):
-    calls: list[str] = []
-
-    def snapshot_download(repo_id: str, *, revision: str | None, local_dir: Path, token: str | None) -> str:
-        calls.append(repo_id)
-        shutil.copytree(snapshot, local_dir, dirs_exist_ok=True)
-        return str(local_dir)
-
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+def test_an_hf_source_not_staged_in_gcs_falls_back_to_hugging_face(gcs, gcs_env, snapshot, target, capsys, monkeypatch, tmp_path):
+    hub = serve_hub(monkeypatch, snapshot, tmp_path)
     code, output, errors = _fetch(capsys)
     assert (code, errors) == (0, "")
-    assert calls == ["org/tiny-model"]
+    assert [call.get("download") for call in hub.calls] == [None, "org/tiny-model"]
     assert {path: (target / path).read_bytes() for path in FILES} == FILES
     assert f"warning: no {MANIFEST_NAME} under gs://{GCS_BUCKET}/{GCS_PREFIX}: the weights were not staged in GCS" in output
     assert f"--bucket gs://{GCS_BUCKET} --model tiny-model --source hf://org/tiny-model)" in output
@@ -473,3 +468,104 @@ def test_a_misconfigured_gcs_environment_exits_2(gcs_env, capsys, name, value, m
     gcs_env.setenv(name, value)
     code, _, errors = _fetch(capsys)
     assert code == 2 and message in errors
+
+
+# -- faults: killed fetchers, incomplete staging, links in the cache -----------------------------
+
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+
+
+def _incomplete(target: Path) -> list[Path]:
+    return sorted((target / fetch_weights.INCOMPLETE_DIR).iterdir())
+
+
+def test_a_fetcher_killed_mid_download_leaves_a_partial_file_the_next_start_removes(gcs_staged, gcs, gcs_env, target, capsys):
+    # The stand-in sends half the shard and keeps the connection open; the fetcher, a process of its own
+    # as in the pod, is killed (SIGKILL: no cleanup runs) while it waits for the rest.
+    hold = threading.Event()
+    gcs.faults.append(Fault(SHARD, truncate=True, hold=hold))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llm_platform.platform.pod.fetch_weights"], cwd=REPO_ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        shard = quote(f"{GCS_PREFIX}/{SHARD}", safe="")
+        while not (any(shard in path for path, _ in gcs.storage_requests) and _incomplete(target) and _incomplete(target)[0].stat().st_size):
+            assert time.monotonic() < deadline, "the fetcher never wrote part of the shard"
+            time.sleep(0.02)
+    finally:
+        process.kill()
+        process.wait()
+        hold.set()
+    left = _incomplete(target)
+    assert [path.stat().st_size for path in left] == [len(FILES[SHARD]) // 2] and not (target / SHARD).exists()
+
+    code, output, errors = _fetch(capsys)
+    assert (code, errors) == (0, "")
+    assert f"removing 1 incomplete download(s) ({fetch_weights.human_size(len(FILES[SHARD]) // 2)}) an earlier fetch left" in output
+    assert _incomplete(target) == []
+    assert verify_dir(gcs_staged, target, check_hashes=True) == []
+
+
+def test_a_failed_download_leaves_no_partial_file(gcs_staged, gcs, gcs_env, target, capsys):
+    gcs.faults.append(Fault(SHARD, status=403))
+    code, _, errors = _fetch(capsys)
+    assert code == 1 and "HTTP 403" in errors
+    assert _incomplete(target) == [] and not (target / SHARD).exists()
+
+
+def test_symlinks_in_the_cache_are_replaced_never_written_through(staged, pod_env, target, tmp_path, capsys):
+    outside = tmp_path / "outside"
+    (outside / "dir").mkdir(parents=True)
+    (outside / "config.json").write_bytes(b"x" * len(FILES["config.json"]))
+    target.mkdir(parents=True)
+    (target / "original").symlink_to(outside / "dir", target_is_directory=True)
+    (target / "config.json").symlink_to(outside / "config.json")
+    pod_env.setenv("VERIFY_HASHES", "false")
+
+    code, output, errors = _fetch(capsys)
+    assert (code, errors) == (0, "")
+    assert list((outside / "dir").iterdir()) == [] and (outside / "config.json").read_bytes() == b"x" * len(FILES["config.json"])
+    assert not (target / "original").is_symlink() and not (target / "config.json").is_symlink()
+    assert {path: (target / path).read_bytes() for path in FILES} == FILES
+    assert f"warning: {target / 'original'} is a symlink; removing it" in output
+
+
+def test_a_target_directory_that_is_a_symlink_is_replaced(staged, pod_env, target, tmp_path, capsys):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    target.parent.mkdir(parents=True)
+    target.symlink_to(outside, target_is_directory=True)
+    assert _fetch(capsys)[0] == 0
+    assert list(outside.iterdir()) == [] and not target.is_symlink()
+    assert verify_dir(staged, target, check_hashes=True) == []
+
+
+@pytest.mark.parametrize("path", ["../escape.json", "/tmp/escape.json", "original/../../escape.json"])
+def test_a_manifest_in_the_bucket_naming_a_path_outside_the_target_writes_nothing(s3, pod_env, target, tmp_path, capsys, path):
+    manifest = {"format": 1, "files": [{"path": path, "size": 2, "sha256": hashlib.sha256(b"{}").hexdigest()}]}
+    s3.put_object(Bucket=BUCKET, Key=f"models/tiny-model/{MANIFEST_NAME}", Body=dump_manifest(manifest))
+    code, _, errors = _fetch(capsys)
+    assert code == 1 and "unsafe path" in errors
+    assert not (tmp_path / "cache" / "escape.json").exists() and not (tmp_path / "escape.json").exists()
+
+
+def test_with_require_manifest_an_incomplete_staging_fails_instead_of_falling_back(s3, pod_env, snapshot, target, capsys, monkeypatch):
+    # What an interrupted `make stage-model` leaves: some files, no manifest.
+    s3.put_object(Bucket=BUCKET, Key="models/tiny-model/config.json", Body=FILES["config.json"])
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda *args, **kwargs: pytest.fail("fell back to Hugging Face"))
+    pod_env.setenv("REQUIRE_MANIFEST", "true")
+    code, output, errors = _fetch(capsys)
+    assert code == 1
+    assert f"error: no {MANIFEST_NAME} under s3://{BUCKET}/models/tiny-model: the weights are not staged completely" in errors
+    assert not (target / "config.json").exists()
+
+
+def test_a_pinned_commit_that_is_not_the_staged_revision_fails(staged, pod_env, target, capsys):
+    pinned = "0e9e39f249a16976918f6564b8830bc894c89659"
+    pod_env.setenv("MODEL_REVISION", pinned)
+    code, _, errors = _fetch(capsys)
+    assert code == 1
+    assert f"holds revision 'abc123' of hf://org/tiny-model, the model pins {pinned}" in errors
+    assert not (target / SHARD).exists()
