@@ -151,6 +151,14 @@ class StackBase(ConfigModel):
             yield Violation("observability.prometheusStorageGib", None, "production keeps Prometheus data on a persistent volume")
         if production and self.gateway:
             yield from public_endpoint_violations("gateway.allowedSourceRanges", self.gateway.scheme, self.gateway.allowed_source_ranges)
+        if self.gateway is None:
+            for index, model in enumerate(self.models):
+                if model.min_replicas == 0:
+                    yield Violation(
+                        f"models[{index}].minReplicas",
+                        0,
+                        "a model idling at zero replicas is woken by the requests the gateway counts for it: configure llm-platform:gateway, or keep a replica",
+                    )
         yield from self.cloud_violations()
         yield from model_violations(self.models, self.gpu_pools, production=production, object_store=self.OBJECT_STORE)
         yield from weights_violations(self.models, production=production)

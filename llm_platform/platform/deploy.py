@@ -12,7 +12,7 @@ import pulumi
 from llm_platform.config import StackConfig
 from llm_platform.platform.alerts import Alert
 from llm_platform.platform.delivery import AlertDelivery
-from llm_platform.platform.gateway import GatewayEdge, InferenceGateway, InferenceGatewayArgs
+from llm_platform.platform.gateway import GatewayEdge, InferenceGateway, InferenceGatewayArgs, recent_requests_query
 from llm_platform.platform.keda import Keda, KedaArgs
 from llm_platform.platform.model_server import CapacityPlacement
 from llm_platform.platform.monitoring import Monitoring, MonitoringArgs
@@ -103,6 +103,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
             placement=base.capacity_placement,
             require_staged=cfg.environment == "production",
+            wake_query=recent_requests_query if cfg.gateway else None,
         ),
         opts=in_cluster_after(*base.capacity, monitoring, keda, *base.serving_prerequisites),
     )

@@ -52,6 +52,13 @@ API_KEY_HEADER = {"name": "Authorization", "prefix": "Bearer "}
 # The EPP runs on system nodes; its chart asks for 8 CPUs by default, sized for thousands of requests per second.
 EPP_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
 AGENTGATEWAY_GROUP = "agentgateway.dev"
+# agentgateway's request counter (crates/agentgateway/src/telemetry/metrics.rs: `requests` under the
+# `agentgateway` prefix, a counter, so `_total`), labelled with the HTTPRoute as `<namespace>/<name>` (the
+# `route` field of its RouteIdentifier, as its request logs print it). It counts a request even when the
+# model has no replica to send it to, which is what wakes a model idling at zero.
+REQUESTS_METRIC = "agentgateway_requests_total"
+# Long enough to cover a cold start: the request that woke the model keeps it awake while it starts.
+WAKE_WINDOW = "10m"
 INFERENCE_GROUP = "inference.networking.k8s.io"
 
 
@@ -81,6 +88,11 @@ class InferenceGatewayArgs:
 
 def _metadata(name: str, namespace: str = GATEWAY_NAMESPACE) -> dict:
     return {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "llm-platform"}}
+
+
+def recent_requests_query(model: str) -> str:
+    """PromQL: requests the gateway received for `model` (its route) over the wake window."""
+    return f'sum(increase({REQUESTS_METRIC}{{route="{SERVING_NAMESPACE}/{model}"}}[{WAKE_WINDOW}]))'
 
 
 def listener_ports(edge: GatewayEdge) -> list[int]:

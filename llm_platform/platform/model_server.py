@@ -96,6 +96,8 @@ class ModelServerArgs:
     placement: CapacityPlacement
     require_manifest: bool = False
     """Serve only weights whose staged copy is complete (production): no fallback without a manifest."""
+    wake_query: str | None = None
+    """PromQL counting recent requests for the model at the gateway: what wakes a model idling at zero."""
 
 
 def labels(model: ModelConfig, workload: str | None = None) -> dict[str, str]:
@@ -369,20 +371,30 @@ def _queue_trigger(model: ModelConfig, **extra: str) -> dict:
     }
 
 
-def scaled_object(model: ModelConfig) -> dict:
-    """The floor: `minReplicas` to `maxReplicas` on the queue."""
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": _metadata(model),
-        "spec": {
-            "scaleTargetRef": {"name": model.name},
-            "minReplicaCount": model.min_replicas,
-            "maxReplicaCount": model.max_replicas,
-            "advanced": {"horizontalPodAutoscalerConfig": {"behavior": SCALE_BEHAVIOR}},
-            "triggers": [_queue_trigger(model)],
-        },
+# A model idling at zero has no vLLM to report a queue: it wakes on the requests the gateway counted for it,
+# and goes back to zero after this long without any (KEDA's cooldownPeriod; its default is 300 s, shorter
+# than one cold start, so a waking replica would be sent back to sleep before it served).
+IDLE_SECONDS_BEFORE_ZERO = 900
+# The wake trigger only activates (any request counted: above 0); its per-replica target is set so high that
+# the queue trigger alone decides how many replicas run once awake.
+WAKE_ONLY_TARGET = "1000000"
+
+
+def scaled_object(model: ModelConfig, wake_query: str | None = None) -> dict:
+    """The floor: `minReplicas` to `maxReplicas` on the queue; from zero, woken by `wake_query` (the
+    gateway's recent requests for the model)."""
+    spec = {
+        "scaleTargetRef": {"name": model.name},
+        "minReplicaCount": model.min_replicas,
+        "maxReplicaCount": model.max_replicas,
+        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": SCALE_BEHAVIOR}},
+        "triggers": [_queue_trigger(model)],
     }
+    if model.min_replicas == 0 and wake_query:
+        wake = {"serverAddress": PROMETHEUS_URL, "query": wake_query, "threshold": WAKE_ONLY_TARGET, "activationThreshold": "0"}
+        spec["triggers"].append({"type": "prometheus", "name": "requests", "metricType": "AverageValue", "metadata": wake})
+        spec["cooldownPeriod"] = IDLE_SECONDS_BEFORE_ZERO
+    return {"apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": _metadata(model), "spec": spec}
 
 
 def burst_scaled_object(model: ModelConfig) -> dict:
@@ -453,7 +465,7 @@ class ModelServer(pulumi.ComponentResource):
         workload = declare("deployment", deployment(model, args.weights_uri, with_token, floor, args.require_manifest), [account, *secrets])
         declare("service", service(model))
         declare("monitor", service_monitor(model))
-        declare("scaler", scaled_object(model), [workload])
+        declare("scaler", scaled_object(model, args.wake_query), [workload])
         for tier in burst:
             burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, with_token, tier, args.require_manifest), [account, *secrets])
             declare("burst-scaler", burst_scaled_object(model), [burst_workload])

@@ -5,7 +5,7 @@ front of them, if any (an ALB Ingress on AWS)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import pulumi
 import pulumi_random as random
@@ -41,6 +41,8 @@ class ServingArgs:
     placement: CapacityPlacement
     require_staged: bool = False
     """Production: a Hugging Face model is served only from a complete staged copy (its manifest)."""
+    wake_query: Callable[[str], str] | None = None
+    """By model name, the PromQL of its recent requests at the gateway (none without a gateway)."""
 
 
 def fetch_script_config_map() -> dict:
@@ -83,6 +85,7 @@ class Serving(pulumi.ComponentResource):
                     placement=args.placement,
                     # A bucket source is the user's own copy, which has no manifest unless they wrote one.
                     require_manifest=args.require_staged and not is_bucket_source(model.source),
+                    wake_query=args.wake_query(model.name) if args.wake_query else None,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, script]),
             )

@@ -122,10 +122,6 @@ def test_min_replicas_must_not_exceed_max(cloud):
     assert violation == Violation("models[0].minReplicas", 2, "must not exceed maxReplicas (1)")
 
 
-def test_a_model_may_scale_to_zero_outside_production():
-    assert parse(with_model(minReplicas=0)).models[0].min_replicas == 0
-
-
 # -- pool groups and resources ----------------------------------------------------------------------------
 
 
@@ -423,3 +419,12 @@ def test_production_pins_a_hugging_face_source_to_a_full_commit(revision):
             "production pins hf://mistralai/Mistral-7B-Instruct-v0.3 to a commit: the full 40-character sha (a branch or tag serves whatever it points at that day)",
         )
     ]
+
+
+def test_a_model_may_idle_at_zero_outside_production_behind_the_gateway_that_wakes_it():
+    idle = with_model(minReplicas=0)
+    assert "gateway" not in idle
+    violation = only(refused(idle))
+    assert (violation.key, violation.value) == ("models[0].minReplicas", 0) and "configure llm-platform:gateway" in violation.rule
+    (model,) = parse(changed(idle, {"gateway": {"hostname": "llm.example.com"}})).models
+    assert model.min_replicas == 0

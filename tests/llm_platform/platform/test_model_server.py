@@ -265,3 +265,21 @@ def test_production_pods_serve_only_a_complete_staged_copy_of_the_pinned_commit(
 def test_a_model_may_set_its_own_startup_window():
     probe = model_server.startup_probe(MODEL.model_copy(update={"startup_seconds": 600}))
     assert (probe["initialDelaySeconds"], probe["periodSeconds"], probe["failureThreshold"]) == (30, 10, 60)
+
+
+def test_a_model_idling_at_zero_wakes_on_the_gateways_requests_and_sleeps_after_a_cold_start():
+    from llm_platform.platform.gateway import recent_requests_query
+
+    idle = MODEL.model_copy(update={"min_replicas": 0})
+    scaled = model_server.scaled_object(idle, recent_requests_query(idle.name))
+    assert validate_custom_resource(scaled) == []
+    spec = scaled["spec"]
+    queue, wake = spec["triggers"]
+    assert queue["name"] == "queue" and wake["name"] == "requests"
+    assert wake["metadata"]["query"] == 'sum(increase(agentgateway_requests_total{route="serving/mistral-7b-instruct"}[10m]))'
+    # Any request counted wakes it; the queue alone sizes it once awake.
+    assert wake["metadata"]["activationThreshold"] == "0" and int(wake["metadata"]["threshold"]) >= 10**6
+    # Longer than a cold start, so the replica a request woke serves before it may be sent back to sleep.
+    assert spec["cooldownPeriod"] == 900 and (spec["minReplicaCount"], spec["maxReplicaCount"]) == (0, 2)
+    # A model that keeps a replica has nothing to wake.
+    assert [t["name"] for t in model_server.scaled_object(MODEL, recent_requests_query(MODEL.name))["spec"]["triggers"]] == ["queue"]
