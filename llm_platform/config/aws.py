@@ -26,10 +26,6 @@ IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+
 # EKS control-plane log types that security reviews need at the least (the policy pack's default).
 REQUIRED_LOG_TYPES = tuple(logs.REQUIRED_LOG_TYPES)
 CRON_FIELDS = 5
-# Availability Zones of each region the catalog prices (AWS "AWS Availability Zones": the AZ IDs per
-# Region, use1-az1..az6, use2-az1..az3, usw2-az1..az4, euw1-az1..az3, apne2-az1..az4). A test holds this to
-# the catalog's regions.
-REGION_ZONES = {"us-east-1": 6, "us-east-2": 3, "us-west-2": 4, "eu-west-1": 3, "ap-northeast-2": 4}
 
 
 class FlowLogsConfig(ConfigModel):
@@ -272,7 +268,7 @@ class AwsStackConfig(StackBase):
         for index, pool in enumerate(self.gpu_pools):
             yield from self.unpriced_types(f"gpuPools[{index}].instanceTypes", pool.sizes())
         yield from aws_tag_violations(self.tags)
-        zones = REGION_ZONES[self.region]
+        zones = len(catalog.aws_region_zones(self.region))
         if self.aws.network.az_count > zones:
             yield Violation("aws.network.azCount", self.aws.network.az_count, f"region {self.region} has {zones} availability zones")
         yield from distinct_names("IAM role", {model.name: model_role_name(self.cluster_name, model.name) for model in self.models})

@@ -23,9 +23,6 @@ from llm_platform_policy import catalog, cidrs
 GCP_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 # Cloud Billing account ids, e.g. 012345-6789AB-CDEF01 (Cloud Billing API `billingAccounts` reference).
 BILLING_ACCOUNT_ID = re.compile(r"^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$")
-# The zones of each region the catalog prices (Compute Engine "Regions and zones": us-central1-a/b/c/f,
-# europe-west4-a/b/c, asia-northeast3-a/b/c). A test holds this to the catalog's regions.
-REGION_ZONES = {"us-central1": "abcf", "europe-west4": "abc", "asia-northeast3": "abc"}
 # Cloud Storage bucket names (without dots) are at most 63 characters.
 GCS_BUCKET_MAX_LENGTH = 63
 
@@ -320,9 +317,15 @@ class GcpStackConfig(StackBase):
             yield Violation(f"{key}.maxGpus", pool.max_gpus, f"must be a multiple of the {size.gpus} GPU(s) of one {pool.machine_type} node")
         yield from self.unpriced_types(f"{key}.machineType", pool.sizes())
         yield from self._zones_outside_region(f"{key}.zones", pool.zones)
+        # A pool without zones of its own takes the cluster's node zones; each must offer the machine type.
+        zones, zones_key = (pool.zones, f"{key}.zones") if pool.zones is not None else (self.gcp.cluster.node_zones, "gcp.cluster.nodeZones")
+        offering = family.zones.get(self.region, ())
+        for zone in zones or []:
+            if zone in catalog.gcp_region_zones(self.region) and zone not in offering:
+                yield Violation(zones_key, zone, f"offers no {pool.machine_type} ({key}); zones of {self.region} that do: {', '.join(offering) or 'none'}")
 
     def _zones_outside_region(self, key: str, zones: list[str] | None) -> Rules:
-        known = [f"{self.region}-{letter}" for letter in REGION_ZONES[self.region]]
+        known = catalog.gcp_region_zones(self.region)
         for zone in zones or []:
             if zone not in known:
                 yield Violation(key, zone, f"must be a zone of region {self.region} ({', '.join(known)})")

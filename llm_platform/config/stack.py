@@ -168,7 +168,7 @@ class StackBase(ConfigModel):
         for size in sizes:
             if not size.offered_in(self.region):
                 where = ", ".join(region for region in self.regions() if size.offered_in(region))
-                yield Violation(key, size.name, f"the instance catalog has no {self.region} price for it (not offered or not transcribed there); priced in: {where}")
+                yield Violation(key, size.name, f"the instance catalog has no {self.region} price for it (its sources do not offer it there); priced in: {where}")
 
     def common_tags(self) -> dict[str, str]:
         """Tags for every taggable resource of the stack."""

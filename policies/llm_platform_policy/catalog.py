@@ -32,7 +32,8 @@ class InstanceType:
     most once a month). The cost ceiling never uses them: see `policy.cost`."""
 
     def offered_in(self, region: str) -> bool:
-        """Whether the catalog prices this type in `region` (a partial region prices only some types)."""
+        """Whether the catalog prices this type in `region`; its sources offer every type it prices there and
+        no other (Seoul offers no p5 on AWS, for one)."""
         return region in self.prices
 
     def on_demand_usd_per_hour(self, region: str) -> float:
@@ -54,6 +55,8 @@ class GpuFamily:
     """AWS: value of the Karpenter label `karpenter.k8s.aws/instance-gpu-name`."""
     accelerator_type: str = ""
     """Google Cloud: the Compute Engine accelerator type, e.g. `nvidia-l4`."""
+    zones: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Google Cloud: the zones of each region that offer this family, e.g. `{"us-central1": ("us-central1-a", ...)}`."""
 
 
 @cache
@@ -63,9 +66,13 @@ def _raw() -> dict:
 
 
 def _regions(cloud: str) -> tuple[str, ...]:
-    # Partial regions price only some types; the config refuses a pool that may launch a type without a
-    # price in its region (`InstanceType.offered_in`), so every cost stays bounded.
-    return tuple(_raw()[cloud]["regions"]) + tuple(_raw()[cloud].get("partialRegions", ()))
+    # A region need not offer every type; the config refuses a pool that may launch a type without a price in
+    # its region (`InstanceType.offered_in`), so every cost stays bounded.
+    return tuple(_raw()[cloud]["regions"])
+
+
+def _region_zones(cloud: str, region: str) -> tuple[str, ...]:
+    return tuple(_raw()[cloud]["regions"][region]["zones"])
 
 
 def _instance(name: str, family: str, spec: dict, gpu_memory_mib: int = 0) -> InstanceType:
@@ -91,6 +98,8 @@ def _gpu_families(cloud: str) -> dict[str, GpuFamily]:
             quota_bucket=family.get("quotaBucket", ""),
             gpu_name=family.get("gpuName", ""),
             accelerator_type=family.get("acceleratorType", ""),
+            # Zone letters of the region (`us-central1: [a, b]`), spelt out as Compute Engine names them.
+            zones={region: tuple(f"{region}-{letter}" for letter in letters) for region, letters in family.get("zones", {}).items()},
             gpu_model=family["gpuModel"],
             gpu_memory_mib=family["gpuMemoryMiB"],
             sizes=tuple(_instance(size, name, spec, family["gpuMemoryMiB"]) for size, spec in family["sizes"].items()),
@@ -116,6 +125,11 @@ def _instance_types(cloud: str) -> dict[str, InstanceType]:
 
 def aws_regions() -> tuple[str, ...]:
     return _regions("aws")
+
+
+def aws_region_zones(region: str) -> tuple[str, ...]:
+    """The Availability Zone IDs of `region`, e.g. `use1-az1`; a stack uses the first `azCount` of them."""
+    return _region_zones("aws", region)
 
 
 def aws_gpu_families() -> dict[str, GpuFamily]:
@@ -159,6 +173,11 @@ def service_prices() -> dict:
 
 def gcp_regions() -> tuple[str, ...]:
     return _regions("gcp")
+
+
+def gcp_region_zones(region: str) -> tuple[str, ...]:
+    """The zones of `region`, e.g. `us-central1-a`."""
+    return _region_zones("gcp", region)
 
 
 def gcp_gpu_families() -> dict[str, GpuFamily]:

@@ -30,27 +30,32 @@ def catalog(tmp_path) -> Path:
     return copy
 
 
-def _response(region: str, usd: str | None) -> dict:
-    """The recorded g6.xlarge answer moved to `region` with price `usd`, or an empty answer."""
+def _response(instance_type: str, region: str, usd: str | None) -> dict:
+    """The recorded g6.xlarge answer moved to `instance_type` in `region` with price `usd`, or an empty answer."""
     if usd is None:
         return {"FormatVersion": "aws_v1", "PriceList": []}
     product = json.loads(AWS_RESPONSE["PriceList"][0])
-    product["product"]["attributes"]["regionCode"] = region
+    product["product"]["attributes"].update(regionCode=region, instanceType=instance_type)
     (term,) = product["terms"]["OnDemand"].values()
     (dimension,) = term["priceDimensions"].values()
     dimension["pricePerUnit"]["USD"] = usd
     return {**AWS_RESPONSE, "PriceList": [json.dumps(product)]}
 
 
-def _stubbed(answers: dict[str, str | None]) -> tuple[object, Stubber]:
+def _stubbed_types(answers: dict[tuple[str, str], str | None]) -> tuple[object, Stubber]:
+    """A pricing client that expects one GetProducts call per (instance type, region), in order."""
     client = boto3.client("pricing", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     stubber = Stubber(client)
-    for region, usd in answers.items():
-        filters = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}, {"Type": "TERM_MATCH", "Field": "instanceType", "Value": "g6.xlarge"}]
+    for (instance_type, region), usd in answers.items():
+        filters = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}, {"Type": "TERM_MATCH", "Field": "instanceType", "Value": instance_type}]
         filters += [{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in FILTERS.items()]
-        stubber.add_response("get_products", _response(region, usd), {"ServiceCode": "AmazonEC2", "FormatVersion": "aws_v1", "Filters": filters})
+        stubber.add_response("get_products", _response(instance_type, region, usd), {"ServiceCode": "AmazonEC2", "FormatVersion": "aws_v1", "Filters": filters})
     stubber.activate()
     return client, stubber
+
+
+def _stubbed(answers: dict[str, str | None]) -> tuple[object, Stubber]:
+    return _stubbed_types({("g6.xlarge", region): usd for region, usd in answers.items()})
 
 
 def test_the_recorded_answer_keeps_the_catalog_as_it_is(catalog, capsys):
@@ -83,6 +88,17 @@ def test_no_aws_price_for_a_priced_type_fails_and_writes_nothing(catalog, capsys
     assert catalog.read_text() == before
     err = capsys.readouterr().err
     assert "nothing written" in err and "no on-demand price for g6.xlarge in us-east-1" in err
+
+
+def test_a_seoul_refresh_asks_for_every_type_the_catalog_prices_there(catalog, capsys):
+    # Seoul's prices as the catalog holds them, asked for one by one: the answer changes nothing.
+    seoul = {name: regions["ap-northeast-2"] for name, regions in refresh_prices.priced(yaml.safe_load(catalog.read_text()), "aws", regions=["ap-northeast-2"]).items()}
+    assert {"g6e.48xlarge", "p4d.24xlarge", "m7i.large", "c7i.4xlarge"} <= set(seoul) and not {"p5.48xlarge", "m6a.large"} & set(seoul)
+    client, stubber = _stubbed_types({(name, "ap-northeast-2"): repr(usd) for name, usd in seoul.items()})
+    before = catalog.read_text()
+    assert refresh_prices.main(["--cloud", "aws", "--region", "ap-northeast-2", "--catalog", str(catalog)], aws_client=client) == 0
+    stubber.assert_no_pending_responses()
+    assert catalog.read_text() == before and "No price changed." in capsys.readouterr().out
 
 
 class _Billing(BaseHTTPRequestHandler):

@@ -129,6 +129,9 @@ GCP_RULES = [
     ({"gpuPools.0.capacityTypes": ["spot", "on-demand"]}, "gpuPools[0].capacityTypes", ["spot", "on-demand"], "List should have at most 1 item after validation, not 2"),
     ({"gpuPools.0.zones": ["us-east1-b"]}, "gpuPools[0].zones", "us-east1-b", "must be a zone of region us-central1"),
     ({"gpuPools.0.zones": []}, "gpuPools[0].zones", [], "must list at least one zone, or be left out"),
+    # zones that do not offer the machine type (the catalog's g2 zones in us-central1: a, b, c)
+    ({"gpuPools.0.zones": ["us-central1-a", "us-central1-f"]}, "gpuPools[0].zones", "us-central1-f", "offers no g2-standard-8 (gpuPools[0]); zones of us-central1 that do: us-central1-a, us-central1-b, us-central1-c"),
+    ({"gcp.cluster": {"nodeZones": ["us-central1-b", "us-central1-f"]}}, "gcp.cluster.nodeZones", "us-central1-f", "offers no g2-standard-8 (gpuPools[0])"),
     # `gpu-<name>` is the node pool's name, and GKE takes 40 characters at most (the group keeps the models' selector).
     ({"gpuPools.0.name": "p" * 37, "gpuPools.0.group": "l4"}, "gpuPools[0].name", "p" * 37, "must be at most 36 characters: GKE node pool names (here 'gpu-ppppppppppppppppppppppppppppppppppppp') are at most 40"),
     ({"gpuPools.0.zones": ["us-central1-a", "us-central1-a"]}, "gpuPools[0].zones", ["us-central1-a", "us-central1-a"], "must not repeat an entry"),

@@ -113,10 +113,10 @@ def test_region_must_be_priced_for_the_stack_cloud(cloud, region, supported):
     assert violation.rule == f"no prices for this region in the instance catalog; {supported}"
 
 
-# Seoul on both clouds: a pool of types the catalog prices there is accepted; a type it does not price there
-# (not offered, or not transcribed yet) is refused under the key that names it, whatever pool or system pool.
+# Seoul on both clouds: a pool of types the catalog prices there is accepted, the default system pool
+# included; a type not offered there is refused under the key that names it, whatever pool or system pool.
 SEOUL = {
-    "aws": changed(AWS, {"region": "ap-northeast-2", "aws.systemPool.instanceTypes": ["m6i.xlarge"], "gpuPools": [{**AWS_POOL, "instanceTypes": ["g5.xlarge", "g6.xlarge"]}]}),
+    "aws": changed(AWS, {"region": "ap-northeast-2", "gpuPools": [{**AWS_POOL, "instanceTypes": ["g5.xlarge", "g6.xlarge", "g6e.xlarge", "p4d.24xlarge"], "maxGpus": 8}]}),
     "gcp": changed(GCP, {"region": "asia-northeast3", "gpuPools": [{**GKE_POOL, "zones": ["asia-northeast3-a", "asia-northeast3-b"]}]}),
 }
 
@@ -130,7 +130,7 @@ def test_seoul_takes_the_types_priced_there(cloud):
     "cloud, change, key, value, priced_in",
     [
         ("aws", {"gpuPools.0.instanceTypes": ["g5.xlarge", "p5.48xlarge"]}, "gpuPools[0].instanceTypes", "p5.48xlarge", "us-west-2, us-east-1, us-east-2"),
-        ("aws", {"aws.systemPool.instanceTypes": ["m7i.large"]}, "aws.systemPool.instanceTypes", "m7i.large", "us-west-2, us-east-1, us-east-2, eu-west-1"),
+        ("aws", {"aws.systemPool.instanceTypes": ["m7a.large"]}, "aws.systemPool.instanceTypes", "m7a.large", "us-west-2, us-east-1, us-east-2, eu-west-1"),
         (
             "gcp",
             {"gpuPools": [{**GKE_POOL, "machineType": "a3-highgpu-8g", "acceleratorType": "nvidia-h100-80gb", "acceleratorCount": 8, "maxGpus": 8}]},
@@ -143,7 +143,7 @@ def test_seoul_takes_the_types_priced_there(cloud):
 def test_seoul_refuses_a_type_without_a_price_there(cloud, change, key, value, priced_in):
     violation = only(refused(changed(SEOUL[cloud], change)))
     assert (violation.key, violation.value) == (key, value)
-    assert violation.rule.endswith(f"no {SEOUL[cloud]['region']} price for it (not offered or not transcribed there); priced in: {priced_in}")
+    assert violation.rule.endswith(f"no {SEOUL[cloud]['region']} price for it (its sources do not offer it there); priced in: {priced_in}")
 
 
 def test_rendered_shared_field_problems():

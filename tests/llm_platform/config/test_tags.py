@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 
 from llm_platform.config import parse
-from llm_platform.config.aws import REGION_ZONES as AWS_ZONES
-from llm_platform.config.gcp import REGION_ZONES as GCP_ZONES
 from llm_platform.config.tags import AWS_PLATFORM_TAGS, AWS_PROGRAM_TAGS_MAX, GCP_PLATFORM_LABELS
 from llm_platform.contract import model_role_name
 from llm_platform_policy import catalog
@@ -88,14 +86,29 @@ def test_labels_fit_the_gcp_limit_per_resource_with_the_platforms():
 # -- zones ------------------------------------------------------------------------------------------------
 
 
-def test_zone_tables_cover_the_catalog_regions():
-    assert set(AWS_ZONES) == set(catalog.aws_regions()) and set(GCP_ZONES) == set(catalog.gcp_regions())
+def test_every_catalog_region_lists_its_zones():
+    # AWS zone IDs carry the region's short prefix (use1-az1); Compute Engine zones the region's name.
+    for region in catalog.aws_regions():
+        zones = catalog.aws_region_zones(region)
+        assert len(zones) >= 2 and len(set(zones)) == len(zones), region
+        assert len({zone.rsplit("-az", 1)[0] for zone in zones}) == 1, zones
+    for region in catalog.gcp_regions():
+        zones = catalog.gcp_region_zones(region)
+        assert zones and len(set(zones)) == len(zones) and all(zone.rsplit("-", 1)[0] == region for zone in zones), region
 
 
-@pytest.mark.parametrize("region, zones", sorted(AWS_ZONES.items()))
-def test_az_count_is_bounded_by_the_region(region, zones):
-    # A system pool type the catalog prices in every region.
-    stack = changed(AWS, {"region": region, "aws.systemPool.instanceTypes": ["m6i.xlarge"]})
+def test_gcp_family_zones_are_zones_of_the_regions_that_price_the_family():
+    for family in catalog.gcp_gpu_families().values():
+        priced = {region for size in family.sizes for region in size.prices}
+        assert set(family.zones) == priced, family.name
+        for region, zones in family.zones.items():
+            assert zones and set(zones) <= set(catalog.gcp_region_zones(region)), (family.name, region)
+
+
+@pytest.mark.parametrize("region", catalog.aws_regions())
+def test_az_count_is_bounded_by_the_region(region):
+    zones = len(catalog.aws_region_zones(region))
+    stack = changed(AWS, {"region": region})
     parse(changed(stack, {"aws.network.azCount": zones}))
     if zones < 6:
         violation = only(refused(changed(stack, {"aws.network.azCount": zones + 1})))
