@@ -74,6 +74,20 @@ KEDA_CHART = HelmChart("keda", "2.20.2", "https://kedacore.github.io/charts")
 # pods run as (see llm_platform/platform/model_server.py), and it ships boto3 (via runai-model-streamer[s3], which
 # requires it) and huggingface_hub, which the weight fetcher uses.
 VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.31.0@sha256:c1c9f6fd5c109ba7f0546a59f5b2f15fb87f64c77782e90a27b648b42a8e67c3"
+# The registry the images above name. A cloud base may serve Docker Hub's repositories from a registry in
+# the stack's region (an ECR pull-through cache, an Artifact Registry remote repository); `mirrored` moves
+# an image there and keeps its repository path, tag and digest, so the pin above stays its identity.
+DOCKER_HUB = "docker.io"
+
+
+def mirrored(image: str, mirror: str | None) -> str:
+    """`image`, a Docker Hub pin of this module, as `mirror` (`<host>/<path>`, a registry proxying Docker
+    Hub) serves it: `docker.io/vllm/vllm-openai:<tag>@<digest>` becomes `<mirror>/vllm/vllm-openai:<tag>@<digest>`.
+    Without a mirror, the image as pinned."""
+    registry, _, path = image.partition("/")
+    if registry != DOCKER_HUB:
+        raise ValueError(f"{image} is not a Docker Hub image; only Docker Hub is mirrored")
+    return f"{mirror.rstrip('/')}/{path}" if mirror else image
 
 # AWS Load Balancer Controller chart 3.5.0 / app v3.5.0 (aws/eks-charts stable/aws-load-balancer-controller,
 # commit 5239609242f3 "aws-load-balancer-controller: v3.5.0", 2026-08-03; listed in the repo's index.yaml

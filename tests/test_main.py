@@ -41,6 +41,18 @@ ADDED = {
     "kubernetes:networking.k8s.io/v1:NetworkPolicy::default-deny": ("every namespace the program creates refuses ingress by default", STACKS),
     "kubernetes:networking.k8s.io/v1:NetworkPolicy::allow-ingress": ("what a namespace admits beside its default deny", STACKS),
     "kubernetes:core/v1:NamespacePatch::namespace-labels": ("Pod Security labels on the namespaces Helm releases create", STACKS),
+    # Issue 17: the vLLM image from the cloud's registry in the region.
+    "llm-platform:image_cache:ImageCache::production-images": ("the ECR pull-through cache of Docker Hub", ["production"]),
+    "llm-platform:image_cache:ImageCache::staging-images": ("the ECR pull-through cache of Docker Hub", ["staging"]),
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule::docker-hub": ("its rule, signing in with the Docker Hub secret", AWS_STACKS),
+    "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate::docker-hub": ("the lifecycle of the repositories it creates", AWS_STACKS),
+    "aws:iam/rolePolicy:RolePolicy::pull-through": ("the node role may fill the cache on a first pull", AWS_STACKS),
+    "kubernetes:batch/v1:Job::images-warm": ("a pull by tag fills the cache before the pods pull by digest", AWS_STACKS),
+    "llm-platform:remote_image_repository:RemoteImageRepository::staging-images": ("the Artifact Registry remote repository of Docker Hub", GCP_STACKS),
+    "gcp:artifactregistry/repository:Repository::docker-hub": ("the repository itself", GCP_STACKS),
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember::nodes-read": ("the nodes' service account pulls from it", GCP_STACKS),
+    "gcp:projects/service:Service::staging-artifactregistry": ("the Artifact Registry API", GCP_STACKS),
+    "gcp:projects/service:Service::staging-containerfilesystem": ("the Container File System API GKE image streaming needs", GCP_STACKS),
 }
 
 

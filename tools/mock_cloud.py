@@ -63,6 +63,11 @@ class CloudMocks(pulumi.runtime.Mocks):
             return {"id": PARTITION, "partition": PARTITION, "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws"}
         if token == "aws:index/getRegion:getRegion":
             return {"id": self.region, "name": self.region, "region": self.region, "endpoint": f"ec2.{self.region}.amazonaws.com", "description": self.region}
+        if token == "aws:secretsmanager/getSecret:getSecret":
+            # Secrets Manager appends six random characters to a secret's name in its ARN.
+            name = args.args["name"]
+            arn = f"arn:{PARTITION}:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:{name}-{_digest('secret', name, length=6)}"
+            return {"id": arn, "arn": arn, "name": name, "region": self.region}
         if token == "gcp:organizations/getProject:getProject":
             project = args.args.get("projectId") or self.gcp_project
             return {"id": f"projects/{project}", "projectId": project, "number": GCP_PROJECT_NUMBER, "name": project}

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_aws as aws
 
+from llm_platform import pins
 from llm_platform.aws.account import AwsAccount
 from llm_platform.aws.alerts import AlertTopics, AlertTopicsArgs
 from llm_platform.aws.budget import CostBudget, CostBudgetArgs
@@ -19,6 +20,7 @@ from llm_platform.aws.network import Network, NetworkArgs
 from llm_platform.aws.node_pools import PLACEMENT, NodePools, NodePoolsArgs
 from llm_platform.aws.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from llm_platform.aws.object_store import ModelStore, ModelStoreArgs
+from llm_platform.aws.registry import ImageCache, ImageCacheArgs, cache_warmer
 from llm_platform.aws.storage import Storage, StorageArgs
 from llm_platform.config import AwsStackConfig
 from llm_platform.contract import SYSTEM_NODES
@@ -76,6 +78,12 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         ),
         opts=pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[karpenter]),
     )
+    # The vLLM image from ECR in the region rather than from Docker Hub.
+    image_cache = ImageCache(
+        f"{name}-images",
+        ImageCacheArgs(account=account, docker_hub_secret=cfg.aws.docker_hub_secret, node_role_name=karpenter_infra.node_role_name),
+        opts=on_aws,
+    )
     # AL2023's NVIDIA AMI brings the driver but not the device plugin (GKE runs its own).
     NvidiaDevicePlugin(f"{name}-nvidia", NvidiaDevicePluginArgs(), opts=in_cluster)
     EbsCsiDriver(
@@ -116,7 +124,14 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         ),
         opts=on_aws,
     )
-    serving_prerequisites: list[pulumi.Resource] = []
+    # The model pods pull by digest, which the cache serves only once a pull by tag has filled it.
+    serving_prerequisites: list[pulumi.Resource] = [
+        cache_warmer(
+            f"{name}-images",
+            pins.mirrored(pins.VLLM_IMAGE, image_cache.mirror),
+            pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[image_cache, node_pools]),
+        )
+    ]
     model_ingress = None
     edge = None
     exports = {}
@@ -157,6 +172,7 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         load_balancer_cidrs=network.load_balancer_cidrs if model_ingress else [],
         serving_prerequisites=serving_prerequisites,
         gateway_edge=edge,
+        image_registry=image_cache.mirror,
         exports={
             **exports,
             "vpcId": network.vpc_id,

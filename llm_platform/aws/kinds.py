@@ -48,6 +48,8 @@ S3_LIFECYCLE = Kind(
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", aliases=("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",)
 )
 S3_BUCKET_POLICY = Kind("aws:s3/bucketPolicy:BucketPolicy")
+ECR_PULL_THROUGH_CACHE_RULE = Kind("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+ECR_REPOSITORY_CREATION_TEMPLATE = Kind("aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")
 
 # Name length limits the AWS APIs enforce (botocore 1.44.5 service models: events PutRule `Name`, 1-64;
 # IAM role names are the contract's, which the stack configuration checks too); names built from the

@@ -26,6 +26,11 @@ IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+
 # EKS control-plane log types that security reviews need at the least (the policy pack's default).
 REQUIRED_LOG_TYPES = tuple(logs.REQUIRED_LOG_TYPES)
 CRON_FIELDS = 5
+# ECR pull-through cache rules take upstream credentials only from a Secrets Manager secret whose name
+# starts with this prefix, in the rule's account and region (ECR User Guide, "Creating a pull through cache
+# rule"); secret names are 1-512 of these characters (Secrets Manager CreateSecret `Name`).
+PULL_THROUGH_CACHE_SECRET_PREFIX = "ecr-pullthroughcache/"
+SECRET_NAME = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 
 
 class FlowLogsConfig(ConfigModel):
@@ -209,6 +214,19 @@ class AwsConfig(ConfigModel):
 
     ingress: IngressConfig | None = None
     """An HTTPS endpoint for the models; without it, reach them with `kubectl port-forward`."""
+
+    docker_hub_secret: str = f"{PULL_THROUGH_CACHE_SECRET_PREFIX}docker-hub"
+    """Name of the Secrets Manager secret, in the stack's account and region, holding a Docker Hub user
+    and access token as JSON (`{"username": "...", "accessToken": "..."}`). The ECR pull-through cache
+    that serves the vLLM image in the region signs in to Docker Hub with it (ECR requires credentials for
+    Docker Hub); create it before `pulumi up`. The program reads only its ARN, never its value."""
+
+    @field_validator("docker_hub_secret")
+    @classmethod
+    def _pull_through_cache_secret(cls, name: str) -> str:
+        if not name.startswith(PULL_THROUGH_CACHE_SECRET_PREFIX) or len(name) == len(PULL_THROUGH_CACHE_SECRET_PREFIX) or not SECRET_NAME.match(name):
+            raise ValueError(f"must be a Secrets Manager secret name starting with {PULL_THROUGH_CACHE_SECRET_PREFIX} (ECR reads pull-through cache credentials only from those)")
+        return name
 
 
 class AwsGpuPool(GpuPoolBase):

@@ -14,6 +14,7 @@ from llm_platform.gcp.cluster import GKE_DCGM_VALUES, GKE_STORAGE_CLASS, GkeClus
 from llm_platform.gcp.network import GcpNetwork, GcpNetworkArgs
 from llm_platform.gcp.node_pools import PLACEMENT, GkeGpuNodePools, GkeGpuNodePoolsArgs
 from llm_platform.gcp.object_store import GcsModelStore, GcsModelStoreArgs
+from llm_platform.gcp.registry import RemoteImageRepository, RemoteImageRepositoryArgs
 from llm_platform.gcp.services import GcpServices, GcpServicesArgs
 from llm_platform.platform.deploy import ClusterBase
 from llm_platform.platform.gateway import GatewayEdge
@@ -67,6 +68,10 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
         ),
         opts=on_gcp,
     )
+    # The vLLM image from Artifact Registry in the region rather than from Docker Hub.
+    images = RemoteImageRepository(
+        f"{name}-images", RemoteImageRepositoryArgs(project=gcp_cfg.project, region=cfg.region, node_service_account=cluster.node_service_account), opts=on_gcp
+    )
     model_store = GcsModelStore(
         f"{name}-models",
         GcsModelStoreArgs(
@@ -110,6 +115,7 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
         control_plane_cidrs=[str(gcp_cfg.network.control_plane_cidr)],
         dcgm_overrides=GKE_DCGM_VALUES,
         gateway_edge=edge,
+        image_registry=images.mirror,
         exports={
             "project": gcp_cfg.project,
             "network": network.network_self_link,

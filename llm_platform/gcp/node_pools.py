@@ -48,6 +48,9 @@ def gpu_node_config(pool: GkeGpuPool, *, driver_version: str, service_account: p
             {"count": pool.accelerator_count, "gpuDriverInstallationConfig": {"gpuDriverVersion": driver_version}, "type": pool.accelerator_type}
         ],
         "taints": [GKE_GPU_TAINT],
+        # Image streaming: the vLLM image (from the Artifact Registry remote repository) starts from the
+        # files it reads while the rest arrives in the background (llm_platform/gcp/registry.py).
+        "gcfsConfig": {"enabled": True},
     }
 
 

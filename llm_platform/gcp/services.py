@@ -9,7 +9,9 @@ import pulumi
 from llm_platform.gcp import kinds
 
 # Compute (network, NAT, nodes), GKE, Cloud KMS (Secrets and bucket keys), Cloud Storage (weights),
-# IAM (node service account), Cloud Monitoring (budget notification channels), Cloud Billing Budgets.
+# IAM (node service account), Cloud Monitoring (budget notification channels), Cloud Billing Budgets,
+# Artifact Registry (the vLLM image in the region) and the Container File System API, which GKE image
+# streaming requires ("Use Image streaming to pull container images").
 SERVICES = (
     "compute.googleapis.com",
     "container.googleapis.com",
@@ -18,6 +20,8 @@ SERVICES = (
     "iam.googleapis.com",
     "monitoring.googleapis.com",
     "billingbudgets.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "containerfilesystem.googleapis.com",
 )
 
 

@@ -9,6 +9,7 @@ from typing import Mapping
 
 import pulumi
 
+from llm_platform import pins
 from llm_platform.config import StackConfig
 from llm_platform.platform.alerts import Alert
 from llm_platform.platform.delivery import AlertDelivery
@@ -53,6 +54,10 @@ class ClusterBase:
     admits these ranges): addresses no pod has, or the policy would admit pods too."""
     serving_prerequisites: list[pulumi.Resource] = field(default_factory=list)
     """What the endpoint needs before the models are declared (the load balancer controller on EKS)."""
+    image_registry: str | None = None
+    """A registry in the cluster's region that serves Docker Hub's repositories (`<host>/<path>`): an ECR
+    pull-through cache on EKS, an Artifact Registry remote repository on GKE. The model servers pull the
+    pinned vLLM image through it (`pins.mirrored`); without one, from Docker Hub."""
     exports: dict[str, pulumi.Input] = field(default_factory=dict)
     """Stack outputs of the base."""
 
@@ -102,6 +107,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             ingress=base.ingress,
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
             placement=base.capacity_placement,
+            image=pins.mirrored(pins.VLLM_IMAGE, base.image_registry),
             require_staged=cfg.environment == "production",
             wake_query=recent_requests_query if cfg.gateway else None,
         ),

@@ -94,6 +94,9 @@ class ModelServerArgs:
     load_balancer_cidrs: list[str]
     """Where the cloud's load balancer in front of the models reaches the pods from (none without one)."""
     placement: CapacityPlacement
+    image: str
+    """The pinned vLLM image as the pods pull it: from the cloud's registry in the region when the base
+    offers one (`pins.mirrored`)."""
     require_manifest: bool = False
     """Serve only weights whose staged copy is complete (production): no fallback without a manifest."""
     wake_query: str | None = None
@@ -251,7 +254,7 @@ def startup_probe(model: ModelConfig) -> dict:
     }
 
 
-def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, tier: Tier, require_manifest: bool = False) -> dict:
+def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bool, tier: Tier, require_manifest: bool = False, image: str = pins.VLLM_IMAGE) -> dict:
     security = container_security_context()
     probe = {"httpGet": {"path": "/health", "port": "http"}}
     volume_mounts = [{"name": WEIGHTS_CACHE_VOLUME, "mountPath": CACHE_DIR}, *writable_mounts()]
@@ -296,7 +299,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                     "initContainers": [
                         {
                             "name": "fetch-weights",
-                            "image": pins.VLLM_IMAGE,
+                            "image": image,
                             "command": ["python3", f"{SCRIPT_DIR}/{FETCH_SCRIPT}"],
                             "env": fetch_env(model, weights_uri, with_hugging_face_token, require_manifest) + writable_env(),
                             "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
@@ -307,7 +310,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                     "containers": [
                         {
                             "name": "vllm",
-                            "image": pins.VLLM_IMAGE,
+                            "image": image,
                             "args": engine_args(model),
                             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
                             "env": [_secret_env("VLLM_API_KEY", f"{model.name}-api-key", "api-key"), {"name": "HF_HUB_OFFLINE", "value": "1"}, *writable_env()],
@@ -462,12 +465,12 @@ class ModelServer(pulumi.ComponentResource):
             secrets.append(declare("hugging-face", secret(model, "hugging-face", {"token": pulumi.Output.secret(args.hugging_face_token)})))
         floor, *burst = tiers(model, args.placement)
         with_token = args.hugging_face_token is not None
-        workload = declare("deployment", deployment(model, args.weights_uri, with_token, floor, args.require_manifest), [account, *secrets])
+        workload = declare("deployment", deployment(model, args.weights_uri, with_token, floor, args.require_manifest, args.image), [account, *secrets])
         declare("service", service(model))
         declare("monitor", service_monitor(model))
         declare("scaler", scaled_object(model, args.wake_query), [workload])
         for tier in burst:
-            burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, with_token, tier, args.require_manifest), [account, *secrets])
+            burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, with_token, tier, args.require_manifest, args.image), [account, *secrets])
             declare("burst-scaler", burst_scaled_object(model), [burst_workload])
         declare("pdb", disruption_budget(model))
         declare("network-policy", network_policy(model, args.load_balancer_cidrs))

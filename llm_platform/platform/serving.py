@@ -39,6 +39,8 @@ class ServingArgs:
     ingress: ModelIngress | None
     hugging_face_token: pulumi.Input[str] | None
     placement: CapacityPlacement
+    image: str
+    """The pinned vLLM image as the pods pull it (`pins.mirrored` through the base's registry)."""
     require_staged: bool = False
     """Production: a Hugging Face model is served only from a complete staged copy (its manifest)."""
     wake_query: Callable[[str], str] | None = None
@@ -69,6 +71,8 @@ class Serving(pulumi.ComponentResource):
 
         keys = {}
         for model in args.models:
+            # A bucket source is the user's own copy, which has no manifest unless they wrote one.
+            require_manifest = args.require_staged and not is_bucket_source(model.source)
             key = random.RandomPassword(f"{name}-{model.name}-api-key", length=40, special=False, opts=child)
             keys[model.name] = pulumi.Output.secret(key.result)
             ModelServer(
@@ -80,11 +84,13 @@ class Serving(pulumi.ComponentResource):
                     ),
                     service_account_annotations=args.service_account_annotations.get(model.name, {}),
                     api_key=keys[model.name],
-                    hugging_face_token=None if is_bucket_source(model.source) else args.hugging_face_token,
+                    # Only the fallback to Hugging Face reads the token: a bucket source never falls back, and
+                    # a pod that requires the staged copy fails instead (fetch_weights.fetch).
+                    hugging_face_token=None if is_bucket_source(model.source) or require_manifest else args.hugging_face_token,
                     load_balancer_cidrs=args.load_balancer_cidrs,
                     placement=args.placement,
-                    # A bucket source is the user's own copy, which has no manifest unless they wrote one.
-                    require_manifest=args.require_staged and not is_bucket_source(model.source),
+                    image=args.image,
+                    require_manifest=require_manifest,
                     wake_query=args.wake_query(model.name) if args.wake_query else None,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, script]),

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from llm_platform.contract import FETCH_CONNECTIONS, HASH_THREADS
+from llm_platform_policy import catalog
 
 # -- sourced figures ---------------------------------------------------------------------------------
 
@@ -52,15 +53,24 @@ ROOT_DISK_BYTES_PER_SECOND = {
 # containerd's images on the instance's NVMe (g5.2xlarge 1 x 450 GB, g6.xlarge 1 x 250 GB NVMe SSD, EC2
 # instance store volumes); GKE G2 nodes use the pd-balanced boot disk unless local SSD is configured.
 LOCAL_NVME_BYTES_PER_SECOND = Figure(1.5e9, "EC2 instance store NVMe, sequential writes of the order of GB/s (planning figure)")
-# The pinned vLLM image (pins.VLLM_IMAGE), compressed layers for linux/amd64: Docker Hub lists about
-# 9-10 GB for the v0.x vllm-openai tags; unpacked roughly twice that. Confirm with
-# `docker buildx imagetools inspect --raw` before relying on it.
-VLLM_IMAGE_COMPRESSED_BYTES = Figure(10e9, "Docker Hub vllm/vllm-openai tag size (planning figure)")
-VLLM_IMAGE_UNPACKED_BYTES = Figure(20e9, "about twice the compressed size (planning figure)")
-# Pulling from Docker Hub across the internet through the NAT gateway; from a registry in the region
-# (ECR, Artifact Registry) the instance's network bandwidth applies instead. Unpacking (gzip, one core
-# per layer) is bounded by the disk it writes to.
+# The pinned vLLM image (pins.VLLM_IMAGE), compressed layers for linux/amd64: the cost ceiling's
+# `containerImageGb` (policies/llm_platform_policy/data/prices.yaml, from Docker Hub's tag sizes); unpacked
+# roughly twice that. Confirm with `docker buildx imagetools inspect --raw` before relying on it.
+VLLM_IMAGE_COMPRESSED_BYTES = Figure(catalog.service_prices()["assumptions"]["containerImageGb"] * GB, "Docker Hub vllm/vllm-openai tag size (planning figure)")
+VLLM_IMAGE_UNPACKED_BYTES = Figure(2 * VLLM_IMAGE_COMPRESSED_BYTES.value, "about twice the compressed size (planning figure)")
+# Before this issue: pulling from Docker Hub across the internet through the NAT gateway. Unpacking (gzip,
+# one core per layer) is bounded by the disk it writes to.
 REMOTE_REGISTRY_BYTES_PER_SECOND = Figure(100e6, "Docker Hub over the internet (planning figure)")
+# After, on EKS: from the ECR pull-through cache in the region (llm_platform/aws/registry.py), whose layers
+# are S3 objects fetched through the VPC's S3 gateway endpoint, one connection per layer and at most
+# containerd's `max_concurrent_downloads` (default 3, containerd docs/cri/config.md) at once; the
+# instance's network caps it.
+CONTAINERD_CONCURRENT_DOWNLOADS = Figure(3, "containerd CRI max_concurrent_downloads default")
+# After, on GKE: image streaming from the Artifact Registry remote repository (llm_platform/gcp/registry.py):
+# ImagePulling to Running "in a couple of seconds (regardless of container size)" (Google Cloud blog,
+# "Introducing GKE image streaming", 2021-11-03), then the files a start reads (Python, torch, the CUDA
+# libraries: a few GB of the image) stream while it runs, the rest in the background.
+IMAGE_STREAMING_SECONDS = Figure(30, "GKE image streaming: mount in seconds, then the few GB a vLLM start reads (planning figure)")
 # sha256 on one core, as `make bench-weights` measures it (hashlib, OpenSSL with SHA extensions); the
 # fetcher hashes files on several threads after this issue.
 SHA256_BYTES_PER_SECOND_PER_CORE = Figure(1.0e9, "measured here: make bench-weights (order of magnitude)")
@@ -100,6 +110,13 @@ def weight_transfer_seconds(weights_bytes: float, instance_type: str) -> float:
     return _seconds(weights_bytes, min(network, FETCH_CONNECTIONS * OBJECT_STORE_BYTES_PER_CONNECTION.value))
 
 
+def in_region_pull_bytes_per_second(instance_type: str) -> float:
+    """Layers from the registry in the region: containerd's parallel downloads at the object store's
+    per-connection rate, or the instance's network, whichever is slower."""
+    network = NETWORK_BITS_PER_SECOND[instance_type].value / 8
+    return min(network, CONTAINERD_CONCURRENT_DOWNLOADS.value * OBJECT_STORE_BYTES_PER_CONNECTION.value)
+
+
 def engine_seconds(weights_bytes: float, disk_bytes_per_second: float) -> float:
     """Inside the vLLM container: weights from local disk into GPU memory, compilation, CUDA graphs."""
     return _seconds(weights_bytes, disk_bytes_per_second) + TORCH_COMPILE_SECONDS.value + CUDA_GRAPH_SECONDS.value
@@ -124,12 +141,12 @@ def budget(weights_gib: float, instance_type: str, cloud: str) -> list[Stage]:
     local = LOCAL_NVME_BYTES_PER_SECOND.value if cloud == "aws" else root
     compressed, unpacked = VLLM_IMAGE_COMPRESSED_BYTES.value, VLLM_IMAGE_UNPACKED_BYTES.value
     pull_before = _seconds(compressed, REMOTE_REGISTRY_BYTES_PER_SECOND.value) + _seconds(unpacked, root)
-    pull_after = _seconds(compressed, REMOTE_REGISTRY_BYTES_PER_SECOND.value) + _seconds(unpacked, local)
+    pull_after = IMAGE_STREAMING_SECONDS.value if cloud == "gcp" else _seconds(compressed, in_region_pull_bytes_per_second(instance_type)) + _seconds(unpacked, local)
     transfer = weight_transfer_seconds(weights, instance_type)
     hash_before = _seconds(weights, SHA256_BYTES_PER_SECOND_PER_CORE.value)
     return [
         Stage("node launch", NODE_LAUNCH_SECONDS[cloud].value, NODE_LAUNCH_SECONDS[cloud].value, "unchanged: Karpenter / GKE node start"),
-        Stage("image pull", pull_before, pull_after, "Docker Hub; unpacked onto NVMe (AWS)"),
+        Stage("image pull", pull_before, pull_after, "ECR pull-through cache in the region, unpacked onto NVMe (AWS); Artifact Registry, streamed (GKE)"),
         Stage(
             "weight transfer",
             max(transfer, _seconds(weights, root)) + hash_before,

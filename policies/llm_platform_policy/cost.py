@@ -10,6 +10,7 @@ load balancer capacity units, log volume) comes from the planning assumptions in
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -18,6 +19,9 @@ from llm_platform_policy import catalog, gke, kube, schedule
 from llm_platform_policy.core import Resource
 
 EKS_CLUSTER_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
+ECR_PULL_THROUGH_CACHE_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
+ECR_REPOSITORY_CREATION_TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
+ARTIFACT_REGISTRY_REPOSITORY = "gcp:artifactregistry/repository:Repository"
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ def monthly_ceiling(resources: list[Resource]) -> CostReport:
     if stack_cloud(resources) == "gcp":
         _gcp_ceiling(resources, region, report)
         _volumes(resources, report, "pdBalancedGbMonth", "pd-balanced", "gcp", region)
+        _artifact_registry_caches(resources, report)
         return report
     _node_pools(resources, region, report)
     _control_plane(resources, report)
@@ -99,6 +104,7 @@ def monthly_ceiling(resources: list[Resource]) -> CostReport:
     _load_balancers(resources, report)
     _volumes(resources, report, "gp3GbMonth", "gp3")
     _other(resources, report)
+    _ecr_caches(resources, report)
     return report
 
 
@@ -349,6 +355,83 @@ def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostRepo
     weights = _weights_gib(resources)
     if weights:
         report.items.append(_item("model weights in Cloud Storage", f"{weights:g} GiB", weights, "gcsStandardGbMonth", "gcp", region))
+
+
+# -- registry caches -----------------------------------------------------------------------------------
+# A pull-through cache (ECR) or remote repository (Artifact Registry) keeps what the cluster pulls through
+# it: bounded only by a policy that keeps a number of images per repository. The repositories are those
+# the stack's pods pull from it; each image is `containerImageGb`.
+
+
+def _pulled_repositories(resources: list[Resource], prefix: str) -> set[str]:
+    """The repositories (`<host>/<path>`, no tag or digest) of pod images under `prefix`."""
+    found = set()
+    for resource in resources:
+        for container in kube.containers(kube.pod_spec(resource.type, resource.props) or {}):
+            image = str(container.get("image") or "").split("@", 1)[0]
+            if image.startswith(prefix):
+                head, _, tail = image.rpartition(":")
+                found.add(head if head and "/" not in tail else image)
+    return found
+
+
+def _cache_item(name: str, repositories: set[str], kept: int, price_key: str, cloud: str) -> CostItem:
+    gb = _assumption("containerImageGb")
+    count = len(repositories)
+    return _item(name, f"{count} repositor{'y' if count == 1 else 'ies'} x {kept} images x assumed {gb} GB", count * kept * gb, price_key, cloud)
+
+
+def _ecr_kept_images(template: Resource | None) -> int | None:
+    """Images a repository created from `template` keeps at most: the count of a lifecycle rule expiring
+    any image beyond it."""
+    if template is None or not isinstance(template.props.get("lifecyclePolicy"), str):
+        return None
+    try:
+        rules = json.loads(template.props["lifecyclePolicy"]).get("rules") or []
+    except (ValueError, AttributeError):
+        return None
+    counts = [
+        rule["selection"]["countNumber"]
+        for rule in rules
+        if kube.dig(rule, "selection", "tagStatus") == "any"
+        and kube.dig(rule, "selection", "countType") == "imageCountMoreThan"
+        and kube.dig(rule, "action", "type") == "expire"
+        and isinstance(kube.dig(rule, "selection", "countNumber"), int)
+    ]
+    return min(counts) if counts else None
+
+
+def _ecr_caches(resources: list[Resource], report: CostReport) -> None:
+    templates = {t.props.get("prefix"): t for t in resources if t.type == ECR_REPOSITORY_CREATION_TEMPLATE and "PULL_THROUGH_CACHE" in (t.props.get("appliedFors") or [])}
+    for rule in (r for r in resources if r.type == ECR_PULL_THROUGH_CACHE_RULE):
+        prefix = rule.props.get("ecrRepositoryPrefix")
+        # A template for the prefix applies to its repositories; `ROOT` to any without one of its own.
+        kept = _ecr_kept_images(templates.get(prefix) or templates.get("ROOT"))
+        if kept is None:
+            report.unbounded.append((rule.urn, f"pull-through cache {prefix}: no repository creation template expires its repositories' images beyond a count, so what it keeps has no bound"))
+            continue
+        repositories = {image for image in _pulled_repositories(resources, "") if ".dkr.ecr." in image.split("/", 1)[0] and image.split("/", 1)[-1].startswith(f"{prefix}/")}
+        if repositories:
+            report.items.append(_cache_item(f"image cache {prefix} in ECR", repositories, kept, "ecrStorageGbMonth", "aws"))
+
+
+def _artifact_registry_caches(resources: list[Resource], report: CostReport) -> None:
+    for repository in (r for r in resources if r.type == ARTIFACT_REGISTRY_REPOSITORY and r.props.get("mode") == "REMOTE_REPOSITORY"):
+        props = repository.props
+        policies = props.get("cleanupPolicies") or []
+        keep = [kube.dig(p, "mostRecentVersions", "keepCount") for p in policies if p.get("action") == "KEEP"]
+        deletes = any(p.get("action") == "DELETE" for p in policies)
+        # The engine hands numbers over as floats.
+        counts = [int(count) for count in keep if isinstance(count, (int, float)) and not isinstance(count, bool)]
+        if not (counts and deletes) or props.get("cleanupPolicyDryRun"):
+            report.unbounded.append((repository.urn, f"remote repository {props.get('repositoryId')}: no cleanup policy deletes all but its most recent versions, so what it keeps has no bound"))
+            continue
+        prefix = f"{props.get('location')}-docker.pkg.dev/{props.get('project')}/{props.get('repositoryId')}/"
+        repositories = _pulled_repositories(resources, prefix)
+        # Versions younger than the delete policy's age stay too; a stack pulls one pin per image, so the
+        # versions kept are the bound. The first 0.5 GB free per billing account is not deducted.
+        if repositories:
+            report.items.append(_cache_item(f"image cache {props.get('repositoryId')} in Artifact Registry", repositories, max(counts), "artifactRegistryGbMonth", "gcp"))
 
 
 def breakdown(report: CostReport, count: int = 3) -> str:

@@ -72,7 +72,7 @@ def test_key_path(loc, path):
     [
         (AwsStackConfig, (), AWS_STACK_KEYS),
         (GcpStackConfig, (), GCP_STACK_KEYS),
-        (AwsStackConfig, ("aws",), "network, cluster, systemPool, gpuQuietHours, ingress"),
+        (AwsStackConfig, ("aws",), "network, cluster, systemPool, gpuQuietHours, ingress, dockerHubSecret"),
         (AwsStackConfig, ("aws", "network"), "cidr, azCount, natGateways, flowLogs"),
         (AwsStackConfig, ("aws", "network", "flowLogs"), "retentionDays, trafficType"),
         (AwsStackConfig, ("gpuPools", 0), AWS_POOL_KEYS),

@@ -29,6 +29,7 @@ from tools import mock_cloud
 # The AWS account the mock engine answers (tools/mock_cloud.py).
 ACCOUNT = mock_cloud.ACCOUNT_ID
 HUGGING_FACE_TOKEN = "hf_gke_staging_plaintext_token"
+PRODUCTION_HUGGING_FACE_TOKEN = "hf_eks_production_plaintext_token"
 
 MISTRAL = {"name": "mistral-7b-instruct", "source": "hf://mistralai/Mistral-7B-Instruct-v0.3", "parametersBillion": 7.25, "poolGroup": "l4"}
 # Production pins the Hugging Face commit it stages (config rule `weights_violations`).
@@ -79,6 +80,8 @@ STACKS: dict[str, dict[str, Any]] = {
             "allowedSourceRanges": ["198.51.100.0/24"],
             "clients": [{"name": "web"}, {"name": "batch", "requestsPerMinute": 10}],
         },
+        # Set, though production's pods serve only the staged copy and never read it.
+        "huggingFaceToken": PRODUCTION_HUGGING_FACE_TOKEN,
     },
     "gke-staging": {
         "cloud": "gcp",

@@ -242,7 +242,7 @@ def test_hugging_face_token_becomes_a_secret_only_when_configured(declare):
                 model=MODEL,
                 weights_uri="s3://b/models/m",
                 service_account_annotations={"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"},
-                api_key="k", hugging_face_token="hf_plaintext", load_balancer_cidrs=[], placement=PLACEMENT,
+                api_key="k", hugging_face_token="hf_plaintext", load_balancer_cidrs=[], placement=PLACEMENT, image=pins.VLLM_IMAGE,
             ),
         )
 

@@ -1,13 +1,14 @@
 """The serving namespace, the weight fetcher shipped to pods, and the endpoint a base hands in."""
 
 import ipaddress
+import json
 
 import pytest
 
 from llm_platform import pins
 from llm_platform.platform import serving
 from tests.k8s_schemas import validate_core_object
-from tests.llm_platform.platform.bases import ACCOUNT, deployed
+from tests.llm_platform.platform.bases import ACCOUNT, PRODUCTION_HUGGING_FACE_TOKEN, deployed
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 
@@ -94,3 +95,40 @@ def test_the_alb_reaches_the_models_from_its_subnets_never_from_the_pods_ranges(
     assert not any(key.startswith("kubernetes.io/role/") for s in subnets["private"] for key in s["tags"])
     private = [ipaddress.ip_network(s["cidrBlock"]) for s in subnets["private"]]
     assert len(private) == 3 and not any(ipaddress.ip_network(cidr).overlaps(subnet) for cidr in cidrs for subnet in private)
+
+
+@pytest.mark.parametrize(
+    "stack, registry",
+    [
+        # EKS: the ECR pull-through cache of Docker Hub in the stack's account and region.
+        ("eks-staging", f"{ACCOUNT}.dkr.ecr.us-west-2.amazonaws.com/docker-hub"),
+        # GKE: the Artifact Registry remote repository of Docker Hub in the stack's project and region.
+        ("gke-staging", "us-central1-docker.pkg.dev/acme-llm-staging/docker-hub"),
+    ],
+)
+def test_pods_pull_the_pinned_image_from_the_cloud_s_registry_in_the_region(stack, registry):
+    pod = deployed(stack).one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    expected = registry + "/" + pins.VLLM_IMAGE.removeprefix("docker.io/")
+    assert [c["image"] for c in pod["initContainers"] + pod["containers"]] == [expected, expected]
+    assert "@sha256:" in expected
+
+
+def test_on_eks_the_models_wait_for_the_cache_to_hold_the_pinned_tag():
+    declared = deployed("eks-staging")
+    job = declared.one("kubernetes:batch/v1:Job")
+    assert job.urn in declared.one("llm-platform:serving:Serving").depends_on
+    # It pulls once the rule, the template and the node role's grant exist, on a system node.
+    cache = {r.urn for kind in ("aws:ecr/pullThroughCacheRule:PullThroughCacheRule", "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate", "aws:iam/rolePolicy:RolePolicy") for r in declared.of_type(kind) if "images" in r.name}
+    assert len(cache) == 3 and cache <= set(job.depends_on)
+    assert declared.one("kubernetes:karpenter.sh/v1:NodePool", "eks-staging-pools-system").urn in job.depends_on
+
+
+def test_production_pods_neither_read_nor_receive_the_hugging_face_token():
+    # eks-production sets a token, but its pods require the staged copy and never fall back to the hub.
+    declared = deployed("eks-production")
+    assert not [r for r in declared.of_type("kubernetes:core/v1:Secret") if r.name.endswith("hugging-face")]
+    for deployment in declared.of_type("kubernetes:apps/v1:Deployment"):
+        if deployment.inputs["metadata"]["namespace"] == "serving":
+            env = {e["name"]: e.get("value") for e in deployment.inputs["spec"]["template"]["spec"]["initContainers"][0]["env"]}
+            assert env["REQUIRE_MANIFEST"] == "true" and "HF_TOKEN" not in env
+    assert PRODUCTION_HUGGING_FACE_TOKEN not in json.dumps([r.inputs for r in declared.plan.resources])

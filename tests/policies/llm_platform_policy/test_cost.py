@@ -143,3 +143,82 @@ def test_weights_are_priced_at_what_each_model_cache_can_hold():
     # Other volumes (shared memory, a cache without a limit) bound nothing and cost nothing here.
     unbounded = [_model_server("c", [{"name": "model-cache", "emptyDir": {}}, {"name": "shm", "emptyDir": {"sizeLimit": "2Gi"}}])]
     assert "model weights in S3" not in by_name(cost.monthly_ceiling(compliant_stack() + unbounded))
+
+
+# -- registry caches: bounded by what each cached repository keeps, per repository the pods pull ---------
+
+ECR_IMAGE = "123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/vllm/vllm-openai:v0.31.0@sha256:" + "a" * 64
+AR_IMAGE = "us-central1-docker.pkg.dev/acme/docker-hub/vllm/vllm-openai:v0.31.0@sha256:" + "a" * 64
+KEEP_THREE = '{"rules": [{"rulePriority": 1, "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 3}, "action": {"type": "expire"}}]}'
+
+
+def _pulling(image: str, name: str = "puller") -> Resource:
+    props = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": "serving"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": image}]}}}}
+    return Resource("kubernetes:apps/v1:Deployment", f"urn:{name}", name, props)
+
+
+def _ecr_cache(template: dict | None) -> list[Resource]:
+    rule = Resource(cost.ECR_PULL_THROUGH_CACHE_RULE, "urn:rule", "rule", {"ecrRepositoryPrefix": "docker-hub", "upstreamRegistryUrl": "registry-1.docker.io"})
+    found = [rule]
+    if template is not None:
+        found.append(Resource(cost.ECR_REPOSITORY_CREATION_TEMPLATE, "urn:template", "template", {"prefix": "docker-hub", "appliedFors": ["PULL_THROUGH_CACHE"], **template}))
+    return found
+
+
+def test_an_ecr_pull_through_cache_is_priced_at_the_images_it_keeps():
+    # Two pods of one repository (the tag-only pull of the warming Job too), and another image elsewhere.
+    stack = compliant_stack() + _ecr_cache({"lifecyclePolicy": KEEP_THREE}) + [_pulling(ECR_IMAGE, "a"), _pulling(ECR_IMAGE.split("@")[0], "b"), _pulling("docker.io/library/busybox:1.37", "c")]
+    report = cost.monthly_ceiling(stack)
+    gb = catalog.service_prices()["assumptions"]["containerImageGb"]
+    assert by_name(report)["image cache docker-hub in ECR"] == round(3 * gb * 0.10, 2)
+    assert details(report)["image cache docker-hub in ECR"] == f"1 repository x 3 images x assumed {gb} GB"
+    assert report.unbounded == []
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        None,
+        {"lifecyclePolicy": KEEP_THREE.replace('"any"', '"untagged"')},
+        {"lifecyclePolicy": KEEP_THREE.replace("imageCountMoreThan", "sinceImagePushed")},
+        {"lifecyclePolicy": "not json"},
+    ],
+    ids=["no template", "untagged only", "by age", "unreadable"],
+)
+def test_an_ecr_cache_that_keeps_images_without_a_count_is_unbounded(template):
+    report = cost.monthly_ceiling(compliant_stack() + _ecr_cache(template) + [_pulling(ECR_IMAGE)])
+    assert [why for _, why in report.unbounded] == [
+        "pull-through cache docker-hub: no repository creation template expires its repositories' images beyond a count, so what it keeps has no bound"
+    ]
+
+
+def _remote_repository(**change) -> Resource:
+    props = {
+        "location": "us-central1",
+        "project": "acme",
+        "repositoryId": "docker-hub",
+        "format": "DOCKER",
+        "mode": "REMOTE_REPOSITORY",
+        "cleanupPolicies": [
+            {"id": "keep-recent", "action": "KEEP", "mostRecentVersions": {"keepCount": 3}},
+            {"id": "delete-older", "action": "DELETE", "condition": {"tagState": "ANY", "olderThan": "86400s"}},
+        ],
+    }
+    return Resource(cost.ARTIFACT_REGISTRY_REPOSITORY, "urn:repository", "repository", {**props, **change})
+
+
+def test_an_artifact_registry_remote_repository_is_priced_at_the_versions_it_keeps():
+    report = cost.monthly_ceiling(compliant_gke_stack() + [_remote_repository(), _pulling(AR_IMAGE)])
+    gb = catalog.service_prices()["assumptions"]["containerImageGb"]
+    assert by_name(report)["image cache docker-hub in Artifact Registry"] == round(3 * gb * 0.10, 2)
+    assert report.unbounded == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"cleanupPolicies": []}, {"cleanupPolicies": [{"id": "keep", "action": "KEEP", "mostRecentVersions": {"keepCount": 3}}]}, {"cleanupPolicyDryRun": True}],
+    ids=["no policies", "keep without delete", "dry run"],
+)
+def test_a_remote_repository_without_a_deleting_cleanup_is_unbounded(change):
+    report = cost.monthly_ceiling(compliant_gke_stack() + [_remote_repository(**change), _pulling(AR_IMAGE)])
+    assert [why for _, why in report.unbounded] == ["remote repository docker-hub: no cleanup policy deletes all but its most recent versions, so what it keeps has no bound"]
