@@ -49,3 +49,13 @@ def test_ci_runs_the_pinned_checkov_with_the_config_after_every_preview():
     # A checkov failure fails the job.
     final = steps[names.index("Fail on a failed preview or a mandatory policy violation")]
     assert final["env"]["CHECKOV_OUTCOME"] == "${{ steps.checkov.outcome }}"
+
+
+def test_the_readme_lists_the_exception_written_in_place():
+    from llm_platform.aws.registry import DIGEST_EXCEPTION, cache_warmer_job
+
+    job = cache_warmer_job("123456789012.dkr.ecr.us-west-2.amazonaws.com/docker-hub/vllm/vllm-openai:v0.31.0@sha256:" + "0" * 64)
+    check, reason = job["metadata"]["annotations"]["checkov.io/skip1"].split("=", 1)
+    assert (check, reason) == DIGEST_EXCEPTION
+    section = (ROOT / "README.md").read_text().split("### checkov exceptions", 1)[1].split("\n#", 1)[0]
+    assert f"| {check} | {reason} |" in section

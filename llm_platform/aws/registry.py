@@ -115,6 +115,12 @@ class ImageCache(pulumi.ComponentResource):
         self.register_outputs({"mirror": self.mirror})
 
 
+# checkov's CKV_K8S_43 (image by digest) does not hold for the warming Job by design: a reviewed exception
+# in place, in checkov's annotation form (`checkov.io/skip<n>: <check>=<reason>`); the README lists it.
+DIGEST_EXCEPTION = (
+    "CKV_K8S_43",
+    "ECR's pull-through cache imports an image only on a pull by tag; the tag pulled is the pin's own and the model pods pull its digest",
+)
 # Where the warming Job runs: beside the cluster's own add-ons, on the system pool.
 WARMER_NAMESPACE = "kube-system"
 # Pulling and unpacking the vLLM image (about 10 GB compressed) on a system node takes minutes.
@@ -139,7 +145,12 @@ def cache_warmer_job(image: str) -> dict:
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": {"name": name, "namespace": WARMER_NAMESPACE, "labels": {"app.kubernetes.io/name": "image-cache-warmer", "app.kubernetes.io/part-of": "llm-platform"}},
+        "metadata": {
+            "name": name,
+            "namespace": WARMER_NAMESPACE,
+            "labels": {"app.kubernetes.io/name": "image-cache-warmer", "app.kubernetes.io/part-of": "llm-platform"},
+            "annotations": {"checkov.io/skip1": "=".join(DIGEST_EXCEPTION)},
+        },
         "spec": {
             "backoffLimit": 3,
             "activeDeadlineSeconds": WARMER_DEADLINE_SECONDS,
