@@ -28,12 +28,19 @@ Environment = Literal["dev", "staging", "production"]
 ENVIRONMENTS: tuple[str, ...] = get_args(Environment)
 
 
+# Words that name an environment in a stack name besides the environments themselves: a later word of
+# the name may not name another one (`staging-production`, `staging-prod`, `dev-live`).
+ENVIRONMENT_WORDS = {"prod": "production", "prd": "production", "live": "production", "stage": "staging", "stg": "staging", "development": "dev"}
+
+
 def stack_environment(stack: str) -> str | None:
     """The environment a Pulumi stack's name gives: its leading word (`staging`, `staging-gcp` and
     `staging.eu` are staging; `production` and `production-eu` production), or None when the name does not
-    start with one (`prod`, `test`). An `org/project/stack` name counts by its last part."""
-    word = re.split(r"[-_.]", stack.rsplit("/", 1)[-1], maxsplit=1)[0]
-    return word if word in ENVIRONMENTS else None
+    start with one (`prod`, `test`) or a later word names another environment (`staging-production`,
+    `staging.prod`). An `org/project/stack` name counts by its last part."""
+    first, *rest = re.split(r"[-_.]", stack.rsplit("/", 1)[-1])
+    others = {ENVIRONMENT_WORDS.get(word.lower(), word.lower()) for word in rest} & set(ENVIRONMENTS)
+    return first if first in ENVIRONMENTS and others <= {first} else None
 
 
 def stack_environment_violations(environment: str, stack: str) -> list[Violation]:
@@ -41,7 +48,13 @@ def stack_environment_violations(environment: str, stack: str) -> list[Violation
     stack it now runs in, whatever `environment` it declares."""
     expected = stack_environment(stack)
     if expected is None:
-        return [Violation("environment", environment, f"stack '{stack}' must be named after its environment: its name starts with one of {', '.join(ENVIRONMENTS)} (e.g. '{environment}' or '{environment}-eu')")]
+        return [
+            Violation(
+                "environment",
+                environment,
+                f"stack '{stack}' must be named after its environment: its name starts with one of {', '.join(ENVIRONMENTS)} and names no other (e.g. '{environment}' or '{environment}-eu')",
+            )
+        ]
     if expected != environment:
         return [Violation("environment", environment, f"stack '{stack}' is a {expected} stack by its name, so its environment is '{expected}'")]
     return []

@@ -1,16 +1,18 @@
 """Judging an allow-list by the addresses it admits, not by how it is spelt.
 
-`0.0.0.0/0`, `0.0.0.0/1` + `128.0.0.0/1`, 256 `/8`s, `::/0` and `2000::/3` all admit the whole internet.
-`internet_share` merges the list (overlaps and adjacent blocks collapse), drops what is not routable on
-the internet (private, shared, loopback, link-local, documentation, benchmarking, multicast and reserved
-ranges), and measures what is left against the family's whole public space. The policy pack and the
+`0.0.0.0/0`, `0.0.0.0/1` + `128.0.0.0/1`, 256 `/8`s, `::/0` and `2000::/3` all admit the whole internet,
+and so do the IPv6 prefixes that carry IPv4 addresses (`::ffff:0:0/96`, `64:ff9b::/96`, `2002::/16`):
+their IPv4 part is counted as the IPv4 it stands for. `internet_share` merges the list (overlaps and
+adjacent blocks collapse), drops what is not routable on the internet (private, shared, loopback,
+link-local, documentation, benchmarking, multicast and reserved ranges), and measures what is left
+against the family's whole public space. The policy pack and the
 stack configuration both judge allow-lists with it, under one threshold.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -49,6 +51,32 @@ def _subtract(space: Iterable[Network], holes: Iterable[Network]) -> list[Networ
     return list(ipaddress.collapse_addresses(blocks))
 
 
+# IPv6 prefixes whose addresses embed an IPv4 address, with the bit offset of the IPv4 part and whether it
+# is stored inverted: IPv4-mapped and IPv4-compatible (RFC 4291), NAT64 well-known and local-use
+# (RFC 6052, RFC 8215), 6to4 (RFC 3056) and Teredo's obfuscated client address (RFC 4380). A dual-stack
+# listener, a NAT64 gateway or a relay turns any IPv4 client into one of these.
+_IPV4_EMBEDDING = (("::ffff:0:0/96", 96, False), ("::/96", 96, False), ("64:ff9b::/96", 96, False), ("64:ff9b:1::/48", 96, False), ("2002::/16", 16, False), ("2001::/32", 96, True))
+
+
+def embedded_ipv4(network: Network) -> list[ipaddress.IPv4Network]:
+    """The IPv4 networks an IPv6 network admits through a prefix that embeds IPv4 addresses."""
+    found = []
+    for prefix, offset, inverted in _IPV4_EMBEDDING:
+        embedding = ipaddress.IPv6Network(prefix)
+        if network.version != 6 or not network.overlaps(embedding):
+            continue
+        if network.prefixlen <= offset:
+            if embedding.subnet_of(network) or network.prefixlen <= embedding.prefixlen:
+                found.append(ipaddress.IPv4Network("0.0.0.0/0"))
+                continue
+        bits = max(0, min(32, network.prefixlen - offset))
+        value = (int(network.network_address) >> (96 - offset)) & 0xFFFFFFFF
+        if inverted:
+            value ^= 0xFFFFFFFF
+        found.append(ipaddress.IPv4Network((value, bits), strict=False))
+    return found
+
+
 @lru_cache(maxsize=None)
 def public_space(version: int) -> tuple[Network, ...]:
     """Every block of the public internet of one address family, collapsed."""
@@ -72,10 +100,13 @@ def parse(cidrs: Iterable[Any]) -> tuple[list[Network], list[str]]:
 class Coverage:
     shares: dict[int, float]
     """Per address family (4, 6): the fraction of its public internet the allow-list admits."""
+    written: dict[int, float] = field(default_factory=dict)
+    """The same, of the networks as written (before IPv4 embedded in IPv6 is counted as IPv4)."""
 
     @property
     def largest(self) -> tuple[int, float]:
-        return max(self.shares.items(), key=lambda item: item[1])
+        # On a tie, the family the list opens as written comes first (`::/0` reads as IPv6), then IPv4.
+        return max(self.shares.items(), key=lambda item: (item[1], self.written.get(item[0], 0), item[0] == 4))
 
     @property
     def whole_internet(self) -> bool:
@@ -91,23 +122,37 @@ class Coverage:
         return f"admits {share:.2%} of the public IPv{version} internet"
 
 
-def internet_share(cidrs: Iterable[Any]) -> Coverage:
-    """What share of the public internet an allow-list admits, per address family. Entries that are not
-    networks are ignored here; `parse` reports them."""
-    networks, _ = parse(cidrs)
+def _shares(networks: list[Network]) -> dict[int, float]:
     shares = {}
     for version in (4, 6):
         space = public_space(version)
-        listed = list(ipaddress.collapse_addresses(n for n in networks if n.version == version))
         covered = 0
-        for block in listed:
+        for block in ipaddress.collapse_addresses(n for n in networks if n.version == version):
             for public in space:
                 if block.subnet_of(public):
                     covered += block.num_addresses
                 elif public.subnet_of(block):
                     covered += public.num_addresses
         shares[version] = covered / sum(public.num_addresses for public in space)
-    return Coverage(shares)
+    return shares
+
+
+def internet_share(cidrs: Iterable[Any]) -> Coverage:
+    """What share of the public internet an allow-list admits, per address family. Entries that are not
+    networks are ignored here; `parse` reports them."""
+    networks, _ = parse(cidrs)
+    embedded = [ipv4 for network in networks for ipv4 in embedded_ipv4(network)]
+    return Coverage(_shares(networks + embedded), _shares(networks))
+
+
+def without(cidrs: Iterable[Any], excepted: Iterable[Any]) -> list[str]:
+    """The networks of `cidrs` minus those of `excepted` (a NetworkPolicy ipBlock's `except`)."""
+    networks, invalid = parse(cidrs)
+    holes, bad_holes = parse(excepted)
+    remaining = []
+    for version in (4, 6):
+        remaining += _subtract([n for n in networks if n.version == version], [h for h in holes if h.version == version])
+    return [str(n) for n in remaining] + invalid + bad_holes
 
 
 def judge(cidrs: Iterable[Any], max_share_percent: float = DEFAULT_MAX_SHARE_PERCENT) -> str | None:

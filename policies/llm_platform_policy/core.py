@@ -88,3 +88,14 @@ def allow_list_property(what: str, pattern: str) -> dict[str, dict[str, Any]]:
 
 def allow_listed(name: str, config: Config) -> bool:
     return any(entry.get("name") == name for entry in config.get("allowList") or [])
+
+
+def is_true(value: Any) -> bool:
+    """A boolean field as the provider or API server would read it, string spellings included ("true",
+    "True "): a rule that only knew `True` would let `"true"` through."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def is_false(value: Any) -> bool:
+    """The `false` of `is_true`: `False` or its string spellings."""
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")

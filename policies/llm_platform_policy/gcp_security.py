@@ -9,7 +9,7 @@ import re
 from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import gke, kube
-from llm_platform_policy.core import Config
+from llm_platform_policy.core import Config, is_false, is_true
 
 BUCKET = "gcp:storage/bucket:Bucket"
 CRYPTO_KEY = "gcp:kms/cryptoKey:CryptoKey"
@@ -58,10 +58,10 @@ def _pool_network_configs(resource_type: str, props: Mapping[str, Any]) -> Itera
 
 def private_nodes(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     """Nodes have internal addresses only; a pool can override the cluster (`networkConfig.enablePrivateNodes`)."""
-    if resource_type == gke.CLUSTER and kube.dig(props, "privateClusterConfig", "enablePrivateNodes") is not True:
+    if resource_type == gke.CLUSTER and not is_true(kube.dig(props, "privateClusterConfig", "enablePrivateNodes")):
         yield f"GKE cluster {_cluster_name(props)} gives nodes public addresses (privateClusterConfig.enablePrivateNodes is not true)"
     for what, network in _pool_network_configs(resource_type, props):
-        if network.get("enablePrivateNodes") is False:
+        if is_false(network.get("enablePrivateNodes")):
             yield f"{what} gives its nodes public addresses (networkConfig.enablePrivateNodes: false)"
 
 
@@ -74,19 +74,19 @@ def metadata_server(resource_type: str, props: Mapping[str, Any], config: Config
     """GKE_METADATA hides the node's identity and the instance metadata (kubelet credentials) from pods."""
     for what, node_config in node_configs(resource_type, props):
         mode = kube.dig(node_config, "workloadMetadataConfig", "mode")
-        if str(mode or "").upper() != "GKE_METADATA":
+        if str(mode or "").strip().upper() != "GKE_METADATA":
             yield f"{what} exposes the Compute Engine metadata server to pods (workloadMetadataConfig.mode: {mode}; needs GKE_METADATA)"
 
 
 def shielded_nodes(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     """Secure boot (off unless asked) and integrity monitoring (on unless turned off) on every node."""
-    if resource_type == gke.CLUSTER and props.get("enableShieldedNodes") is False:
+    if resource_type == gke.CLUSTER and is_false(props.get("enableShieldedNodes")):
         yield f"GKE cluster {_cluster_name(props)} turns Shielded GKE Nodes off (enableShieldedNodes: false)"
     for what, node_config in node_configs(resource_type, props):
         shielded = node_config.get("shieldedInstanceConfig") or {}
-        if shielded.get("enableSecureBoot") is not True:
+        if not is_true(shielded.get("enableSecureBoot")):
             yield f"{what} boots without Secure Boot (shieldedInstanceConfig.enableSecureBoot is not true)"
-        if shielded.get("enableIntegrityMonitoring") is False:
+        if is_false(shielded.get("enableIntegrityMonitoring")):
             yield f"{what} turns integrity monitoring off (shieldedInstanceConfig.enableIntegrityMonitoring: false)"
 
 
@@ -94,7 +94,7 @@ def secrets_encryption(resource_type: str, props: Mapping[str, Any], config: Con
     if resource_type != gke.CLUSTER:
         return
     encryption = props.get("databaseEncryption") or {}
-    if str(encryption.get("state") or "").upper() != "ENCRYPTED" or not encryption.get("keyName"):
+    if str(encryption.get("state") or "").strip().upper() != "ENCRYPTED" or not encryption.get("keyName"):
         yield f"GKE cluster {_cluster_name(props)} does not encrypt Secrets with a Cloud KMS key (databaseEncryption: {dict(encryption)})"
 
 
@@ -114,12 +114,12 @@ def legacy_access_off(resource_type: str, props: Mapping[str, Any], config: Conf
     and RBAC bindings to system:anonymous / system:unauthenticated / system:authenticated."""
     if resource_type != gke.CLUSTER:
         return
-    if props.get("enableLegacyAbac") is True:
+    if is_true(props.get("enableLegacyAbac")):
         yield f"GKE cluster {_cluster_name(props)} enables legacy ABAC authorization (enableLegacyAbac: true)"
-    if kube.dig(props, "masterAuth", "clientCertificateConfig", "issueClientCertificate") is True:
+    if is_true(kube.dig(props, "masterAuth", "clientCertificateConfig", "issueClientCertificate")):
         yield f"GKE cluster {_cluster_name(props)} issues a static client certificate (masterAuth.clientCertificateConfig.issueClientCertificate: true)"
     for field in ("enableInsecureBindingSystemAuthenticated", "enableInsecureBindingSystemUnauthenticated"):
-        if kube.dig(props, "rbacBindingConfig", field) is True:
+        if is_true(kube.dig(props, "rbacBindingConfig", field)):
             yield f"GKE cluster {_cluster_name(props)} allows RBAC bindings to all users (rbacBindingConfig.{field}: true)"
 
 
@@ -127,7 +127,7 @@ def bucket_access(resource_type: str, props: Mapping[str, Any], config: Config) 
     """IAM alone decides access (no object ACLs), and no IAM grant can make the bucket public."""
     if resource_type != BUCKET:
         return
-    if props.get("uniformBucketLevelAccess") is not True:
+    if not is_true(props.get("uniformBucketLevelAccess")):
         yield f"bucket {props.get('name')} allows object ACLs (uniformBucketLevelAccess is not true)"
     if str(props.get("publicAccessPrevention") or "").lower() != "enforced":
         yield f"bucket {props.get('name')} does not enforce public access prevention (publicAccessPrevention: {props.get('publicAccessPrevention')})"
@@ -161,7 +161,7 @@ def no_public_members(resource_type: str, props: Mapping[str, Any], config: Conf
 def key_rotation(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     """Symmetric keys (the only ones Cloud KMS rotates automatically) rotate at least every
     `maxRotationDays`. `rotationPeriod` is a duration in seconds, `"7776000s"`."""
-    if resource_type != CRYPTO_KEY or str(props.get("purpose") or "ENCRYPT_DECRYPT").upper() != "ENCRYPT_DECRYPT":
+    if resource_type != CRYPTO_KEY or str(props.get("purpose") or "ENCRYPT_DECRYPT").strip().upper() != "ENCRYPT_DECRYPT":
         return
     period = props.get("rotationPeriod")
     match = _DURATION.match(str(period or "").strip())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import kube
-from llm_platform_policy.core import Config, Resource, allow_list_property, allow_listed
+from llm_platform_policy.core import Config, Resource, allow_list_property, allow_listed, is_false, is_true
 
 S3_BUCKET = "aws:s3/bucket:Bucket"
 S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
@@ -52,19 +52,19 @@ def imdsv2_required(resource_type: str, props: Mapping[str, Any], config: Config
         tokens = kube.dig(props, "metadataOptions", "httpTokens") or "optional"
     else:
         return
-    if tokens != "required":
+    if str(tokens).strip().lower() != "required":
         yield f"instance metadata allows IMDSv1 (httpTokens: {tokens}); nodes must require IMDSv2 tokens"
 
 
 def encrypted_at_rest(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     if resource_type == kube.EC2_NODE_CLASS:
         for mapping in kube.dig(props, "spec", "blockDeviceMappings") or []:
-            if not kube.dig(mapping, "ebs", "encrypted"):
+            if not is_true(kube.dig(mapping, "ebs", "encrypted")):
                 yield f"EBS volume {mapping.get('deviceName')} of the node class is not encrypted"
     elif resource_type == "kubernetes:storage.k8s.io/v1:StorageClass" and props.get("provisioner") == "ebs.csi.aws.com":
         if (props.get("parameters") or {}).get("encrypted") != "true":
             yield "EBS StorageClass does not set parameters.encrypted: \"true\""
-    elif resource_type == "aws:ec2/volume:Volume" and not props.get("encrypted"):
+    elif resource_type == "aws:ec2/volume:Volume" and not is_true(props.get("encrypted")):
         yield "EBS volume is not encrypted"
     elif resource_type == "eks:index:Cluster" and not props.get("encryptionConfigKeyArn"):
         yield "Kubernetes Secrets are not envelope-encrypted with a KMS key (encryptionConfigKeyArn)"
@@ -87,7 +87,7 @@ def s3_encrypted(resources: list[Resource], config: Config) -> Iterator[tuple[st
 
 def s3_public_access_blocked(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
     for bucket, blocks in _bucket_companions(resources, S3_PUBLIC_ACCESS_BLOCK):
-        if not any(all(block.props.get(flag) for flag in PUBLIC_ACCESS_BLOCK_FLAGS) for block in blocks):
+        if not any(all(is_true(block.props.get(flag)) for flag in PUBLIC_ACCESS_BLOCK_FLAGS) for block in blocks):
             yield bucket.urn, f"S3 bucket {bucket.name} has no public access block with all of {', '.join(PUBLIC_ACCESS_BLOCK_FLAGS)}"
 
 
@@ -97,9 +97,9 @@ def no_privilege_escalation(resource_type: str, props: Mapping[str, Any], config
         return
     for container in kube.containers(spec):
         context = container.get("securityContext") or {}
-        if context.get("privileged"):
+        if context.get("privileged") and not is_false(context.get("privileged")):
             yield f"container {container.get('name')} is privileged"
-        if context.get("allowPrivilegeEscalation") is not False:
+        if not is_false(context.get("allowPrivilegeEscalation")):
             yield f"container {container.get('name')} does not set allowPrivilegeEscalation: false"
 
 

@@ -17,8 +17,9 @@ IAM_POLICY = "aws:iam/policy:Policy"
 ROLE = "aws:iam/role:Role"
 INLINE_POLICY_TYPES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/userPolicy:UserPolicy", "aws:iam/groupPolicy:GroupPolicy")
 OIDC_PROVIDER_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/(?P<host>.+)$")
-# Only these operators compare a key with a fixed value; "...IfExists" would pass a token without the claim.
-SCOPING_OPERATORS = ("stringequals", "stringlike", "forallvalues:stringequals", "forallvalues:stringlike", "foranyvalue:stringequals", "foranyvalue:stringlike")
+# Only these operators compare a key with a fixed value; "...IfExists" would pass a token without the
+# claim, and "ForAllValues:" one whose claim is empty.
+SCOPING_OPERATORS = ("stringequals", "stringlike", "foranyvalue:stringequals", "foranyvalue:stringlike")
 WILDCARDS = ("*", "?")
 # Condition keys that confine a public principal to one account, organisation, source or network (IAM
 # "AWS global condition context keys" and KMS's kms:CallerAccount).
@@ -62,9 +63,19 @@ def document(value: Any) -> Mapping[str, Any] | None:
     return None
 
 
+# Policy elements by their canonical spelling (IAM JSON policy element reference). A document that spells
+# one otherwise is refused by IAM or, by a lenient parser, read as that element: either way it is read
+# here as the element it names.
+ELEMENTS = {name.lower(): name for name in ("Version", "Id", "Statement", "Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition")}
+
+
+def _canonical(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    return {ELEMENTS.get(str(key).strip().lower(), key): value for key, value in mapping.items()}
+
+
 def statements(doc: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
-    found = (doc or {}).get("Statement") or []
-    return [found] if isinstance(found, Mapping) else [s for s in found if isinstance(s, Mapping)]
+    found = _canonical(doc or {}).get("Statement") or []
+    return [_canonical(found)] if isinstance(found, Mapping) else [_canonical(s) for s in found if isinstance(s, Mapping)]
 
 
 def as_list(value: Any) -> list:
@@ -74,7 +85,7 @@ def as_list(value: Any) -> list:
 
 
 def allows(statement: Mapping[str, Any]) -> bool:
-    return str(statement.get("Effect", "")).lower() == "allow"
+    return str(statement.get("Effect", "")).strip().lower() == "allow"
 
 
 def conditions(statement: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
@@ -87,9 +98,10 @@ def conditions(statement: Mapping[str, Any]) -> dict[str, dict[str, list[str]]]:
 
 
 def is_wildcard_action(action: str) -> bool:
-    """`*`, or every action of a service (`s3:*`)."""
-    service, _, verb = action.partition(":")
-    return action.strip() == "*" or (bool(service) and verb != "" and set(verb) <= {"*", "?"})
+    """Any pattern: `*`, every action of a service (`s3:*`), or a family of them (`s3:*Object`,
+    `iam:Pass*`, `s3:Get?bject`). IAM matches actions case-insensitively, so `S3:*` is `s3:*`; a pattern
+    grants every action a service adds later that fits it."""
+    return any(wildcard in action for wildcard in WILDCARDS)
 
 
 def _named_documents(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -102,8 +114,32 @@ def _named_documents(resource_type: str, props: Mapping[str, Any]) -> Iterator[t
             yield str(props.get("name") or ""), inline.get("policy")
 
 
+ATTACHMENT_TYPES = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+# AWS managed policies that grant whole services or everything (their documents are `*` or `<service>:*`:
+# AdministratorAccess, PowerUserAccess, IAMFullAccess, and the `<Service>FullAccess` family).
+_BROAD_MANAGED_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?:.*/)?(?P<name>AdministratorAccess|PowerUserAccess|[A-Za-z0-9_-]*FullAccess)$")
+
+
+def _attached(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(grantee, policy ARN) of every managed policy the resource attaches."""
+    if resource_type in ATTACHMENT_TYPES:
+        grantee = str(props.get("role") or props.get("user") or props.get("group") or props.get("name") or "")
+        yield grantee, str(props.get("policyArn") or "")
+    elif resource_type == ROLE:
+        for arn in props.get("managedPolicyArns") or []:
+            yield str(props.get("name") or ""), str(arn)
+
+
 def no_wildcard_actions(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
-    exceptions = {(e["name"], e["action"].lower()) for e in config["exceptions"]}
+    exceptions = {(e["name"], e["action"].strip().lower()) for e in config["exceptions"]}
+    for grantee, arn in _attached(resource_type, props):
+        if (match := _BROAD_MANAGED_POLICY.match(arn.strip())) and (grantee, match["name"].lower()) not in exceptions:
+            yield f"{grantee or 'the resource'} is given the AWS managed policy {match['name']}, which grants whole services; attach a policy listing the actions, or add a reviewed exception (name, action: {match['name']}, reason)"
     for name, raw in _named_documents(resource_type, props):
         doc = document(raw)
         if raw and doc is None:
@@ -115,42 +151,69 @@ def no_wildcard_actions(resource_type: str, props: Mapping[str, Any], config: Co
             where = f"statement {statement['Sid']!r}" if statement.get("Sid") else "an Allow statement"
             if "NotAction" in statement:
                 yield f"{where} of {name} allows everything but {as_list(statement['NotAction'])} (NotAction); list the actions it grants"
-            wild = [a for a in as_list(statement.get("Action")) if is_wildcard_action(str(a)) and (name, str(a).lower()) not in exceptions]
+            if "NotResource" in statement:
+                yield f"{where} of {name} allows on every resource but {as_list(statement['NotResource'])} (NotResource with Allow); list the resources"
+            passes = [a for a in as_list(statement.get("Action")) if str(a).strip().lower() == "iam:passrole"]
+            open_roles = [r for r in as_list(statement.get("Resource")) if _any_role(str(r))]
+            if passes and open_roles and (name, "iam:passrole") not in exceptions:
+                yield f"{where} of {name} grants iam:PassRole on {open_roles}: any role of the account could be handed to a service; name the roles"
+            wild = [a for a in as_list(statement.get("Action")) if is_wildcard_action(str(a)) and (name, str(a).strip().lower()) not in exceptions]
             if wild:
                 yield f"{where} of {name} grants wildcard actions {wild}; list the actions, or add a reviewed exception (name, action, reason)"
 
 
+# Operators that pin a key to the values listed (IAM condition operators; `...IfExists` passes a request
+# without the key, `ForAllValues:` one with an empty set, `Null` and the negated ones pin nothing).
+PINNING_OPERATORS = ("stringequals", "stringequalsignorecase", "stringlike", "arnequals", "arnlike", "foranyvalue:stringequals", "foranyvalue:stringlike")
+
+
+def _role_arn_pattern(resource: str) -> bool:
+    return resource.strip() == "*" or bool(re.match(r"^arn:[^:]*:iam::[^:]*:role/", resource.strip(), re.IGNORECASE))
+
+
+def _any_role(resource: str) -> bool:
+    """A resource pattern that matches roles it does not name: `*`, or a role ARN with a wildcard."""
+    return _role_arn_pattern(resource) and any(w in resource for w in WILDCARDS)
+
+
 def restricted(statement: Mapping[str, Any]) -> bool:
-    """A condition confines the statement to named accounts, organisations, sources or networks."""
+    """A condition confines the statement to named accounts, organisations, sources or networks: a
+    pinning operator on one of RESTRICTING_KEYS with values that are not patterns."""
     for operator, block in conditions(statement).items():
-        if "ifexists" in operator or operator.startswith("not") or "notequals" in operator or "notlike" in operator:
+        if operator not in PINNING_OPERATORS:
             continue
-        if any(key in RESTRICTING_KEYS and values and "*" not in values for key, values in block.items()):
+        if any(key in RESTRICTING_KEYS and values and not any(w in value for value in values for w in WILDCARDS) for key, values in block.items()):
             return True
     return False
 
 
 def public_principal(principal: Any) -> bool:
-    if principal == "*":
-        return True
+    """`*`, or any principal element (`AWS`, `Service`, `Federated`, `CanonicalUser`, however cased) with
+    a wildcard in a value (`{"AWS": ["*"]}`, `arn:aws:iam::*:root`)."""
     if isinstance(principal, Mapping):
-        return any("*" in str(value) for value in as_list(principal.get("AWS")))
-    return False
+        return any(w in str(value) for values in principal.values() for value in as_list(values) for w in WILDCARDS)
+    return any(w in str(value) for value in as_list(principal) for w in WILDCARDS)
 
 
 def _oidc_hosts(principal: Any) -> list[str]:
-    federated = as_list(principal.get("Federated")) if isinstance(principal, Mapping) else []
-    return [match["host"] for arn in federated if (match := OIDC_PROVIDER_ARN.match(str(arn)))]
+    """The web-identity providers a `Federated` principal names: an IAM OIDC provider's host, or a provider
+    named directly (`cognito-identity.amazonaws.com`, `accounts.google.com`). SAML providers are not
+    web identities."""
+    federated = [value for key, values in principal.items() if str(key).strip().lower() == "federated" for value in as_list(values)] if isinstance(principal, Mapping) else []
+    hosts = []
+    for value in map(str, federated):
+        if match := OIDC_PROVIDER_ARN.match(value):
+            hosts.append(match["host"])
+        elif not value.startswith("arn:"):
+            hosts.append(value)
+    return hosts
 
 
 def open_subject(subject: str) -> bool:
-    """A subject pattern that admits a whole cluster or provider: a wildcard in a Kubernetes service
-    account's namespace (`system:serviceaccount:*:x`), or in the first two segments of any subject
-    (`*`, `system:*`, `repo:*`)."""
-    parts = subject.split(":")
-    if parts[:2] == ["system", "serviceaccount"] and len(parts) >= 3:
-        return any(w in parts[2] for w in WILDCARDS)
-    return any(w in part for part in parts[:2] for w in WILDCARDS)
+    """A subject (or audience) pattern instead of a value: a wildcard anywhere admits identities it does
+    not name (`*`, `system:serviceaccount:*:x`, `system:serviceaccount:ns:*`, a new service account in
+    the namespace), and an empty value pins nothing."""
+    return not subject.strip() or any(w in subject for w in WILDCARDS)
 
 
 def _scoped_values(statement: Mapping[str, Any], key: str) -> list[str] | None:
@@ -176,6 +239,7 @@ def trust_restricted(resource_type: str, props: Mapping[str, Any], config: Confi
         principal = statement.get("Principal")
         if "NotPrincipal" in statement:
             yield "the trust policy allows every principal but some (NotPrincipal); name the principals"
+            continue
         if public_principal(principal) and not restricted(statement):
             yield f"the trust policy lets any AWS principal assume the role (Principal {json.dumps(principal)}) without a condition confining it to an account, organisation or source"
         for host in _oidc_hosts(principal):
@@ -183,5 +247,5 @@ def trust_restricted(resource_type: str, props: Mapping[str, Any], config: Confi
                 values = _scoped_values(statement, f"{host}:{claim}".lower())
                 if not values:
                     yield f"the web-identity trust of {host} does not pin {host}:{claim} with StringEquals or StringLike: any token of that provider could assume the role"
-                elif claim == "sub" and any(open_subject(value) for value in values):
-                    yield f"the web-identity trust of {host} admits subjects {values}: a pattern leaves the namespace (or the whole subject) open, so workloads it was not meant for could assume the role"
+                elif any(open_subject(value) for value in values):
+                    yield f"the web-identity trust of {host} admits {claim} {values}: a pattern (or an empty value) admits identities it does not name, so workloads it was not meant for could assume the role"

@@ -47,7 +47,9 @@ _IMAGE = re.compile(
     r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128}))?$"
 )
-MOVING_TAG_WORDS = frozenset({"latest", "stable", "nightly", "edge", "main", "master", "head", "dev", "develop", "canary", "rolling", "current", "snapshot"})
+MOVING_TAG_WORDS = frozenset(
+    {"latest", "stable", "nightly", "edge", "main", "mainline", "master", "head", "dev", "develop", "canary", "rolling", "current", "snapshot", "unstable", "testing", "next", "trunk"}
+)
 # Kubernetes resource quantities (k8s.io/apimachinery pkg/api/resource, `Quantity`): a number with a
 # decimal SI suffix, a binary suffix or a decimal exponent; a manifest may also give a plain number.
 _QUANTITY = re.compile(r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?[0-9]+)?$")
@@ -153,13 +155,16 @@ def workload_id(props: Mapping[str, Any]) -> str:
 
 def image_pinned(image: Any) -> bool:
     """Whether `image` names fixed content: a digest, or a tag that reads as a version."""
-    match = _IMAGE.match(str(image or "").strip())
+    match = _IMAGE.fullmatch(str(image or ""))
     if not match:
         return False
-    if match.group("digest"):
-        return True
     tag = match.group("tag") or ""
-    return any(char.isdigit() for char in tag) and not MOVING_TAG_WORDS & set(re.split(r"[._-]+", tag.lower()))
+    moving = bool(MOVING_TAG_WORDS & set(re.split(r"[._-]+", tag.lower())))
+    # A digest pins the content, but a moving tag beside it (`:latest@sha256:...`) tells the next reader
+    # the opposite, and the next edit that drops the digest follows it: refused as well.
+    if match.group("digest"):
+        return not moving
+    return any(char.isdigit() for char in tag) and not moving
 
 
 def helm_chart_name(props: Mapping[str, Any]) -> str:

@@ -1,12 +1,12 @@
 """What reaches pods from the network: Services exposed outside the cluster, and NetworkPolicies (the
 default-deny every namespace starts from, and rules that admit every source). Whether a CIDR allow-list
-covers too much is judged by what it covers in `network.py`, not here."""
+covers too much is judged by `cidrs`, here for ipBlocks as in `network.py` for the cloud's allow-lists."""
 
 from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from llm_platform_policy import kube
+from llm_platform_policy import cidrs, kube
 from llm_platform_policy.core import Config, Resource, allow_list_property, allow_listed
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -29,23 +29,52 @@ def service_not_exposed(resource_type: str, props: Mapping[str, Any], config: Co
         yield f"Service {kube.workload_id(props)} takes traffic for external IPs {kube.dig(props, 'spec', 'externalIPs')} and is not a reviewed exception"
 
 
+# The label the API server puts on every namespace (its name): `Exists` on it matches every namespace.
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
+
+
 def _selects_everything(selector: Any) -> bool:
-    return not selector or not (selector.get("matchLabels") or selector.get("matchExpressions"))
+    """A label selector that matches every object: empty, or only expressions every object passes
+    (`Exists` on the namespace-name label) or almost every one (`DoesNotExist`, `NotIn`)."""
+    if not selector:
+        return True
+    if not isinstance(selector, Mapping) or selector.get("matchLabels"):
+        return False
+    return all(
+        str(e.get("operator")) in ("DoesNotExist", "NotIn") or (str(e.get("operator")) == "Exists" and e.get("key") == NAMESPACE_NAME_LABEL)
+        for e in selector.get("matchExpressions") or []
+        if isinstance(e, Mapping)
+    )
+
+
+def _peer_problem(peer: Any) -> str | None:
+    if not isinstance(peer, Mapping) or not any(peer.get(key) is not None for key in ("podSelector", "namespaceSelector", "ipBlock")):
+        return "admits every source (a `from` peer without a selector or ipBlock)"
+    if peer.get("namespaceSelector") is not None and _selects_everything(peer["namespaceSelector"]) and _selects_everything(peer.get("podSelector")):
+        return "admits every pod of every namespace (its namespaceSelector and podSelector match everything)"
+    return None
 
 
 def network_policy_sources(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
-    """An ingress rule without `from` (or with an empty one) admits every source, inside the cluster and
-    out; a peer selecting every namespace and every pod in them admits the whole cluster."""
+    """An ingress rule without `from` (or with an empty one, or an empty peer) admits every source,
+    inside the cluster and out; a peer selecting every namespace and every pod in them admits the whole
+    cluster; an ipBlock (less its `except`) is judged by the internet it covers, like every allow-list."""
     if kube.kind_of(resource_type, props) != "NetworkPolicy":
         return
+    blocks: list[str] = []
     for index, rule in enumerate(kube.dig(props, "spec", "ingress") or []):
         peers = (rule or {}).get("from")
         if not peers:
             yield f"NetworkPolicy {kube.workload_id(props)} ingress rule {index} admits every source (no `from`)"
             continue
         for peer in peers:
-            if "namespaceSelector" in peer and _selects_everything(peer["namespaceSelector"]) and _selects_everything(peer.get("podSelector")):
-                yield f"NetworkPolicy {kube.workload_id(props)} ingress rule {index} admits every pod of every namespace (empty namespaceSelector)"
+            if problem := _peer_problem(peer):
+                yield f"NetworkPolicy {kube.workload_id(props)} ingress rule {index} {problem}"
+            elif isinstance(block := peer.get("ipBlock"), Mapping):
+                blocks += cidrs.without([block.get("cidr")], block.get("except") or [])
+    # The policy's ipBlocks together: an open range split over several peers or rules opens it as much.
+    if blocks and (problem := cidrs.judge(blocks)):
+        yield f"NetworkPolicy {kube.workload_id(props)} admits ipBlocks {sorted(set(blocks))} (less their `except`), which {problem}"
 
 
 def is_default_deny_ingress(props: Mapping[str, Any]) -> bool:

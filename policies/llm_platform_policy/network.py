@@ -8,7 +8,7 @@ from collections import defaultdict
 from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import cidrs, kube
-from llm_platform_policy.core import Config, Resource
+from llm_platform_policy.core import Config, Resource, is_false, is_true
 
 ANYWHERE = ["0.0.0.0/0"]
 ANYWHERE_DUALSTACK = ["0.0.0.0/0", "::/0"]
@@ -31,7 +31,7 @@ def eks_endpoint_restricted(resource_type: str, props: Mapping[str, Any], config
     else:
         return
     listed = list(settings.get("publicAccessCidrs") or [])
-    if settings.get("endpointPublicAccess", True) and (problem := cidrs.judge(listed or ANYWHERE, _limit(config))):
+    if not is_false(settings.get("endpointPublicAccess", True)) and (problem := cidrs.judge(listed or ANYWHERE, _limit(config))):
         yield f"the EKS API endpoint is public and its publicAccessCidrs {listed or '(unset: 0.0.0.0/0)'} {problem}"
 
 
@@ -60,7 +60,7 @@ def _ingress_entries(resource: Resource) -> Iterator[tuple[str, list[str], Mappi
     if resource.type in SECURITY_GROUP_TYPES:
         for rule in props.get("ingress") or []:
             yield resource.urn, [*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])], rule
-    elif resource.type == SECURITY_GROUP_RULE and props.get("type") == "ingress":
+    elif resource.type == SECURITY_GROUP_RULE and str(props.get("type") or "").strip().lower() == "ingress":
         yield str(props.get("securityGroupId")), [*(props.get("cidrBlocks") or []), *(props.get("ipv6CidrBlocks") or [])], props
     elif resource.type == INGRESS_RULE:
         sources = [props[key] for key in ("cidrIpv4", "cidrIpv6") if props.get(key)]
@@ -116,11 +116,24 @@ def _split(value: Any) -> list[str]:
     return [part.strip() for part in str(value).split(",") if part.strip()]
 
 
+AWS_SCHEME_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+
+
+def _internal(annotations: Mapping[str, Any]) -> bool:
+    """An explicit AWS scheme decides (the AWS Load Balancer Controller reads it before the legacy
+    `...-internal` flag); otherwise any annotation asking for an internal load balancer does."""
+    values = {key: str(value).strip().lower() for key, value in annotations.items()}
+    if AWS_SCHEME_ANNOTATION in values:
+        return values[AWS_SCHEME_ANNOTATION] == "internal"
+    return any(values.get(key) == value for key, value in INTERNAL_SERVICE_ANNOTATIONS.items())
+
+
 def _service_sources(props: Mapping[str, Any]) -> tuple[str, list[str]] | None:
-    if kube.dig(props, "spec", "type") != "LoadBalancer":
+    # Judged however the type is spelt: `service_not_exposed` refuses the spelling, this rule the sources.
+    if str(kube.dig(props, "spec", "type") or "").strip().lower() != "loadbalancer":
         return None
     annotations = kube.dig(props, "metadata", "annotations") or {}
-    if any(str(annotations.get(key, "")).lower() == value for key, value in INTERNAL_SERVICE_ANNOTATIONS.items()):
+    if _internal(annotations):
         return None
     listed = kube.dig(props, "spec", "loadBalancerSourceRanges") or _split(annotations.get(SERVICE_SOURCE_RANGES_ANNOTATION, ""))
     return "loadBalancerSourceRanges", list(listed) or ANYWHERE_DUALSTACK
@@ -169,7 +182,7 @@ def load_balancer_sources_restricted(resource_type: str, props: Mapping[str, Any
 def gke_control_plane_restricted(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     if resource_type != "gcp:container/cluster:Cluster":
         return
-    if kube.dig(props, "privateClusterConfig", "enablePrivateEndpoint") or kube.dig(props, "controlPlaneEndpointsConfig", "ipEndpointsConfig", "enabled") is False:
+    if is_true(kube.dig(props, "privateClusterConfig", "enablePrivateEndpoint")) or is_false(kube.dig(props, "controlPlaneEndpointsConfig", "ipEndpointsConfig", "enabled")):
         return  # no public IP endpoint
     authorized = props.get("masterAuthorizedNetworksConfig")
     if not authorized:
@@ -178,5 +191,5 @@ def gke_control_plane_restricted(resource_type: str, props: Mapping[str, Any], c
     listed = [block.get("cidrBlock") for block in authorized.get("cidrBlocks") or []]
     if problem := cidrs.judge(listed, _limit(config)):
         yield f"the GKE control plane's authorized networks {listed} {problem}"
-    if authorized.get("gcpPublicCidrsAccessEnabled"):
+    if is_true(authorized.get("gcpPublicCidrsAccessEnabled")):
         yield "the GKE control plane admits every Google Cloud public address (gcpPublicCidrsAccessEnabled): any Compute Engine VM of any customer"

@@ -14,10 +14,12 @@ import re
 from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import kube
-from llm_platform_policy.core import Config, allow_list_property, allow_listed
+from llm_platform_policy.core import Config, allow_list_property, allow_listed, is_true
 
 WORKLOAD_ALLOW_LIST = allow_list_property("`<namespace>/<workload name>` of a reviewed system agent", kube.WORKLOAD_PATTERN)
 HOST_NAMESPACES = ("hostNetwork", "hostPID", "hostIPC")
+# PersistentVolume sources that are a directory of the node (core/v1 PersistentVolumeSpec).
+NODE_PATH_VOLUME_SOURCES = ("hostPath", "local")
 # Pod Security Standards, restricted profile: every container drops ALL and may add back only this.
 RESTRICTED_ADDABLE_CAPABILITIES = ["NET_BIND_SERVICE"]
 CAPABILITY_PROPERTIES = {
@@ -32,11 +34,6 @@ CAPABILITY_PROPERTIES = {
 PSA_ENFORCE = "pod-security.kubernetes.io/enforce"
 PSA_LEVELS = ("privileged", "baseline", "restricted")
 NAMESPACE_ALLOW_LIST = allow_list_property("a namespace allowed to enforce the `privileged` Pod Security level", "^[a-z0-9-]+$")
-
-
-def is_true(value: Any) -> bool:
-    """A boolean field as the API server would read it, and its string spellings ("true", "True")."""
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def capability(name: Any) -> str:
@@ -58,9 +55,11 @@ def no_host_namespaces(resource_type: str, props: Mapping[str, Any], config: Con
 
 
 def no_host_paths(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
-    if kube.kind_of(resource_type, props) == "PersistentVolume" and kube.dig(props, "spec", "hostPath") is not None:
-        if not allow_listed(kube.workload_id(props), config):
-            yield f"PersistentVolume {kube.dig(props, 'metadata', 'name')} is a hostPath volume ({kube.dig(props, 'spec', 'hostPath', 'path')})"
+    if kube.kind_of(resource_type, props) == "PersistentVolume":
+        # `local` is a node's directory too, only bound through node affinity instead of per pod.
+        for source in NODE_PATH_VOLUME_SOURCES:
+            if kube.dig(props, "spec", source) is not None and not allow_listed(kube.workload_id(props), config):
+                yield f"PersistentVolume {kube.dig(props, 'metadata', 'name')} is a {source} volume ({kube.dig(props, 'spec', source, 'path')})"
         return
     spec = _checked_spec(resource_type, props, config)
     for volume in (spec or {}).get("volumes") or []:
@@ -90,8 +89,9 @@ def capabilities_dropped(resource_type: str, props: Mapping[str, Any], config: C
 
 
 def _is_root(uid: Any) -> bool:
+    # 0, "0", 0.0 and " 0 " all reach the runtime as UID 0.
     try:
-        return uid is not None and int(str(uid).strip()) == 0
+        return uid is not None and not isinstance(uid, bool) and float(str(uid).strip()) == 0
     except ValueError:
         return False
 

@@ -6,19 +6,22 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import iam
-from llm_platform_policy.core import Config, Resource
+from llm_platform_policy.core import Config, Resource, is_true
 
 KMS_KEY = "aws:kms/key:Key"
 # Resource types whose `policy` is a resource policy (who, outside the account's IAM, may act on it).
 RESOURCE_POLICY_TYPES = (
     KMS_KEY,
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketV2:BucketV2",
     "aws:kms/keyPolicy:KeyPolicy",
     "aws:s3/bucketPolicy:BucketPolicy",
     "aws:sqs/queuePolicy:QueuePolicy",
     "aws:sns/topicPolicy:TopicPolicy",
     "aws:ecr/repositoryPolicy:RepositoryPolicy",
 )
-BUCKET_ACL_TYPES = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2")
+# Resources that take a canned `acl` (a bucket's own, deprecated in pulumi-aws 6, or the ACL resources).
+BUCKET_ACL_TYPES = ("aws:s3/bucketAcl:BucketAcl", "aws:s3/bucketAclV2:BucketAclV2", "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 # Canned ACLs that grant to everyone or to every AWS account (S3 User Guide, "Canned ACL").
 PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 PUBLIC_GRANTEES = ("http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")
@@ -46,13 +49,13 @@ def _public_grants(raw: Any) -> Iterator[str]:
 def resource_policies_not_public(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     if resource_type in RESOURCE_POLICY_TYPES:
         yield from _public_grants(props.get("policy"))
-    elif resource_type in BUCKET_ACL_TYPES:
-        if props.get("acl") in PUBLIC_ACLS:
+    if resource_type in BUCKET_ACL_TYPES:
+        if str(props.get("acl") or "").strip().lower() in PUBLIC_ACLS:
             yield f"the bucket ACL {props['acl']!r} grants access to everyone"
         grants = (props.get("accessControlPolicy") or {}).get("grants") or []
         for grant in grants:
             uri = (grant.get("grantee") or {}).get("uri")
-            if uri in PUBLIC_GRANTEES:
+            if str(uri or "").strip() in PUBLIC_GRANTEES:
                 yield f"the bucket ACL grants {grant.get('permission')} to {uri}"
 
 
@@ -60,7 +63,7 @@ def kms_key_rotation(resource_type: str, props: Mapping[str, Any], config: Confi
     if resource_type != KMS_KEY:
         return
     spec = props.get("customerMasterKeySpec") or props.get("keySpec") or SYMMETRIC
-    if spec == SYMMETRIC and not props.get("enableKeyRotation"):
+    if str(spec).strip().upper() == SYMMETRIC and not is_true(props.get("enableKeyRotation")):
         yield "the KMS key does not rotate its key material (enableKeyRotation: true)"
 
 

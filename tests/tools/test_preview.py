@@ -167,6 +167,7 @@ def test_policies_of_one_config_name_one_environment(tmp_path):
 
 # -- malformed stack files: exit 2, one line naming the file and the line, nothing written ---------------
 
+HF_TOKEN = "hf_" + "Zq8" * 12
 # A compliant stack file to mutate: the committed staging stack, as text.
 STAGING_TEXT = (ROOT / "Pulumi.staging.yaml").read_text()
 # The line of whatever is appended to it.
@@ -213,6 +214,20 @@ MALFORMED = {
     "upper-case namespace": (STAGING_TEXT.replace("llm-platform:models", "LLM-platform:models").encode(), 41, "unknown namespace 'LLM-platform'"),
     "key without namespace": (STAGING_TEXT.replace("  llm-platform:models:", "  models:").encode(), 41, "models: unknown key (rule: config keys are '<namespace>:<key>'"),
     "our key at the top level": (STAGING_TEXT.encode() + b"models: []\n", END_LINE, "unknown top-level key 'models' (rule: a stack file holds config"),
+    # Plain values YAML 1.1 (this reader) and YAML 1.2 (Pulumi) read differently.
+    "a YAML 1.1 boolean": (STAGING_TEXT.replace("endpointPublicAccess: true", "endpointPublicAccess: on").encode(), 25, "'on' reads as true in YAML 1.1 but as \"on\" in YAML 1.2"),
+    "a YAML 1.1 octal": (STAGING_TEXT.replace("azCount: 3", "azCount: 0777").encode(), 21, "'0777' reads as 511 in YAML 1.1 but as 777 in YAML 1.2"),
+    "a sexagesimal": (STAGING_TEXT.replace("maxModelLen: 8192", "maxModelLen: 1:30").encode(), 50, "'1:30' reads as 90 in YAML 1.1 but as \"1:30\" in YAML 1.2"),
+    "an underscored number": (STAGING_TEXT.replace("maxGpus: 2", "maxGpus: 0_2").encode(), 37, "'0_2' reads as 2 in YAML 1.1 but as \"0_2\" in YAML 1.2"),
+    "an exponent without a dot": (STAGING_TEXT.replace("monthlyLimitUsd: 3000", "monthlyLimitUsd: 3e3").encode(), 13, "'3e3' reads as \"3e3\" in YAML 1.1 but as 3000.0 in YAML 1.2"),
+    "infinity": (STAGING_TEXT.replace("monthlyLimitUsd: 3000", "monthlyLimitUsd: .inf").encode(), 13, "'.inf' is not a finite number"),
+    "not a number": (STAGING_TEXT.replace("cpu: 3", "cpu: .NaN").encode(), 54, "'.NaN' is not a finite number"),
+    "a non-text secure value": (STAGING_TEXT.replace("owner: ml-infra", "owner: {secure: 123}").encode(), 8, "llm-platform:tags: 'secure:' holds 123"),
+    "a structured secretsprovider": (STAGING_TEXT.encode() + b"secretsprovider: {a: b}\n", END_LINE, "'secretsprovider:' is a dict"),
+    "a BOM before a duplicate": (b"\xef\xbb\xbf" + STAGING_TEXT.replace("      azCount: 3\n", "      azCount: 3\n      azCount: 2\n").encode(), 22, "duplicate key 'azCount'"),
+    "CRLF before a duplicate": (STAGING_TEXT.replace("      azCount: 3\n", "      azCount: 3\n      azCount: 2\n").replace("\n", "\r\n").encode(), 22, "duplicate key 'azCount'"),
+    "a credential in a comment": (STAGING_TEXT.encode() + b"# " + HF_TOKEN.encode() + b"\n", END_LINE, "holds a Hugging Face token in plaintext outside any config value"),
+    "a credential in a top-level field": (STAGING_TEXT.encode() + b"encryptionsalt: AKIAQ3EXAMPLE7ABCDEF\n", END_LINE, "holds an AWS access key id in plaintext outside any config value"),
 }
 
 
@@ -228,6 +243,21 @@ def test_a_malformed_stack_file_exits_2_with_one_line_naming_file_and_line(tmp_p
     assert captured.out == ""
     assert captured.err.count("\n") == 1, captured.err
     assert captured.err.startswith(f"error: Pulumi.staging.yaml:{line}: ") and problem in captured.err, captured.err
+    assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize("kind", ["a symbolic link", "a FIFO", "/dev/zero"])
+def test_a_stack_file_that_is_not_a_regular_file_exits_2(tmp_path, capsys, kind):
+    for entry in ("__main__.py", "llm_platform", "policies", "tools"):
+        (tmp_path / entry).symlink_to(ROOT / entry)
+    path = tmp_path / "Pulumi.staging.yaml"
+    if kind == "a FIFO":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(ROOT / "Pulumi.staging.yaml" if kind == "a symbolic link" else "/dev/zero")
+    status = preview_main(["staging", "--out", str(tmp_path / "build"), "--root", str(tmp_path), "--policy-config", str(STAGING_POLICIES)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and err.startswith("error: Pulumi.staging.yaml:1: is ") and "(rule: a stack file is a regular file" in err, err
     assert not (tmp_path / "build").exists()
 
 
@@ -249,7 +279,6 @@ def test_a_malformed_stack_file_ends_without_a_traceback_from_the_command_line(t
 # -- invalid configuration classes end to end: exit 2 naming key, value and rule, nothing written -------
 
 PRODUCTION_TEXT = (ROOT / "Pulumi.production.yaml").read_text()
-HF_TOKEN = "hf_" + "Zq8" * 12
 
 CONFIG_CASES = {
     "production declaring staging": ("production", PRODUCTION_TEXT.replace("environment: production", "environment: staging"), "production", "stack 'production' is a production stack by its name, so its environment is 'production'"),
@@ -264,6 +293,12 @@ CONFIG_CASES = {
     "minimum replicas past the pool": ("staging", STAGING_TEXT.replace("      minReplicas: 0\n      maxReplicas: 2\n", "      minReplicas: 2\n      maxReplicas: 2\n      gpusPerReplica: 1\n").replace("maxGpus: 2", "maxGpus: 1"), "staging", "keep 2 GPUs busy at their minReplicas x gpusPerReplica, more than the 1 GPUs (maxGpus)"),
     "an AWS tag value AWS refuses": ("staging", STAGING_TEXT.replace("owner: ml-infra", "owner: 'ml;infra'"), "staging", "llm-platform:tags.owner"),
     "azCount past the region": ("staging", STAGING_TEXT.replace("azCount: 3", "azCount: 5"), "staging", "region us-west-2 has 4 availability zones"),
+    "a stack name naming two environments": ("staging-production", STAGING_TEXT, "staging", "stack 'staging-production' must be named after its environment"),
+    "a token as a tag key": ("staging", STAGING_TEXT.replace("owner: ml-infra", f"{HF_TOKEN}: x"), "staging", "llm-platform:tags.[key 1]: \"[secret]\" is invalid (rule: holds a Hugging Face token"),
+    "a token split over two tags": ("staging", STAGING_TEXT.replace("owner: ml-infra", f"owner: {HF_TOKEN[:10]}\n    team: {HF_TOKEN[10:]}"), "staging", "holds a Hugging Face token in plaintext, split over tags.owner, tags.team"),
+    "a password after a credential flag": ("staging", STAGING_TEXT.replace("        maxNumSeqs: 64\n", "        maxNumSeqs: 64\n        extraArgs: [--otlp-token, Zq8Zq8Zq8Zq8]\n"), "staging", "passes a credential on the command line (--otlp-token)"),
+    "a URL with a password": ("staging", STAGING_TEXT.replace("source: hf://mistralai/Mistral-7B-Instruct-v0.3", f"source: https://user:{HF_TOKEN[3:]}@example.com/m"), "staging", "holds a URL with a password in plaintext"),
+    "a provider credential in plaintext": ("staging", STAGING_TEXT + "  aws:secretKey: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n", "staging", "`pulumi config set --secret aws:secretKey <value>`"),
 }
 
 
@@ -277,5 +312,5 @@ def test_an_invalid_configuration_exits_2_and_writes_nothing(tmp_path, capsys, n
     err = capsys.readouterr().err
     assert status == 2, err
     assert err.startswith("error: invalid stack configuration:\n") and expected in err, err
-    assert HF_TOKEN not in err and "Traceback" not in err
+    assert HF_TOKEN not in err and HF_TOKEN[3:] not in err and "Zq8Zq8Zq8Zq8" not in err and "EXAMPLEKEY" not in err and "Traceback" not in err
     assert not (tmp_path / "build").exists()

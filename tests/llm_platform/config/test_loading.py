@@ -188,6 +188,14 @@ def test_a_stack_named_after_its_environment_loads(program_config):
         ("test", "staging", "stack 'test' must be named after its environment"),
         ("Production", "production", "stack 'Production' must be named after its environment"),
         ("productionx", "production", "stack 'productionx' must be named after its environment"),
+        # A later word naming another environment makes the name ambiguous, whichever it names.
+        ("staging-production", "staging", "stack 'staging-production' must be named after its environment"),
+        ("staging.prod", "staging", "stack 'staging.prod' must be named after its environment"),
+        ("staging_live", "staging", "stack 'staging_live' must be named after its environment"),
+        ("dev-Production", "dev", "stack 'dev-Production' must be named after its environment"),
+        ("production-staging", "production", "stack 'production-staging' must be named after its environment"),
+        ("acme/production/staging-prd", "staging", "stack 'acme/production/staging-prd' must be named after its environment"),
+        ("prоduction", "production", "stack 'prоduction' must be named after its environment"),  # Cyrillic о
     ],
 )
 def test_a_stack_whose_environment_disagrees_with_its_name_is_refused_naming_both(program_config, capsys, stack, environment, rule):

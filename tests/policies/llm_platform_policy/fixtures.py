@@ -277,7 +277,7 @@ def compliant_security_stack() -> list[Resource]:
                 "tags": PRODUCTION_TAGS,
             },
         ),
-        resource("aws:iam/policy:Policy", "read-weights", {"name": "read-weights", "policy": json.dumps(grant("s3:GetObject", "s3:Get*")), "tags": PRODUCTION_TAGS}),
+        resource("aws:iam/policy:Policy", "read-weights", {"name": "read-weights", "policy": json.dumps(grant("s3:GetObject", "s3:GetObjectVersion")), "tags": PRODUCTION_TAGS}),
         resource("aws:iam/rolePolicy:RolePolicy", "publish", {"name": "publish", "role": "irsa", "policy": grant("sns:Publish", resource="arn:aws:sns:us-west-2:123456789012:alerts")}),
         resource("aws:kms/key:Key", "key", {"enableKeyRotation": True, "policy": json.dumps(KEY_POLICY), "tags": PRODUCTION_TAGS}),
         resource("aws:kms/key:Key", "signing", {"keySpec": "ECC_NIST_P256", "tags": PRODUCTION_TAGS}),  # asymmetric: KMS cannot rotate it

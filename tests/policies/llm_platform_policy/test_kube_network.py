@@ -70,6 +70,8 @@ def test_equivalent_default_deny_spellings_pass(change):
     assert findings(*mutated("serving-deny", change)) == []
 
 
+EVERY_NAMESPACE = "admits every pod of every namespace (its namespaceSelector and podSelector match everything)"
+IPV4_LESS_10 = ['0.0.0.0/5', '11.0.0.0/8', '12.0.0.0/6', '128.0.0.0/1', '16.0.0.0/4', '32.0.0.0/3', '64.0.0.0/2', '8.0.0.0/7']
 DENY_MISSING = ("namespace-default-deny", "namespace serving has no default-deny ingress NetworkPolicy (podSelector: {}, policyTypes: [Ingress], no ingress rules)")
 
 
@@ -88,7 +90,32 @@ DENY_MISSING = ("namespace-default-deny", "namespace serving has no default-deny
         (mutated("model", lambda p: p["spec"]["ingress"][1].update({"from": []}), NETWORK_POLICY), [("network-policy-sources", "NetworkPolicy serving/model ingress rule 1 admits every source (no `from`)")]),
         (
             mutated("model", lambda p: p["spec"]["ingress"][0].update({"from": [{"namespaceSelector": {}}]}), NETWORK_POLICY),
-            [("network-policy-sources", "NetworkPolicy serving/model ingress rule 0 admits every pod of every namespace (empty namespaceSelector)")],
+            [("network-policy-sources", f"NetworkPolicy serving/model ingress rule 0 {EVERY_NAMESPACE}")],
+        ),
+        (
+            mutated("model", lambda p: p["spec"]["ingress"][0].update({"from": [{"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "Exists"}]}}]}), NETWORK_POLICY),
+            [("network-policy-sources", f"NetworkPolicy serving/model ingress rule 0 {EVERY_NAMESPACE}")],
+        ),
+        (
+            mutated("model", lambda p: p["spec"]["ingress"][0].update({"from": [{"namespaceSelector": {"matchExpressions": [{"key": "quarantined", "operator": "DoesNotExist"}]}}]}), NETWORK_POLICY),
+            [("network-policy-sources", f"NetworkPolicy serving/model ingress rule 0 {EVERY_NAMESPACE}")],
+        ),
+        (
+            mutated("model", lambda p: p["spec"]["ingress"][0].update({"from": [{}]}), NETWORK_POLICY),
+            [("network-policy-sources", "NetworkPolicy serving/model ingress rule 0 admits every source (a `from` peer without a selector or ipBlock)")],
+        ),
+        (
+            mutated("model", lambda p: p["spec"]["ingress"][0].update({"from": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]}), NETWORK_POLICY),
+            [("network-policy-sources", f"NetworkPolicy serving/model admits ipBlocks {IPV4_LESS_10} (less their `except`), which admits the whole public IPv4 internet")],
+        ),
+        (
+            mutated("model", lambda p: p["spec"]["ingress"][0].update({"from": [{"ipBlock": {"cidr": "::ffff:0:0/96"}}]}), NETWORK_POLICY),
+            [("network-policy-sources", "NetworkPolicy serving/model admits ipBlocks ['::ffff:0:0/96'] (less their `except`), which admits the whole public IPv4 internet")],
+        ),
+        (
+            # Split over peers of two rules, each under the threshold: judged together.
+            mutated("model", lambda p: [p["spec"]["ingress"][i].update({"from": [{"ipBlock": {"cidr": f"{20 + 2 * i}.0.0.0/7"}}]}) for i in (0, 1)], NETWORK_POLICY),
+            [("network-policy-sources", "NetworkPolicy serving/model admits ipBlocks ['20.0.0.0/7', '22.0.0.0/7'] (less their `except`), which admits 1.81% of the public IPv4 internet (at most 1% allowed)")],
         ),
         (
             mutated("model", lambda p: p["spec"].update(type="LoadBalancer"), SERVICE),
@@ -106,6 +133,11 @@ DENY_MISSING = ("namespace-default-deny", "namespace serving has no default-deny
 )
 def test_each_network_violation_is_reported(resources, expected):
     assert findings(*resources) == expected
+
+
+def test_narrow_ip_blocks_pass():
+    narrow = [{"ipBlock": {"cidr": "10.20.0.0/16", "except": ["10.20.1.0/24"]}}, {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["0.0.0.0/1", "128.0.0.0/1"]}}]
+    assert findings(*mutated("model", lambda p: p["spec"]["ingress"][0].update({"from": narrow}), NETWORK_POLICY)) == []
 
 
 def test_a_reviewed_load_balancer_passes():

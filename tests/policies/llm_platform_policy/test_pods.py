@@ -139,6 +139,11 @@ def _patch(spec):
         (lambda s: container(s).update(image="app:stable"), "images-pinned", "container app uses image 'app:stable' without a pinned tag or digest"),
         (lambda s: container(s).update(image="app:1.4-nightly"), "images-pinned", "container app uses image 'app:1.4-nightly' without a pinned tag or digest"),
         (lambda s: container(s).update(image="app@sha256:1234"), "images-pinned", "container app uses image 'app@sha256:1234' without a pinned tag or digest"),
+        (lambda s: container(s).update(image=f"app:latest@sha256:{'b' * 64}"), "images-pinned", f"container app uses image 'app:latest@sha256:{'b' * 64}' without a pinned tag or digest"),
+        (lambda s: container(s).update(image="app:mainline-1.25"), "images-pinned", "container app uses image 'app:mainline-1.25' without a pinned tag or digest"),
+        (lambda s: container(s).update(image="app:1.4.2\n"), "images-pinned", "container app uses image 'app:1.4.2\\n' without a pinned tag or digest"),
+        (lambda s: container(s)["securityContext"].update(runAsUser=0.0), "pod-run-as-non-root", "container app runs as UID 0 (runAsUser: 0)"),
+        (lambda s: container(s)["securityContext"].update(privileged="true"), "no-privilege-escalation", "container app is privileged"),
     ],
 )
 def test_each_pod_violation_is_reported(change, policy, message):
@@ -183,6 +188,8 @@ def test_the_type_token_decides_the_kind_not_the_props():
 def test_a_host_path_persistent_volume_is_refused():
     volume = Resource("kubernetes:core/v1:PersistentVolume", "urn:pv", "pv", {"metadata": {"name": "node-root"}, "spec": {"hostPath": {"path": "/etc"}, "capacity": {"storage": "1Gi"}}})
     assert findings(volume) == [("pod-host-paths", "PersistentVolume node-root is a hostPath volume (/etc)")]
+    local = Resource("kubernetes:core/v1:PersistentVolume", "urn:pv", "pv", {"metadata": {"name": "node-disk"}, "spec": {"local": {"path": "/"}, "capacity": {"storage": "1Gi"}}})
+    assert findings(local) == [("pod-host-paths", "PersistentVolume node-disk is a local volume (/)")]
 
 
 def test_a_reviewed_system_agent_is_exempt_from_that_rule_only():

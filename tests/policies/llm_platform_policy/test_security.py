@@ -39,6 +39,11 @@ RULES = [
 ]
 
 
+LIST_THEM = "list the actions, or add a reviewed exception (name, action, reason)"
+OPEN_PATTERN = "a pattern (or an empty value) admits identities it does not name, so workloads it was not meant for could assume the role"
+RESTRICTING = "aws:principalaccount, aws:principalorgid, aws:principalarn, aws:sourceaccount, aws:sourcearn, aws:sourceowner, aws:sourcevpc, aws:sourcevpce, kms:calleraccount"
+
+
 def config(environment="production", **overrides):
     """Only the rules under test, mandatory; the environment where a rule takes one."""
     result = {policy.name: "disabled" for policy in POLICIES}
@@ -159,6 +164,43 @@ HALVES = ["0.0.0.0/1", "128.0.0.0/1"]
             on("gke", lambda p: p["masterAuthorizedNetworksConfig"].update(gcpPublicCidrsAccessEnabled=True)),
             "gke-control-plane-restricted",
             "the GKE control plane admits every Google Cloud public address (gcpPublicCidrsAccessEnabled): any Compute Engine VM of any customer",
+        ),
+        # IPv6 prefixes that embed IPv4 addresses admit the IPv4 internet, in every allow-list.
+        (
+            on("eks", lambda p: p["vpcConfig"].update(publicAccessCidrs=["::ffff:0:0/96"])),
+            "eks-endpoint-restricted",
+            "the EKS API endpoint is public and its publicAccessCidrs ['::ffff:0:0/96'] admits the whole public IPv4 internet",
+        ),
+        (
+            on("nodes", lambda p: p["ingress"].append({"protocol": "tcp", "fromPort": 22, "toPort": 22, "ipv6CidrBlocks": ["2002::/16"]})),
+            "security-group-ingress-restricted",
+            "security group ingress from ['10.0.0.0/16', '2002::/16'] admits the whole public IPv4 internet, on tcp 22, tcp 443, remote administration (SSH) among them",
+        ),
+        (
+            on("gke", lambda p: p["masterAuthorizedNetworksConfig"].update(cidrBlocks=[{"cidrBlock": "64:ff9b::/96"}])),
+            "gke-control-plane-restricted",
+            "the GKE control plane's authorized networks ['64:ff9b::/96'] admits the whole public IPv4 internet",
+        ),
+        (
+            on("https-from-office", lambda p: p.update(type="Ingress", cidrBlocks=HALVES)),
+            "security-group-ingress-restricted",
+            f"security group ingress from {sorted([*HALVES, '198.51.100.0/24'])} admits the whole public IPv4 internet, on tcp 443, tcp 8443",
+        ),
+        # A Service type however spelt, and an explicit internet-facing scheme beside the legacy internal flag.
+        (
+            on("gateway", lambda p: p["spec"].update(type="loadbalancer", loadBalancerSourceRanges=HALVES)),
+            "load-balancer-sources-restricted",
+            f"internet-facing Service serving/gateway admits {HALVES} (loadBalancerSourceRanges), which admits the whole public IPv4 internet",
+        ),
+        (
+            on("gateway", lambda p: [p["spec"].update(loadBalancerSourceRanges=HALVES), p["metadata"].update(annotations={"service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing", "service.beta.kubernetes.io/aws-load-balancer-internal": "true"})]),
+            "load-balancer-sources-restricted",
+            f"internet-facing Service serving/gateway admits {HALVES} (loadBalancerSourceRanges), which admits the whole public IPv4 internet",
+        ),
+        (
+            on("gke", lambda p: [p.update(privateClusterConfig={"enablePrivateNodes": True, "enablePrivateEndpoint": "false"}), p["masterAuthorizedNetworksConfig"].update(cidrBlocks=[{"cidrBlock": c} for c in HALVES])]),
+            "gke-control-plane-restricted",
+            f"the GKE control plane's authorized networks {HALVES} admits the whole public IPv4 internet",
         ),
     ],
 )
@@ -282,6 +324,65 @@ def test_gke_subnetworks_record_flow_logs_in_production():
             "statement 'Read' of  grants wildcard actions ['ec2:*']; list the actions, or add a reviewed exception (name, action, reason)",
         ),
         (on("read-weights", lambda p: p.update(policy="{not json")), "iam-no-wildcard-actions", "policy document of read-weights is not a JSON object; it cannot be reviewed"),
+        # Partial patterns grant families of actions, including ones a service adds later.
+        (on("read-weights", set_json("policy", grant("s3:*Object"))), "iam-no-wildcard-actions", f"statement 'Read' of read-weights grants wildcard actions ['s3:*Object']; {LIST_THEM}"),
+        (on("read-weights", set_json("policy", grant("iam:Pass*"))), "iam-no-wildcard-actions", f"statement 'Read' of read-weights grants wildcard actions ['iam:Pass*']; {LIST_THEM}"),
+        (on("read-weights", set_json("policy", grant("s3:Get?bject"))), "iam-no-wildcard-actions", f"statement 'Read' of read-weights grants wildcard actions ['s3:Get?bject']; {LIST_THEM}"),
+        (on("read-weights", set_json("policy", grant("*:*"))), "iam-no-wildcard-actions", f"statement 'Read' of read-weights grants wildcard actions ['*:*']; {LIST_THEM}"),
+        # Element names and Effect read as IAM reads them, whatever their case or padding.
+        (on("read-weights", set_json("policy", {"statement": [{"effect": " allow", "action": "*", "resource": "*"}]})), "iam-no-wildcard-actions", f"an Allow statement of read-weights grants wildcard actions ['*']; {LIST_THEM}"),
+        (
+            on("read-weights", set_json("policy", {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::other/*"}]})),
+            "iam-no-wildcard-actions",
+            "an Allow statement of read-weights allows on every resource but ['arn:aws:s3:::other/*'] (NotResource with Allow); list the resources",
+        ),
+        (
+            on("read-weights", set_json("policy", {"Statement": [{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::123456789012:role/*"}]})),
+            "iam-no-wildcard-actions",
+            "an Allow statement of read-weights grants iam:PassRole on ['arn:aws:iam::123456789012:role/*']: any role of the account could be handed to a service; name the roles",
+        ),
+        (
+            [*compliant_security_stack(), resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "admin", {"role": "irsa", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})],
+            "iam-no-wildcard-actions",
+            "irsa is given the AWS managed policy AdministratorAccess, which grants whole services; attach a policy listing the actions, or add a reviewed exception (name, action: AdministratorAccess, reason)",
+        ),
+        (
+            on("node", lambda p: p.update(managedPolicyArns=["arn:aws:iam::aws:policy/AmazonS3FullAccess"])),
+            "iam-no-wildcard-actions",
+            "the resource is given the AWS managed policy AmazonS3FullAccess, which grants whole services; attach a policy listing the actions, or add a reviewed exception (name, action: AmazonS3FullAccess, reason)",
+        ),
+        (
+            on("irsa", set_json("assumeRolePolicy", irsa_trust("system:serviceaccount:serving:*"))),
+            "iam-trust-restricted",
+            f"the web-identity trust of {OIDC_HOST} admits sub ['system:serviceaccount:serving:*']: {OPEN_PATTERN}",
+        ),
+        (
+            on("irsa", set_json("assumeRolePolicy", {"Statement": [{**irsa_trust()["Statement"][0], "Condition": {"StringLike": {f"{OIDC_HOST}:sub": "system:serviceaccount:serving:mistral", f"{OIDC_HOST}:aud": "*"}}}]})),
+            "iam-trust-restricted",
+            f"the web-identity trust of {OIDC_HOST} admits aud ['*']: {OPEN_PATTERN}",
+        ),
+        (
+            # A provider named directly rather than by an IAM OIDC provider ARN is a web identity too.
+            on("node", set_json("assumeRolePolicy", {"Statement": [{"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"cognito-identity.amazonaws.com:aud": "us-west-2:pool"}}}]})),
+            "iam-trust-restricted",
+            "the web-identity trust of cognito-identity.amazonaws.com does not pin cognito-identity.amazonaws.com:sub with StringEquals or StringLike: any token of that provider could assume the role",
+        ),
+        (
+            on("node", set_json("assumeRolePolicy", {"Statement": [{"Effect": "Allow", "Principal": {"aws": "arn:aws:iam::*:root"}, "Action": "sts:AssumeRole"}]})),
+            "iam-trust-restricted",
+            'the trust policy lets any AWS principal assume the role (Principal {"aws": "arn:aws:iam::*:root"}) without a condition confining it to an account, organisation or source',
+        ),
+        (
+            on("node", set_json("assumeRolePolicy", {"Statement": [{"Effect": "Allow", "Principal": {"Service": "*"}, "Action": "sts:AssumeRole"}]})),
+            "iam-trust-restricted",
+            'the trust policy lets any AWS principal assume the role (Principal {"Service": "*"}) without a condition confining it to an account, organisation or source',
+        ),
+        (
+            # A condition on the right key with a pattern (or with Null) confines nothing.
+            on("node", set_json("assumeRolePolicy", {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole", "Condition": {"StringLike": {"aws:PrincipalAccount": "1*"}, "Null": {"aws:PrincipalOrgID": "false"}}}]})),
+            "iam-trust-restricted",
+            'the trust policy lets any AWS principal assume the role (Principal "*") without a condition confining it to an account, organisation or source',
+        ),
         (
             on("irsa", lambda p: p.update(assumeRolePolicy=json.dumps({"Statement": [{**irsa_trust()["Statement"][0], "Condition": {"StringEquals": {f"{OIDC_HOST}:aud": "sts.amazonaws.com"}}}]}))),
             "iam-trust-restricted",
@@ -295,7 +396,7 @@ def test_gke_subnetworks_record_flow_logs_in_production():
         (
             on("irsa", set_json("assumeRolePolicy", irsa_trust("system:serviceaccount:*:mistral"))),
             "iam-trust-restricted",
-            f"the web-identity trust of {OIDC_HOST} admits subjects ['system:serviceaccount:*:mistral']: a pattern leaves the namespace (or the whole subject) open, so workloads it was not meant for could assume the role",
+            f"the web-identity trust of {OIDC_HOST} admits sub ['system:serviceaccount:*:mistral']: {OPEN_PATTERN}",
         ),
         (
             on("node", set_json("assumeRolePolicy", {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]})),
@@ -325,6 +426,19 @@ def test_gke_subnetworks_record_flow_logs_in_production():
             "an Allow statement allows every principal but some (NotPrincipal)",
         ),
         (on("key", lambda p: p.update(enableKeyRotation=False)), "kms-key-rotation", "the KMS key does not rotate its key material (enableKeyRotation: true)"),
+        (on("key", lambda p: p.update(enableKeyRotation="false")), "kms-key-rotation", "the KMS key does not rotate its key material (enableKeyRotation: true)"),
+        (
+            # A key policy given as an object instead of JSON text is read the same.
+            on("key", lambda p: p.update(policy={"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::*:root"}, "Action": "kms:Decrypt", "Resource": "*"}]})),
+            "resource-policies-not-public",
+            f"an Allow statement allows ['kms:Decrypt'] to any principal without a condition confining it to an account, organisation or source ({RESTRICTING})",
+        ),
+        (
+            on("weights", lambda p: p.update(policy=json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]}))),
+            "resource-policies-not-public",
+            f"an Allow statement allows ['s3:GetObject'] to any principal without a condition confining it to an account, organisation or source ({RESTRICTING})",
+        ),
+        (on("weights", lambda p: p.update(acl="Public-Read")), "resource-policies-not-public", "the bucket ACL 'Public-Read' grants access to everyone"),
         (
             on("weights-tls-only", set_json("policy", {"Statement": [{**TLS_ONLY["Statement"][0], "Condition": {"Bool": {"aws:SecureTransport": "true"}}}]})),
             "s3-tls-only",
