@@ -174,6 +174,11 @@ STAGING_TEXT = (ROOT / "Pulumi.staging.yaml").read_text()
 END_LINE = STAGING_TEXT.count("\n") + 1
 
 
+def line_of(text: str) -> int:
+    """The line of the staging stack file where `text` first stands."""
+    return STAGING_TEXT[: STAGING_TEXT.index(text)].count("\n") + 1
+
+
 def _bomb() -> str:
     lines = ["config:", "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     lines += [f"  a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 12)]
@@ -217,11 +222,11 @@ MALFORMED = {
     # Plain values YAML 1.1 (this reader) and YAML 1.2 (Pulumi) read differently.
     "a YAML 1.1 boolean": (STAGING_TEXT.replace("endpointPublicAccess: true", "endpointPublicAccess: on").encode(), 25, "'on' reads as true in YAML 1.1 but as \"on\" in YAML 1.2"),
     "a YAML 1.1 octal": (STAGING_TEXT.replace("azCount: 3", "azCount: 0777").encode(), 21, "'0777' reads as 511 in YAML 1.1 but as 777 in YAML 1.2"),
-    "a sexagesimal": (STAGING_TEXT.replace("maxModelLen: 8192", "maxModelLen: 1:30").encode(), 50, "'1:30' reads as 90 in YAML 1.1 but as \"1:30\" in YAML 1.2"),
+    "a sexagesimal": (STAGING_TEXT.replace("maxModelLen: 8192", "maxModelLen: 1:30").encode(), line_of("maxModelLen: 8192"), "'1:30' reads as 90 in YAML 1.1 but as \"1:30\" in YAML 1.2"),
     "an underscored number": (STAGING_TEXT.replace("maxGpus: 2", "maxGpus: 0_2").encode(), 37, "'0_2' reads as 2 in YAML 1.1 but as \"0_2\" in YAML 1.2"),
     "an exponent without a dot": (STAGING_TEXT.replace("monthlyLimitUsd: 3000", "monthlyLimitUsd: 3e3").encode(), 13, "'3e3' reads as \"3e3\" in YAML 1.1 but as 3000.0 in YAML 1.2"),
     "infinity": (STAGING_TEXT.replace("monthlyLimitUsd: 3000", "monthlyLimitUsd: .inf").encode(), 13, "'.inf' is not a finite number"),
-    "not a number": (STAGING_TEXT.replace("cpu: 3", "cpu: .NaN").encode(), 54, "'.NaN' is not a finite number"),
+    "not a number": (STAGING_TEXT.replace("cpu: 3", "cpu: .NaN").encode(), line_of("cpu: 3"), "'.NaN' is not a finite number"),
     "a non-text secure value": (STAGING_TEXT.replace("owner: ml-infra", "owner: {secure: 123}").encode(), 8, "llm-platform:tags: 'secure:' holds 123"),
     "a structured secretsprovider": (STAGING_TEXT.encode() + b"secretsprovider: {a: b}\n", END_LINE, "'secretsprovider:' is a dict"),
     "a BOM before a duplicate": (b"\xef\xbb\xbf" + STAGING_TEXT.replace("      azCount: 3\n", "      azCount: 3\n      azCount: 2\n").encode(), 22, "duplicate key 'azCount'"),
