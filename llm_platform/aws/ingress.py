@@ -130,7 +130,9 @@ def ingress(config: IngressConfig, models: list[ModelConfig]) -> dict:
     }
 
 
-# AWS Load Balancer Controller v3.5.0 Service annotations (docs/guide/service/annotations.md at that tag).
+# AWS Load Balancer Controller v3.5.0 Service annotations (docs/guide/service/annotations.md at that tag;
+# the names are pkg/annotations/constants.go `SvcLBSuffix*`, the health-check protocol is parsed
+# case-insensitively by pkg/service/model_build_target_group.go).
 _NLB = "service.beta.kubernetes.io/aws-load-balancer-"
 
 

@@ -152,7 +152,14 @@ def _target() -> list[dict]:
 
 def pre_routing_policy() -> dict:
     """Before a route is chosen: the caller's API key is checked, and the body's `model` becomes the
-    header the models' routes match."""
+    header the models' routes match.
+
+    Checked at agentgateway v1.4.1: the gateway phase runs API-key authentication before the
+    transformation (crates/agentgateway/src/proxy/httpproxy.rs `apply_gateway_policies`); CEL's `json()`
+    parses the body (crates/celx/src/general.rs) and referencing `request.body` makes the proxy buffer the
+    request body, not the response (crates/agentgateway/src/cel/mod.rs `maybe_buffer_request_body`), up
+    to 2 MiB (crates/agentgateway/src/lib.rs `max_buffer_size`; a longer body finds no route); the
+    Secret's entries are `{"key", "metadata"}` JSON (controller/pkg/agentgateway/plugins/traffic_plugin.go)."""
     return {
         "apiVersion": f"{AGENTGATEWAY_GROUP}/v1alpha1",
         "kind": "AgentgatewayPolicy",
@@ -170,7 +177,11 @@ def pre_routing_policy() -> dict:
 
 def rate_limit_policy(config: GatewayConfig) -> dict:
     """One local bucket per client, found by the `client` metadata of the key it authenticated with;
-    requests past the bucket are answered with 429."""
+    requests past the bucket are answered with 429.
+
+    Checked at agentgateway v1.4.1: a key's metadata is flattened into the CEL `apiKey` object
+    (crates/agentgateway/src/http/apikey.rs `Claims`), so `apiKey.client` is the client's name; the first
+    matching conditional limit applies; `RateLimitExceeded` maps to 429 (crates/agentgateway/src/proxy/mod.rs)."""
     rules = [
         {"condition": f"apiKey.client == {json.dumps(client.name)}", "policy": {"local": [{"requests": config.limit_of(client), "unit": "Minutes"}]}}
         for client in config.clients
