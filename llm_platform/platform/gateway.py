@@ -51,6 +51,11 @@ REQUEST_TIMEOUT = "300s"
 API_KEY_HEADER = {"name": "Authorization", "prefix": "Bearer "}
 # The EPP runs on system nodes; its chart asks for 8 CPUs by default, sized for thousands of requests per second.
 EPP_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+# llm-d router v0.10.0 chart (config/charts/routerlib/templates/_deployment.yaml, _service.yaml): the EPP
+# container takes the proxies' ext-proc gRPC on 9002 (the InferencePool's endpointPickerRef port) and
+# serves its metrics on 9090; it scrapes each model server's /metrics on the pool's target port itself.
+EPP_EXT_PROC_PORT = 9002
+EPP_METRICS_PORT = 9090
 AGENTGATEWAY_GROUP = "agentgateway.dev"
 INFERENCE_GROUP = "inference.networking.k8s.io"
 
@@ -232,6 +237,39 @@ def redirect_route(config: GatewayConfig) -> dict:
     }
 
 
+def endpoint_picker_name(model: ModelConfig) -> str:
+    """The EPP's Deployment, Service and service account: the release (the model) cut to 40 characters,
+    then `-epp` (routerlib _helpers.tpl `llm-d-router.name`)."""
+    return f"{model.name[:40]}-epp"
+
+
+def endpoint_picker_labels(model: ModelConfig) -> dict[str, str]:
+    """The EPP pods' selector labels when the chart creates the InferencePool (routerlib _helpers.tpl
+    `llm-d-router.selectorLabels`)."""
+    return {"llm-d-router-gateway": endpoint_picker_name(model)}
+
+
+def endpoint_picker_network_policies(model: ModelConfig) -> list[dict]:
+    """The EPP's two paths through the serving namespace's default deny, and nothing more: the gateway's
+    proxies call it (ext-proc) and Prometheus scrapes it; it reads its own model's pods' metrics on vLLM's
+    port (a policy of its own beside the model's: NetworkPolicies add up)."""
+    proxies = {"namespaceSelector": from_namespace(GATEWAY_NAMESPACE)["namespaceSelector"], "podSelector": {"matchLabels": GATEWAY_PROXY_LABELS}}
+    epp = {"podSelector": {"matchLabels": endpoint_picker_labels(model)}}
+
+    def policy(name: str, selected: dict, ingress: list[dict]) -> dict:
+        spec = {"podSelector": {"matchLabels": selected}, "policyTypes": ["Ingress"], "ingress": ingress}
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _metadata(name, SERVING_NAMESPACE), "spec": spec}
+
+    return [
+        policy(
+            endpoint_picker_name(model),
+            endpoint_picker_labels(model),
+            [{"from": [proxies], "ports": tcp(EPP_EXT_PROC_PORT)}, {"from": [from_namespace(MONITORING_NAMESPACE)], "ports": tcp(EPP_METRICS_PORT)}],
+        ),
+        policy(f"{model.name}-from-epp", {MODEL_LABEL: model.name}, [{"from": [epp], "ports": tcp(PORT)}]),
+    ]
+
+
 def endpoint_picker_values(model: ModelConfig) -> dict:
     """llm-d-router-gateway chart values for one model's InferencePool (named after the release, the
     model) and its EPP; every key exists in the chart's values at v0.10.0."""
@@ -243,8 +281,10 @@ def endpoint_picker_values(model: ModelConfig) -> dict:
                 "resources": EPP_RESOURCES,
                 "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in SYSTEM_NODES.items()]}]}}},
             },
-            # A ServiceMonitor for the EPP's metrics (its Service's http-metrics port, with a token).
-            "monitoring": {"provider": {"name": "prometheusoperator"}, "prometheus": {"enabled": True}},
+            # A ServiceMonitor for the EPP's metrics (its Service's http-metrics port, with its service
+            # account's token from a Secret the chart creates under this name: one per release, since every
+            # pool's release shares the serving namespace and the chart's default name would collide).
+            "monitoring": {"provider": {"name": "prometheusoperator"}, "prometheus": {"enabled": True, "auth": {"secretName": f"{endpoint_picker_name(model)}-metrics-reader"}}},
             # The gateway falls back to its own load balancing when the EPP is down, rather than failing.
             "inferencePool": {"create": True, "failureMode": "FailOpen"},
         },
@@ -295,6 +335,8 @@ class InferenceGateway(pulumi.ComponentResource):
                 f"{name}-{model.name}-pool", model.name, pins.LLM_D_ROUTER_CHART, namespace=SERVING_NAMESPACE, values=endpoint_picker_values(model), opts=after(pool_crds)
             )
             KubernetesObject(f"{name}-{model.name}-route", model_route(config, model), after(gw, pool))
+            for suffix, policy in zip(("epp-policy", "from-epp-policy"), endpoint_picker_network_policies(model)):
+                KubernetesObject(f"{name}-{model.name}-{suffix}", policy, after())
 
         self.endpoint = f"{'https' if args.edge.tls else 'http'}://{config.hostname}/v1"
         self.client_keys = pulumi.Output.secret(pulumi.Output.all(**keys)) if keys else pulumi.Output.secret({})

@@ -70,7 +70,8 @@ def test_pods_read_the_weights_as_the_base_says(stack, weights_uri, annotations)
 
 
 def _model_policy_sources(declared) -> list[dict]:
-    (policy,) = [r for r in declared.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["namespace"] == "serving" and r.inputs["spec"]["podSelector"]]
+    # The model server's own policy (the gateway adds its Endpoint Picker's beside it).
+    (policy,) = [r for r in declared.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.name.endswith("-network-policy")]
     (rule,) = policy.inputs["spec"]["ingress"]
     return rule["from"]
 
