@@ -12,7 +12,7 @@ import pulumi
 from llm_platform.config import StackConfig
 from llm_platform.platform.alerts import Alert
 from llm_platform.platform.delivery import AlertDelivery
-from llm_platform.platform.gateway import GatewayEdge, InferenceGateway, InferenceGatewayArgs
+from llm_platform.platform.gateway import GATEWAY, GatewayEdge, InferenceGateway, InferenceGatewayArgs
 from llm_platform.platform.keda import Keda, KedaArgs
 from llm_platform.platform.model_server import CapacityPlacement
 from llm_platform.platform.monitoring import Monitoring, MonitoringArgs
@@ -85,7 +85,12 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
     )
     ServingObservability(
         f"{name}-observability",
-        ServingObservabilityArgs(config=cfg.observability, cluster_capacity_alerts=base.capacity_alerts),
+        ServingObservabilityArgs(
+            config=cfg.observability,
+            cluster_capacity_alerts=base.capacity_alerts,
+            # agentgateway's deployer names the proxies' Deployment after the Gateway.
+            gateway_proxies=GATEWAY if cfg.gateway and base.gateway_edge else None,
+        ),
         opts=in_cluster_after(monitoring),
     )
     keda = Keda(f"{name}-keda", KedaArgs(control_plane_cidrs=base.control_plane_cidrs, replicas=cfg.observability.prometheus_replicas), opts=in_cluster_after(*base.capacity))

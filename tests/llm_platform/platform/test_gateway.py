@@ -201,5 +201,9 @@ def test_each_pool_declares_its_endpoint_picker_policies_and_its_own_metrics_sec
         assert {f"{model.name}-epp", f"{model.name}-from-epp"} <= names
         # The EPP's selector label as the chart renders it: the release name cut to 40, then -epp.
         assert gateway.endpoint_picker_labels(model) == {"llm-d-router-gateway": f"{model.name[:40]}-epp"}
-        auth = declared.release(model.name).inputs["values"]["router"]["monitoring"]["prometheus"]["auth"]
-        assert auth == {"secretName": f"{model.name}-epp-metrics-reader"}
+        # Scraped by the chart's ServiceMonitor, with a token from a Secret of the pool's own.
+        monitoring = declared.release(model.name).inputs["values"]["router"]["monitoring"]
+        assert monitoring["provider"] == {"name": "prometheusoperator"}
+        assert monitoring["prometheus"] == {"enabled": True, "auth": {"secretName": f"{model.name}-epp-metrics-reader"}}
+    # The proxies by the agentgateway chart's PodMonitor (monitoring.proxy.podMonitor defaults to on).
+    assert declared.release("agentgateway").inputs["values"]["monitoring"] == {"enabled": True}
