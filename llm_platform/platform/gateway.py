@@ -49,6 +49,8 @@ HTTP_LISTENER = "http"
 REQUEST_TIMEOUT = "300s"
 # Clients send OpenAI's `Authorization: Bearer <key>`.
 API_KEY_HEADER = {"name": "Authorization", "prefix": "Bearer "}
+# The proxies forward token streams and parse one JSON body per request: small requests, with room to burst.
+PROXY_RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 # The EPP runs on system nodes; its chart asks for 8 CPUs by default, sized for thousands of requests per second.
 EPP_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
 # llm-d router v0.10.0 chart (config/charts/routerlib/templates/_deployment.yaml, _service.yaml): the EPP
@@ -120,6 +122,7 @@ def parameters(config: GatewayConfig, edge: GatewayEdge) -> dict:
         "metadata": _metadata(PARAMETERS),
         "spec": {
             "service": edge.service,
+            "resources": PROXY_RESOURCES,
             "deployment": {
                 "metadata": {"labels": GATEWAY_PROXY_LABELS},
                 "spec": {

@@ -165,3 +165,25 @@ def image_pinned(image: Any) -> bool:
 def helm_chart_name(props: Mapping[str, Any]) -> str:
     """`karpenter` for `oci://public.ecr.aws/karpenter/karpenter` as well as for a repo chart."""
     return str(props.get("chart") or "").rstrip("/").rsplit("/", 1)[-1]
+
+
+def gateway_service(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The Service an agentgateway `AgentgatewayParameters` asks its controller to create for the proxies
+    (`spec.service`: metadata and spec overrides of a Service that is a LoadBalancer unless set otherwise)."""
+    service = dig(props, "spec", "service") or {}
+    return {"metadata": service.get("metadata") or {}, "spec": {"type": "LoadBalancer", **(service.get("spec") or {})}}
+
+
+def load_balancer_services(resources: list[Resource]) -> list[tuple[Resource, Mapping[str, Any]]]:
+    """Every Service of type LoadBalancer the stack declares or has agentgateway create, with its resource."""
+    found = []
+    for resource in resources:
+        if resource.type == "kubernetes:core/v1:Service":
+            service = resource.props
+        elif resource.type.startswith("kubernetes:") and resource.props.get("kind") == "AgentgatewayParameters":
+            service = gateway_service(resource.props)
+        else:
+            continue
+        if dig(service, "spec", "type") == "LoadBalancer":
+            found.append((resource, service))
+    return found
