@@ -17,7 +17,7 @@ from llm_platform.platform.keda import Keda, KedaArgs
 from llm_platform.platform.model_server import CapacityPlacement
 from llm_platform.platform.monitoring import Monitoring, MonitoringArgs
 from llm_platform.platform.observability import ServingObservability, ServingObservabilityArgs
-from llm_platform.platform.serving import ModelIngress, Serving, ServingArgs
+from llm_platform.platform.serving import Serving, ServingArgs
 
 
 @dataclass
@@ -45,14 +45,9 @@ class ClusterBase:
     """The base's own GPU-capacity alerts (Karpenter's signals on EKS)."""
     dcgm_overrides: dict = field(default_factory=dict)
     """DCGM exporter values the cloud's GPU nodes need (GKE's driver location)."""
-    ingress: ModelIngress | None = None
     gateway_edge: GatewayEdge | None = None
-    """What the cloud puts in front of the inference gateway, when the stack configures one."""
-    load_balancer_cidrs: list[str] = field(default_factory=list)
-    """Where the load balancer of `ingress` reaches the model pods from (the model servers' NetworkPolicy
-    admits these ranges): addresses no pod has, or the policy would admit pods too."""
-    serving_prerequisites: list[pulumi.Resource] = field(default_factory=list)
-    """What the endpoint needs before the models are declared (the load balancer controller on EKS)."""
+    """What the cloud puts in front of the inference gateway, when the stack configures one: the models'
+    only way in from outside the cluster."""
     exports: dict[str, pulumi.Input] = field(default_factory=dict)
     """Stack outputs of the base."""
 
@@ -103,13 +98,11 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             bucket=base.bucket,
             object_store=cfg.OBJECT_STORE,
             service_account_annotations=base.service_account_annotations,
-            load_balancer_cidrs=base.load_balancer_cidrs,
-            ingress=base.ingress,
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
             placement=base.capacity_placement,
             require_staged=cfg.environment == "production",
         ),
-        opts=in_cluster_after(*base.capacity, monitoring, keda, *base.serving_prerequisites),
+        opts=in_cluster_after(*base.capacity, monitoring, keda),
     )
     gateway = None
     if cfg.gateway and base.gateway_edge:

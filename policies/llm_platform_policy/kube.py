@@ -19,6 +19,8 @@ EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
 WEIGHTS_CACHE_VOLUME = "model-cache"
+# The label every model server's pods carry and its Service selects them by (the program's contract).
+MODEL_LABEL = "llm-platform.io/model"
 """The emptyDir a model server's pods load their weights into. Its `sizeLimit` (which the kubelet
 enforces) bounds the weights the model can keep in the object store, so the cost ceiling prices that."""
 # Workload kinds whose pod template the guardrails inspect, with the path to the pod spec.

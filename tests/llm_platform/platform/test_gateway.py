@@ -165,7 +165,7 @@ def admitted(policies: list[dict], source: tuple[str, dict], target: tuple[str, 
 def test_the_endpoint_picker_is_reached_by_the_proxies_and_prometheus_and_reaches_its_own_replicas_only():
     policies = [default_deny_ingress(SERVING_NAMESPACE)]
     for model in MODELS:
-        policies += [model_server.network_policy(model, []), *gateway.endpoint_picker_network_policies(model)]
+        policies += [model_server.network_policy(model), *gateway.endpoint_picker_network_policies(model)]
     mistral, llama = MODELS
     epp = (SERVING_NAMESPACE, {"llm-d-router-gateway": "mistral-7b-instruct-epp", "llm-d.ai/igw-mode": "llm-d-router-gateway"})
     proxy = (GATEWAY_NAMESPACE, {**GATEWAY_PROXY_LABELS, "gateway.networking.k8s.io/gateway-name": "llm"})
