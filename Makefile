@@ -74,12 +74,17 @@ refresh-prices: $(VENV)/.tools
 stage-model: $(VENV)/.tools
 	$(PY) -m tools.stage_model --stack $(STACK) --model $(MODEL) $(if $(FROM_DIR),--from-dir $(FROM_DIR))
 
-## loadtest: streaming chat load test against a deployed model: make loadtest URL=http://localhost:8000 MODEL=<name>
-##           (API key from LLM_API_KEY; REQUESTS and CONCURRENCY default to the seeds' 500 and 50)
+## loadtest: streaming chat load test against the gateway or a model: make loadtest URL=https://<gateway host> MODEL=<name>
+##           (the client key from LLM_API_KEY, sent as a Bearer token; REQUESTS and CONCURRENCY default to the
+##           seeds' 500 and 50; WORKLOAD=chat CONVERSATIONS=50 TURNS=5 for growing conversations on a shared
+##           prefix; RATE=<req/s> for a fixed request rate instead of a fixed concurrency)
 REQUESTS ?= 500
 CONCURRENCY ?= 50
+WORKLOAD ?= single
 loadtest: $(VENV)/.tools
-	$(PY) -m tools.loadtest --url $(URL) --model $(MODEL) --requests $(REQUESTS) --concurrency $(CONCURRENCY)
+	$(PY) -m tools.loadtest --url $(URL) --model $(MODEL) --workload $(WORKLOAD) --requests $(REQUESTS) \
+		$(if $(RATE),--rate $(RATE),--concurrency $(CONCURRENCY)) \
+		$(if $(CONVERSATIONS),--conversations $(CONVERSATIONS)) $(if $(TURNS),--turns $(TURNS))
 
 ## clean: remove build/ and .venv
 clean:

@@ -73,11 +73,6 @@ def model_service_account(model: str) -> str:
 # -- names ---------------------------------------------------------------------------------------------
 
 
-def model_host(model: str, domain: str) -> str:
-    """Where a model answers behind a cloud's endpoint for `domain`: the base routes it, the platform
-    publishes it."""
-    return f"{model}.{domain}"
-
 # Cluster, pool and model names become Kubernetes object names, node-pool names and parts of cloud names
 # (IAM roles, buckets). 40 characters leave a cluster name room for the bases' suffixes within a bucket's
 # 63; a cloud name built from two of them is bounded with `bounded_name`.

@@ -1,18 +1,35 @@
-"""Load-test an OpenAI-compatible chat endpoint (a vLLM model server) with streaming chat completions.
+"""Load-test an OpenAI-compatible chat endpoint (a vLLM model server, or the inference gateway in front of
+every model) with streaming chat completions.
 
-    LLM_API_KEY=... python -m tools.loadtest --url http://localhost:8000 --model NAME \\
-        [--requests 500] [--concurrency 50] [--max-tokens 256] [--prompt TEXT] [--timeout 300] \\
-        [--max-error-rate 0.0] [--json PATH]
+    LLM_API_KEY=... python -m tools.loadtest --url https://llm.example.com --model NAME \\
+        [--workload single|chat] [--requests 500] [--conversations 50 --turns 5] \\
+        [--concurrency 50 | --rate 10] [--max-tokens 256] [--prompt TEXT] [--shared-prefix-words 400] \\
+        [--timeout 300] [--max-error-rate 0.0] [--json PATH]
 
-Sends `--requests` streaming chat completions, at most `--concurrency` at a time, and prints a report:
-successes, failures by error class, wall time, request throughput, output tokens/s, time to first token
-(TTFT) and end-to-end latency percentiles, and mean tokens/s per request. `--json PATH` writes the same
-numbers as JSON.
+Workloads:
+- `single` (default): `--requests` independent one-turn chats with the same `--prompt`.
+- `chat`: `--conversations` chats of `--turns` turns each, as a chatbot's grow: every conversation opens
+  with the same system prompt (`--shared-prefix-words` words), and each turn sends the whole history so
+  far (the replies as received) plus a new question. A turn waits for its conversation's previous reply,
+  so the prompt prefixes repeat turn after turn: the workload prefix-aware routing is for.
 
-`--url` is the server's base URL; `/v1` is appended when missing. The API key is read from the
-`LLM_API_KEY` environment variable only, so it never lands in shell history or process listings, and
-it is never printed. Without it a placeholder key is sent, which a vLLM server started without
-`--api-key` accepts.
+Load:
+- fixed concurrency (default): at most `--concurrency` requests in flight;
+- fixed request rate: `--rate R` starts a request every 1/R seconds whatever is in flight (open loop).
+  A chat turn not yet ready (its previous reply still streaming) starts as soon as it is, late; the
+  report gives the rate achieved.
+
+The report: successes, failures by error class, wall time, throughput, output tokens/s, and p50/p90/p99
+of time to first token (TTFT), time per output token (TPOT: a request's time after its first token
+divided by its remaining tokens), inter-token latency (ITL: every gap between streamed content chunks)
+and end-to-end latency. A stream that ends without its final `data: [DONE]` event is a failure
+(`IncompleteStream`), whatever it delivered. `--json PATH` writes the same numbers as JSON.
+
+`--url` is the server's (or the gateway's) base URL; `/v1` is appended when missing. The API key, sent
+as `Authorization: Bearer <key>` (a gateway client's key: `pulumi stack output clientKeys
+--show-secrets`), is read from the `LLM_API_KEY` environment variable only, so it never lands in shell
+history or process listings, and it is never printed. Without it a placeholder key is sent, which a vLLM
+server started without `--api-key` accepts.
 
 Exit status: 0 when at least one request succeeded and the failed fraction is at most
 `--max-error-rate` (default 0.0: any failure fails the run), 1 otherwise, 2 for invalid arguments.
@@ -40,15 +57,65 @@ PLACEHOLDER_API_KEY = "EMPTY"
 DEFAULT_PROMPT = "Explain in a few paragraphs how a large language model generates text, one token at a time."
 
 
+DONE_EVENT = "[DONE]"
+SHARED_PREFIX_WORDS = 400
+# The chatbot's standing instructions, repeated to the length asked for: one system prompt every
+# conversation shares, the prefix a replica's KV cache can keep for all of them.
+_INSTRUCTIONS = (
+    "You are the support assistant of an online store. Answer politely and precisely, cite the order number "
+    "when there is one, never invent a policy, and ask a clarifying question when the request is ambiguous."
+).split()
+FOLLOW_UPS = ("Can you explain that in more detail?", "What would you recommend doing next?", "Summarise the answer in two sentences.")
+
+
 @dataclass(frozen=True)
 class LoadTestConfig:
     base_url: str
     model: str
     requests: int
-    concurrency: int
+    """Requests in the run: `--requests` for `single`, conversations x turns for `chat`."""
+    concurrency: int | None
+    """Requests in flight at most (fixed-concurrency mode); None with a rate."""
     max_tokens: int
     prompt: str
     timeout: float
+    workload: str = "single"
+    rate: float | None = None
+    """Requests started per second (fixed-rate mode)."""
+    conversations: int = 0
+    turns: int = 1
+    shared_prefix_words: int = SHARED_PREFIX_WORDS
+
+
+def system_prompt(words: int) -> str:
+    return " ".join(_INSTRUCTIONS[i % len(_INSTRUCTIONS)] for i in range(words))
+
+
+class Conversation:
+    """One chat's messages so far; each turn adds a question and, once it streamed, the reply."""
+
+    def __init__(self, index: int, config: LoadTestConfig) -> None:
+        self.turns_left = config.turns if config.workload == "chat" else 1
+        if config.workload == "chat":
+            self.messages = [
+                {"role": "system", "content": system_prompt(config.shared_prefix_words)},
+                {"role": "user", "content": f"Conversation {index}: {config.prompt}"},
+            ]
+        else:
+            self.messages = [{"role": "user", "content": config.prompt}]
+
+    def answered(self, reply: str) -> bool:
+        """Record a reply; whether the conversation has another turn (its next question added)."""
+        self.turns_left -= 1
+        if self.turns_left <= 0:
+            return False
+        asked = sum(1 for m in self.messages if m["role"] == "user")
+        self.messages += [{"role": "assistant", "content": reply}, {"role": "user", "content": FOLLOW_UPS[(asked - 1) % len(FOLLOW_UPS)]}]
+        return True
+
+
+class IncompleteStream(Exception):
+    """The stream ended without its final `data: [DONE]` event: the reply may be cut short."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +130,17 @@ class RequestResult:
     tokens_estimated: bool = False
     # Exception class name (e.g. "InternalServerError") when the request failed.
     error: str | None = None
+    # Gaps between consecutive content chunks, in seconds.
+    inter_token: tuple[float, ...] = ()
+    # Seconds the start came after its scheduled time (fixed-rate mode: a chat turn waiting for its reply).
+    start_lag: float = 0.0
+
+    @property
+    def time_per_output_token(self) -> float | None:
+        """Time after the first token over the tokens after it (needs two tokens)."""
+        if self.ttft is None or self.completion_tokens < 2:
+            return None
+        return (self.latency - self.ttft) / (self.completion_tokens - 1)
 
     @property
     def ok(self) -> bool:
@@ -94,7 +172,11 @@ class Report:
     # Mean over requests of completion tokens / end-to-end latency: the speed one user sees.
     mean_tokens_per_second_per_request: float | None
     ttft_seconds: Percentiles | None
+    tpot_seconds: Percentiles | None
+    itl_seconds: Percentiles | None
     latency_seconds: Percentiles | None
+    # Requests started per second, over the time from the first start to the last.
+    start_rate: float | None = None
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -120,7 +202,7 @@ def _percentiles(values: Sequence[float]) -> Percentiles | None:
     return Percentiles(p50=percentile(values, 50), p90=percentile(values, 90), p99=percentile(values, 99))
 
 
-def summarise(results: Sequence[RequestResult], wall_seconds: float) -> Report:
+def summarise(results: Sequence[RequestResult], wall_seconds: float, start_rate: float | None = None) -> Report:
     if not results:
         raise ValueError("no results to summarise")
     if wall_seconds <= 0:
@@ -144,7 +226,10 @@ def summarise(results: Sequence[RequestResult], wall_seconds: float) -> Report:
             sum(per_request_speeds) / len(per_request_speeds) if per_request_speeds else None
         ),
         ttft_seconds=_percentiles([r.ttft for r in succeeded if r.ttft is not None]),
+        tpot_seconds=_percentiles([t for r in succeeded if (t := r.time_per_output_token) is not None]),
+        itl_seconds=_percentiles([gap for r in succeeded for gap in r.inter_token]),
         latency_seconds=_percentiles([r.latency for r in succeeded]),
+        start_rate=start_rate,
     )
 
 
@@ -178,62 +263,129 @@ def format_report(report: Report) -> str:
         row("failed", f"{report.failed}" + (f"  ({failures})" if failures else "")),
         row("wall time", f"{report.wall_seconds:.3f} s"),
         row("request throughput", f"{report.requests_per_second:.3f} req/s"),
+        *([row("start rate achieved", f"{report.start_rate:.3f} req/s")] if report.start_rate is not None else []),
         row("completion tokens", tokens),
         row("output tokens/s", f"{report.output_tokens_per_second:.3f}"),
         row("mean tokens/s/request", "-" if mean_speed is None else f"{mean_speed:.3f}"),
         "",
         f"  {'seconds':<14}{'p50':>10}{'p90':>10}{'p99':>10}",
         seconds_row("TTFT", report.ttft_seconds),
+        seconds_row("TPOT", report.tpot_seconds),
+        seconds_row("ITL", report.itl_seconds),
         seconds_row("end-to-end", report.latency_seconds),
     ]
     return "\n".join(lines)
 
 
-async def _one_request(client: AsyncOpenAI, config: LoadTestConfig, slots: asyncio.Semaphore) -> RequestResult:
-    async with slots:
-        # The clock starts once a slot is free: waiting for one is this tool's queue, not the server's.
-        start = time.perf_counter()
-        ttft: float | None = None
-        usage_tokens: int | None = None
-        content_chunks = 0
-        try:
-            async with asyncio.timeout(config.timeout):
-                stream = await client.chat.completions.create(
-                    model=config.model,
-                    messages=[{"role": "user", "content": config.prompt}],
-                    max_tokens=config.max_tokens,
-                    stream=True,
-                    stream_options={"include_usage": True},
-                )
-                async with stream:
-                    async for chunk in stream:
-                        if chunk.usage is not None:
-                            usage_tokens = chunk.usage.completion_tokens
-                        # Servers open with a role-only chunk; the first token is the first real content.
-                        if any(choice.delta.content for choice in chunk.choices):
-                            content_chunks += 1
-                            if ttft is None:
-                                ttft = time.perf_counter() - start
-        # One bad response must not abort a run of hundreds: every failure is counted by its class.
-        except Exception as error:
-            return RequestResult(latency=time.perf_counter() - start, ttft=ttft, error=type(error).__name__)
-        latency = time.perf_counter() - start
-        if usage_tokens is None:
-            return RequestResult(latency=latency, ttft=ttft, completion_tokens=content_chunks, tokens_estimated=True)
-        return RequestResult(latency=latency, ttft=ttft, completion_tokens=usage_tokens)
+async def _one_request(client: AsyncOpenAI, config: LoadTestConfig, messages: list[dict], start_lag: float = 0.0) -> tuple[RequestResult, str]:
+    """Stream one chat completion; the result and the reply's text. The server's SSE lines are read as
+    sent, so that the final `[DONE]` event is seen (the SDK's stream iterator ends silently without it)."""
+    start = time.perf_counter()
+    ttft: float | None = None
+    usage_tokens: int | None = None
+    arrivals: list[float] = []
+    reply: list[str] = []
+    try:
+        async with asyncio.timeout(config.timeout):
+            request = client.chat.completions.with_streaming_response.create(
+                model=config.model,
+                messages=messages,
+                max_tokens=config.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+            )
+            done = False
+            async with request as response:
+                async for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line.removeprefix("data:").strip()
+                    if data == DONE_EVENT:
+                        done = True
+                        break
+                    chunk = json.loads(data)
+                    if chunk.get("usage"):
+                        usage_tokens = chunk["usage"].get("completion_tokens")
+                    # Servers open with a role-only chunk; the first token is the first real content.
+                    content = "".join((choice.get("delta") or {}).get("content") or "" for choice in chunk.get("choices") or [])
+                    if content:
+                        arrivals.append(time.perf_counter() - start)
+                        reply.append(content)
+            if not done:
+                raise IncompleteStream()
+    # One bad response must not abort a run of hundreds: every failure is counted by its class.
+    except Exception as error:
+        ttft = arrivals[0] if arrivals else None
+        return RequestResult(latency=time.perf_counter() - start, ttft=ttft, error=type(error).__name__, start_lag=start_lag), ""
+    latency = time.perf_counter() - start
+    ttft = arrivals[0] if arrivals else None
+    gaps = tuple(b - a for a, b in zip(arrivals, arrivals[1:]))
+    if usage_tokens is None:
+        result = RequestResult(latency=latency, ttft=ttft, completion_tokens=len(arrivals), tokens_estimated=True, inter_token=gaps, start_lag=start_lag)
+    else:
+        result = RequestResult(latency=latency, ttft=ttft, completion_tokens=usage_tokens, inter_token=gaps, start_lag=start_lag)
+    return result, "".join(reply)
 
 
-async def run_load(config: LoadTestConfig, api_key: str) -> tuple[list[RequestResult], float]:
-    """Send every request and return the results with the run's wall time in seconds."""
-    slots = asyncio.Semaphore(config.concurrency)
+async def run_load(config: LoadTestConfig, api_key: str) -> tuple[list[RequestResult], float, float | None]:
+    """Send every request and return the results, the run's wall time and, at a fixed rate, the start
+    rate achieved. Conversations whose next turn may be sent wait in `ready`; a turn goes back in once
+    its reply has streamed."""
+    conversations = [Conversation(i, config) for i in range(config.conversations if config.workload == "chat" else config.requests)]
+    ready: asyncio.Queue[Conversation] = asyncio.Queue()
+    for conversation in conversations:
+        ready.put_nowait(conversation)
+    results: list[RequestResult] = []
+    starts: list[float] = []
+
+    async def turn(client: AsyncOpenAI, conversation: Conversation, lag: float = 0.0) -> None:
+        starts.append(time.perf_counter())
+        result, reply = await _one_request(client, config, list(conversation.messages), lag)
+        results.append(result)
+        # A failed turn ends its conversation: the next one would build on a reply that never came.
+        if result.ok and conversation.answered(reply):
+            ready.put_nowait(conversation)
+        elif not result.ok:
+            nonlocal unsent
+            unsent -= conversation.turns_left - 1
+            conversation.turns_left = 0
+
+    unsent = config.requests
+
     # No SDK retries: each request is sent exactly once, so server errors are counted, not hidden
     # behind retried (and slower) successes. No SDK timeout: httpx times single reads, which a
     # trickling stream can pass forever; `_one_request` bounds the whole request instead.
     async with AsyncOpenAI(base_url=config.base_url, api_key=api_key, max_retries=0, timeout=None) as client:
         start = time.perf_counter()
-        results = await asyncio.gather(*(_one_request(client, config, slots) for _ in range(config.requests)))
+        if config.rate is None:
+
+            async def worker() -> None:
+                nonlocal unsent
+                # The clock of a request starts once a worker takes it: waiting for one is this tool's queue.
+                while unsent > 0:
+                    unsent -= 1
+                    await turn(client, await ready.get())
+
+            await asyncio.gather(*(worker() for _ in range(config.concurrency or 1)))
+        else:
+            tasks: list[asyncio.Task] = []
+            sent = 0
+            while sent < unsent:
+                scheduled = start + sent / config.rate
+                await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+                get = asyncio.ensure_future(ready.get())
+                # Wait for a ready turn; stop when the turns left all belonged to conversations that failed.
+                while not get.done() and sent < unsent:
+                    await asyncio.wait([get, *(t for t in tasks if not t.done())], return_when=asyncio.FIRST_COMPLETED)
+                if not get.done():
+                    get.cancel()
+                    break
+                sent += 1
+                tasks.append(asyncio.create_task(turn(client, get.result(), max(0.0, time.perf_counter() - scheduled))))
+            await asyncio.gather(*tasks)
         wall_seconds = time.perf_counter() - start
-    return list(results), wall_seconds
+    start_rate = (len(starts) - 1) / (max(starts) - min(starts)) if config.rate is not None and len(starts) > 1 and max(starts) > min(starts) else None
+    return results, wall_seconds, start_rate
 
 
 def _positive_int(text: str) -> int:
@@ -268,12 +420,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m tools.loadtest",
         description=f"Load-test an OpenAI-compatible chat endpoint. The API key is read from ${API_KEY_ENV}.",
     )
-    parser.add_argument("--url", required=True, type=_server_url, help="server base URL, e.g. http://localhost:8000")
-    parser.add_argument("--model", required=True, help="model name the server serves")
-    parser.add_argument("--requests", type=_positive_int, default=500, help="requests to send (default 500)")
-    parser.add_argument("--concurrency", type=_positive_int, default=50, help="requests in flight (default 50)")
+    parser.add_argument("--url", required=True, type=_server_url, help="server or gateway base URL, e.g. https://llm.example.com")
+    parser.add_argument("--model", required=True, help="model name the server serves (the gateway routes on it)")
+    parser.add_argument("--workload", choices=("single", "chat"), default="single", help="independent one-turn chats, or conversations growing turn by turn")
+    parser.add_argument("--requests", type=_positive_int, default=500, help="requests to send, single workload (default 500)")
+    parser.add_argument("--conversations", type=_positive_int, default=50, help="conversations, chat workload (default 50)")
+    parser.add_argument("--turns", type=_positive_int, default=5, help="turns per conversation, chat workload (default 5)")
+    parser.add_argument(
+        "--shared-prefix-words", type=_positive_int, default=SHARED_PREFIX_WORDS, help=f"words of the system prompt every conversation shares (default {SHARED_PREFIX_WORDS})"
+    )
+    load = parser.add_mutually_exclusive_group()
+    load.add_argument("--concurrency", type=_positive_int, help="requests in flight (default 50)")
+    load.add_argument("--rate", type=_positive_float, help="requests started per second, whatever is in flight")
     parser.add_argument("--max-tokens", type=_positive_int, default=256, help="max tokens per completion (default 256)")
-    parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="user message sent with every request")
+    parser.add_argument("--prompt", default=DEFAULT_PROMPT, help="user message (the first question of each conversation)")
     parser.add_argument(
         "--timeout", type=_positive_float, default=300.0, help="seconds allowed per request, whole stream (default 300)"
     )
@@ -287,30 +447,41 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    config = LoadTestConfig(
+def config_from(args: argparse.Namespace) -> LoadTestConfig:
+    chat = args.workload == "chat"
+    return LoadTestConfig(
         base_url=api_base_url(args.url),
         model=args.model,
-        requests=args.requests,
-        concurrency=args.concurrency,
+        requests=args.conversations * args.turns if chat else args.requests,
+        concurrency=None if args.rate else (args.concurrency or 50),
         max_tokens=args.max_tokens,
         prompt=args.prompt,
         timeout=args.timeout,
+        workload=args.workload,
+        rate=args.rate,
+        conversations=args.conversations if chat else 0,
+        turns=args.turns if chat else 1,
+        shared_prefix_words=args.shared_prefix_words if chat else 0,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = config_from(args)
     api_key = os.environ.get(API_KEY_ENV, "")
-    print(
-        f"Load test: {config.requests} streaming chat completions to {config.base_url}, model {config.model}, "
-        f"concurrency {config.concurrency}, max tokens {config.max_tokens}"
-    )
+    load = f"{config.rate:g} req/s" if config.rate else f"concurrency {config.concurrency}"
+    shape = f"{config.conversations} conversations x {config.turns} turns" if config.workload == "chat" else "single-turn"
+    print(f"Load test: {config.requests} streaming chat completions ({shape}) to {config.base_url}, model {config.model}, {load}, max tokens {config.max_tokens}")
     if not api_key:
         print(f"  ${API_KEY_ENV} is not set: sending a placeholder API key")
 
-    results, wall_seconds = asyncio.run(run_load(config, api_key or PLACEHOLDER_API_KEY))
-    report = summarise(results, wall_seconds)
+    results, wall_seconds, start_rate = asyncio.run(run_load(config, api_key or PLACEHOLDER_API_KEY))
+    report = summarise(results, wall_seconds, start_rate)
     status = exit_status(report, args.max_error_rate)
 
     print(format_report(report))
+    if report.requests < config.requests:
+        print(f"  {config.requests - report.requests} turns not sent: their conversations failed earlier")
     if status:
         print(
             f"FAILED: {report.failed} of {report.requests} requests failed "

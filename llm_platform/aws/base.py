@@ -13,7 +13,7 @@ from llm_platform.aws.alerts import AlertTopics, AlertTopicsArgs
 from llm_platform.aws.budget import CostBudget, CostBudgetArgs
 from llm_platform.aws.cluster import EksCluster, EksClusterArgs
 from llm_platform.aws.ebs_csi import EbsCsiDriver, EbsCsiDriverArgs
-from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControllerArgs, gateway_certificate, gateway_edge, ingress
+from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControllerArgs, gateway_certificate, gateway_edge
 from llm_platform.aws.irsa import IRSA_ANNOTATION
 from llm_platform.aws.karpenter import Karpenter, KarpenterArgs, KarpenterInfra, KarpenterInfraArgs, capacity_alerts, service_monitor
 from llm_platform.aws.network import Network, NetworkArgs
@@ -25,7 +25,6 @@ from llm_platform.aws.storage import Storage, StorageArgs
 from llm_platform.config import AwsStackConfig
 from llm_platform.contract import SYSTEM_NODES
 from llm_platform.platform.deploy import ClusterBase
-from llm_platform.platform.serving import ModelIngress
 
 
 def build(cfg: AwsStackConfig) -> ClusterBase:
@@ -132,10 +131,9 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
             pulumi.ResourceOptions(providers={"kubernetes": cluster.k8s_provider}, depends_on=[image_cache, node_pools]),
         )
     ]
-    model_ingress = None
     edge = None
     exports = {}
-    if cfg.aws.ingress is not None or cfg.gateway is not None:
+    if cfg.gateway is not None:
         controller = LoadBalancerController(
             f"{name}-lb-controller",
             LoadBalancerControllerArgs(
@@ -150,13 +148,9 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
             ),
             opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.k8s_provider}, depends_on=[node_pools]),
         )
-        if cfg.aws.ingress is not None:
-            serving_prerequisites.append(controller)
-            model_ingress = ModelIngress(manifest=ingress(cfg.aws.ingress, cfg.models), host=cfg.aws.ingress.host)
-        if cfg.gateway is not None:
-            certificate = gateway_certificate(f"{name}-gateway", cfg.gateway, tags, on_aws)
-            edge = gateway_edge(cfg.gateway, certificate.arn, network.load_balancer_cidrs, [controller, certificate])
-            exports["gatewayCertificateValidation"] = certificate.domain_validation_options
+        certificate = gateway_certificate(f"{name}-gateway", cfg.gateway, tags, on_aws)
+        edge = gateway_edge(cfg.gateway, certificate.arn, network.load_balancer_cidrs, [controller, certificate])
+        exports["gatewayCertificateValidation"] = certificate.domain_validation_options
     return ClusterBase(
         k8s_provider=cluster.k8s_provider,
         capacity=[node_pools, storage],
@@ -168,10 +162,8 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         control_plane_cidrs=network.control_plane_cidrs,
         cluster_monitors=[service_monitor()],
         capacity_alerts=capacity_alerts(cfg.observability.thresholds),
-        ingress=model_ingress,
-        load_balancer_cidrs=network.load_balancer_cidrs if model_ingress else [],
-        serving_prerequisites=serving_prerequisites,
         gateway_edge=edge,
+        serving_prerequisites=serving_prerequisites,
         image_registry=image_cache.mirror,
         exports={
             **exports,

@@ -1,6 +1,6 @@
-"""An HTTPS endpoint for the models on AWS: the AWS Load Balancer Controller (which provisions ALBs for
-Ingresses and NLBs for Services of type LoadBalancer, with its own IRSA role carrying the controller
-policy upstream publishes), and the one ALB Ingress the serving namespace gets in front of all models.
+"""The inference gateway's edge on AWS: the AWS Load Balancer Controller (which provisions NLBs for
+Services of type LoadBalancer, with its own IRSA role carrying the controller policy upstream publishes),
+the NLB it puts in front of the gateway's proxies, and the ACM certificate TLS ends with there.
 
 Chosen over ingress-nginx, which Kubernetes retired in March 2026. The controller finds the subnets for
 its load balancers by the `kubernetes.io/role/elb` / `kubernetes.io/role/internal-elb` tags the network
@@ -20,14 +20,10 @@ from llm_platform.aws import kinds
 from llm_platform.aws.account import AwsAccount
 from llm_platform.aws.iam import load_balancer_controller as upstream
 from llm_platform.aws.irsa import IRSA_ANNOTATION, irsa_role
-from llm_platform.config import GatewayConfig, IngressConfig, ModelConfig
-from llm_platform.contract import SERVING_NAMESPACE, model_host
+from llm_platform.config import GatewayConfig
 from llm_platform.helm import pinned_release
 from llm_platform.platform.gateway import GatewayEdge
 
-# Long generations stream for minutes; the load balancer must not cut an idle-looking connection first
-# (the seeds use 300 s read/send timeouts).
-IDLE_TIMEOUT_SECONDS = 300
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "aws-load-balancer-controller"
@@ -97,40 +93,9 @@ class LoadBalancerController(pulumi.ComponentResource):
         self.register_outputs({"role_arn": self.role_arn})
 
 
-def ingress(config: IngressConfig, models: list[ModelConfig]) -> dict:
-    """One ALB for all models, a host per model (`<model>.<host>`; the certificate covers `*.<host>`).
-    An ALB passes streamed responses through as they come: there is no proxy buffering to switch off."""
-    annotations = {
-        "alb.ingress.kubernetes.io/scheme": config.scheme,
-        "alb.ingress.kubernetes.io/target-type": "ip",
-        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]',
-        "alb.ingress.kubernetes.io/certificate-arn": config.certificate_arn,
-        "alb.ingress.kubernetes.io/ssl-policy": TLS_POLICY,
-        "alb.ingress.kubernetes.io/load-balancer-attributes": f"idle_timeout.timeout_seconds={IDLE_TIMEOUT_SECONDS}",
-        "alb.ingress.kubernetes.io/healthcheck-path": "/health",
-        "alb.ingress.kubernetes.io/group.name": "llm-platform",
-    }
-    if config.allowed_cidrs:
-        annotations["alb.ingress.kubernetes.io/inbound-cidrs"] = ",".join(str(cidr) for cidr in config.allowed_cidrs)
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": "models", "namespace": SERVING_NAMESPACE, "annotations": annotations},
-        "spec": {
-            "ingressClassName": "alb",
-            "tls": [{"hosts": [f"*.{config.host}"]}],
-            "rules": [
-                {
-                    "host": model_host(model.name, config.host),
-                    "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": model.name, "port": {"name": "http"}}}}]},
-                }
-                for model in models
-            ],
-        },
-    }
-
-
-# AWS Load Balancer Controller v3.5.0 Service annotations (docs/guide/service/annotations.md at that tag).
+# AWS Load Balancer Controller v3.5.0 Service annotations (docs/guide/service/annotations.md at that tag;
+# the names are pkg/annotations/constants.go `SvcLBSuffix*`, the health-check protocol is parsed
+# case-insensitively by pkg/service/model_build_target_group.go).
 _NLB = "service.beta.kubernetes.io/aws-load-balancer-"
 
 

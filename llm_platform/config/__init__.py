@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from llm_platform.config.aws import AwsGpuPool, AwsStackConfig, ClusterConfig, DisruptionWindow, FlowLogsConfig, IngressConfig, NetworkConfig, SystemPoolConfig
+from llm_platform.config.aws import AwsGpuPool, AwsStackConfig, ClusterConfig, DisruptionWindow, FlowLogsConfig, NetworkConfig, SystemPoolConfig
 from llm_platform.config.budget import BudgetConfig
 from llm_platform.config.gateway import GatewayClient, GatewayConfig
 from llm_platform.config.gcp import GcpConfig, GcpNetworkConfig, GcpStackConfig, GkeClusterConfig, GkeGpuPool, GkeSystemPoolConfig, SmtpConfig
@@ -51,7 +51,6 @@ __all__ = [
     "GkeGpuPool",
     "GkeSystemPoolConfig",
     "GpuPoolBase",
-    "IngressConfig",
     "ModelConfig",
     "ModelResources",
     "NetworkConfig",

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, field_validator
 from llm_platform import pins
 from llm_platform.config.base import CapacityType, ConfigModel, Duration, StrictNetwork, catalog_types, plain, unique
 from llm_platform.config.pools import GpuPoolBase
-from llm_platform.config.stack import StackBase, distinct_names, public_endpoint_violations
+from llm_platform.config.stack import StackBase, distinct_names
 from llm_platform.config.tags import aws_tag_violations
 from llm_platform.config.violations import Rules, Violation
 from llm_platform.contract import S3Location, model_role_name
@@ -173,29 +173,6 @@ class DisruptionWindow(ConfigModel):
         return schedule
 
 
-class IngressConfig(ConfigModel):
-    """An HTTPS endpoint for the models through an AWS Application Load Balancer."""
-
-    scheme: Literal["internal", "internet-facing"] = "internal"
-    """`internal`: reachable from the VPC and networks routed to it; `internet-facing`: public."""
-
-    host: str
-    """DNS name clients use; each model answers at `https://<model>.<host>/v1`."""
-
-    certificate_arn: str
-    """ACM certificate for `*.<host>` in the stack's region (TLS ends at the load balancer)."""
-
-    allowed_cidrs: list[ipaddress.IPv4Network] = Field(default_factory=list)
-    """Networks allowed to connect; empty means anywhere the scheme reaches (only non-production)."""
-
-    @field_validator("certificate_arn")
-    @classmethod
-    def _acm(cls, arn: str) -> str:
-        if not re.match(r"^arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$", arn):
-            raise ValueError("must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)")
-        return arn
-
-
 class AwsConfig(ConfigModel):
     """Everything an AWS stack configures besides what both clouds share."""
 
@@ -211,9 +188,6 @@ class AwsConfig(ConfigModel):
     gpu_quiet_hours: DisruptionWindow | None = None
     """When set, Karpenter does not voluntarily disrupt GPU nodes (consolidation, drift, expiry) inside
     this window: serving hours, when a restarting model server would be felt."""
-
-    ingress: IngressConfig | None = None
-    """An HTTPS endpoint for the models; without it, reach them with `kubectl port-forward`."""
 
     docker_hub_secret: str = f"{PULL_THROUGH_CACHE_SECRET_PREFIX}docker-hub"
     """Name of the Secrets Manager secret, in the stack's account and region, holding a Docker Hub user
@@ -313,5 +287,3 @@ class AwsStackConfig(StackBase):
             )
         if aws.network.flow_logs is None:
             yield Violation("aws.network.flowLogs", None, "production must record VPC flow logs")
-        if aws.ingress:
-            yield from public_endpoint_violations("aws.ingress.allowedCidrs", aws.ingress.scheme, aws.ingress.allowed_cidrs)

@@ -21,7 +21,6 @@ MOVED = {
         "cluster": "aws.cluster",
         "systemPool": "aws.systemPool",
         "gpuQuietHours": "aws.gpuQuietHours",
-        "ingress": "aws.ingress",
     },
     "gcp": {
         "network": "gcp.network",
@@ -31,6 +30,11 @@ MOVED = {
         "observability.smtp": "gcp.smtp",
     },
 }
+
+# Keys that no longer exist, by the stack's cloud, with what took their place. The ALB Ingress straight to
+# the model Services gave way to the inference gateway, the models' only way in from outside.
+_THROUGH_GATEWAY = f"the models' ALB Ingress is retired; serve them through {NAMESPACE}:gateway (hostname, scheme, allowedSourceRanges, clients)"
+RETIRED = {"aws": {"ingress": _THROUGH_GATEWAY, "aws.ingress": _THROUGH_GATEWAY}, "gcp": {}}
 
 
 class ConfigError(Exception):
@@ -63,16 +67,18 @@ def key_path(loc: Iterable[Any]) -> str:
 
 def from_validation_error(error: ValidationError, model: type[BaseModel], cloud: str) -> list[Violation]:
     """One violation per field error pydantic found in a stack of `cloud` validated as `model`."""
-    return [_violation(detail, model, MOVED[cloud]) for detail in error.errors()]
+    return [_violation(detail, model, MOVED[cloud], RETIRED[cloud]) for detail in error.errors()]
 
 
-def _violation(detail: dict[str, Any], model: type[BaseModel], moved: dict[str, str]) -> Violation:
+def _violation(detail: dict[str, Any], model: type[BaseModel], moved: dict[str, str], retired: dict[str, str]) -> Violation:
     loc = tuple(detail["loc"])
     key = key_path(loc)
     if detail["type"] == "extra_forbidden":
         allowed = allowed_keys(model, loc[:-1])
         if key in moved:
             hint = f"; it moved to {NAMESPACE}:{moved[key]}"
+        elif key in retired:
+            hint = f"; {retired[key]}"
         else:
             match = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"; did you mean '{match[0]}'?" if match else ""

@@ -1,4 +1,5 @@
-"""Alert rules for model serving, GPUs and GPU capacity, as one PrometheusRule manifest.
+"""Alert rules for model serving, GPUs, GPU capacity and the inference gateway, as one PrometheusRule
+manifest.
 
 Every rule carries a severity (routing), a summary and description (what the page says) and a
 runbook_url pointing at its section of docs/runbooks.md (what to do)."""
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from llm_platform.config import AlertThresholds
-from llm_platform.contract import SERVING_NAMESPACE
+from llm_platform.contract import GATEWAY_NAMESPACE, SERVING_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,12 @@ class Alert:
 
 def _percentile(quantile: float, histogram: str) -> str:
     return f"histogram_quantile({quantile}, sum by (le, model_name) (rate({histogram}_bucket[5m])))"
+
+
+# The Endpoint Pickers' Deployments share the serving namespace with the models' (llm-d router chart:
+# `<model>-epp`); their own alerts cover them.
+EPP_DEPLOYMENTS = 'deployment=~".+-epp"'
+NOT_EPP = 'deployment!~".+-epp"'
 
 
 def serving_alerts(t: AlertThresholds) -> list[Alert]:
@@ -71,7 +78,7 @@ def serving_alerts(t: AlertThresholds) -> list[Alert]:
         ),
         Alert(
             "ModelNoReadyReplicas",
-            f"kube_deployment_status_replicas_available{{{ns}}} == 0 and kube_deployment_spec_replicas{{{ns}}} > 0",
+            f"kube_deployment_status_replicas_available{{{ns}, {NOT_EPP}}} == 0 and kube_deployment_spec_replicas{{{ns}, {NOT_EPP}}} > 0",
             "10m",
             "critical",
             "Model {{ $labels.deployment }} has no ready replica",
@@ -126,17 +133,65 @@ def capacity_alerts(t: AlertThresholds) -> list[Alert]:
     ]
 
 
+def gateway_alerts(t: AlertThresholds, proxy_deployment: str) -> list[Alert]:
+    """The gateway's proxies (a Deployment named after the Gateway, agentgateway's deployer) and each
+    pool's Endpoint Picker. Without its EPP a pool still serves (failure mode FailOpen) but round-robin,
+    losing prefix-cache reuse: a warning; without proxies nothing is served: critical."""
+    proxies = f'namespace="{GATEWAY_NAMESPACE}"'
+    epp = f'namespace="{SERVING_NAMESPACE}", {EPP_DEPLOYMENTS}'
+    return [
+        Alert(
+            "GatewayDown",
+            f'kube_deployment_status_replicas_available{{{proxies}, deployment="{proxy_deployment}"}} == 0',
+            "5m",
+            "critical",
+            "The inference gateway has no ready proxy",
+            "No gateway proxy has been ready for 5 minutes: every model is unreachable from outside the cluster.",
+        ),
+        Alert(
+            "GatewayErrors",
+            f'sum(rate(agentgateway_requests_total{{{proxies}, status=~"5.."}}[5m])) / sum(rate(agentgateway_requests_total{{{proxies}}}[5m])) > {t.error_rate_percent / 100:g}',
+            "5m",
+            "critical",
+            "The gateway answers {{ $value | humanizePercentage }} of requests with a server error",
+            f"More than {t.error_rate_percent:g}% of requests through the gateway have failed with 5xx for 5 minutes (no ready replica behind a route, or replicas failing).",
+        ),
+        Alert(
+            "EndpointPickerDown",
+            f"kube_deployment_status_replicas_available{{{epp}}} == 0 and kube_deployment_spec_replicas{{{epp}}} > 0",
+            "5m",
+            "warning",
+            "Endpoint Picker {{ $labels.deployment }} has no ready replica",
+            "The pool's requests fall back to the gateway's own load balancing: served, but without prefix-cache or queue-aware routing.",
+        ),
+        Alert(
+            "EndpointPickerFailing",
+            'sum by (target_model_name) (rate(llm_d_epp_scheduler_attempts_total{status="failure"}[5m])) / sum by (target_model_name) (rate(llm_d_epp_scheduler_attempts_total[5m])) > '
+            f"{t.error_rate_percent / 100:g}",
+            "5m",
+            "warning",
+            "The Endpoint Picker of {{ $labels.target_model_name }} fails {{ $value | humanizePercentage }} of its decisions",
+            f"More than {t.error_rate_percent:g}% of scheduling attempts found no replica for 5 minutes.",
+        ),
+    ]
+
+
 def runbook_anchor(alert_name: str) -> str:
     return alert_name.lower()
 
 
-def prometheus_rule(name: str, namespace: str, thresholds: AlertThresholds, runbook_base_url: str, cluster_capacity_alerts: Sequence[Alert] = ()) -> dict:
-    """The platform's alerts, with the cloud base's own capacity alerts in the capacity group."""
+def prometheus_rule(
+    name: str, namespace: str, thresholds: AlertThresholds, runbook_base_url: str, cluster_capacity_alerts: Sequence[Alert] = (), gateway_proxies: str | None = None
+) -> dict:
+    """The platform's alerts, with the cloud base's own capacity alerts in the capacity group, and the
+    gateway's when the stack runs one (`gateway_proxies`: its proxies' Deployment)."""
     groups = {
         "llm-serving": serving_alerts(thresholds),
         "llm-gpu": gpu_alerts(thresholds),
         "llm-gpu-capacity": capacity_alerts(thresholds) + list(cluster_capacity_alerts),
     }
+    if gateway_proxies:
+        groups["llm-gateway"] = gateway_alerts(thresholds, gateway_proxies)
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",

@@ -1,11 +1,12 @@
 """Grafana dashboards as data: the vLLM serving dashboard (one model or several, chosen with the `model`
-variable) and the GPU dashboard from DCGM. The Grafana sidecar loads them from ConfigMaps."""
+variable), the GPU dashboard from DCGM and, with the inference gateway, its routing dashboard (agentgateway
+and the llm-d Endpoint Picker). The Grafana sidecar loads them from ConfigMaps."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from llm_platform.contract import SERVING_NAMESPACE
+from llm_platform.contract import GATEWAY_NAMESPACE, SERVING_NAMESPACE
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 PANEL_WIDTH, PANEL_HEIGHT, COLUMNS = 12, 8, 2
@@ -34,9 +35,9 @@ class Dashboard:
     """(name, label_values(...) query) for multi-select template variables."""
 
 
-def _quantiles(histogram: str) -> dict[str, str]:
+def _quantiles(histogram: str, selector: str = MODEL) -> dict[str, str]:
     return {
-        f"p{int(q * 100)}": f"histogram_quantile({q}, sum by (le) (rate({histogram}_bucket{{{MODEL}}}[$__rate_interval])))"
+        f"p{int(q * 100)}": f"histogram_quantile({q}, sum by (le) (rate({histogram}_bucket{{{selector}}}[$__rate_interval])))"
         for q in (0.5, 0.95, 0.99)
     }
 
@@ -110,6 +111,55 @@ def gpu_dashboard() -> Dashboard:
     )
 
 
+# The EPP's decisions carry the request's model (the pool's, as the route matched it); its Service is
+# `<model>-epp`, which Prometheus's ServiceMonitor targets carry as `service`.
+EPP_MODEL = 'target_model_name=~"$model"'
+EPP_SERVICE = 'service=~"($model)-epp"'
+PROXIES = f'namespace="{GATEWAY_NAMESPACE}"'
+
+
+def gateway_dashboard() -> Dashboard:
+    """Routing through the gateway: what reaches each pool, which replica the Endpoint Picker sends it to
+    and how fast it decides, and whether the replicas it picks reuse their prefix cache (the point of
+    prefix-aware routing: a conversation's next turn lands where its prefix is cached)."""
+    rate = "[$__rate_interval]"
+    return Dashboard(
+        uid="llm-platform-gateway",
+        title="Inference gateway (agentgateway, llm-d EPP)",
+        variables=[("model", "label_values(llm_d_epp_scheduler_attempts_total, target_model_name)")],
+        panels=[
+            Panel("Requests per route (pool)", "reqps", {"{{route}}": f"sum by (route) (rate(agentgateway_requests_total{{{PROXIES}}}{rate}))"}),
+            Panel(
+                "Gateway responses by status",
+                "reqps",
+                {"{{status}}": f"sum by (status) (rate(agentgateway_requests_total{{{PROXIES}}}{rate}))"},
+                "401: missing or unknown client key; 429: a client over its rate limit; 404: no route for the body's model.",
+            ),
+            Panel(
+                "Requests per replica (EPP decisions)",
+                "reqps",
+                {"{{target_model_name}} {{endpoint_name}}": f'sum by (target_model_name, endpoint_name) (rate(llm_d_epp_scheduler_attempts_total{{status="success", {EPP_MODEL}}}{rate}))'},
+                "Even shares mean load balancing; uneven shares under a chat workload mean conversations stick to the replica holding their prefix.",
+            ),
+            Panel(
+                "Prefix-cache hit rate per replica",
+                "percentunit",
+                {"{{pod}}": f"sum by (pod) (rate(vllm:prefix_cache_hits_total{{{MODEL}}}{rate})) / sum by (pod) (rate(vllm:prefix_cache_queries_total{{{MODEL}}}{rate}))"},
+                "Share of prompt tokens each replica found in its KV cache (vLLM's prefix cache).",
+            ),
+            Panel("EPP decision latency", "s", _quantiles("llm_d_epp_scheduler_e2e_duration_seconds", EPP_SERVICE)),
+            Panel(
+                "EPP scheduling failures",
+                "reqps",
+                {"{{target_model_name}}": f'sum by (target_model_name) (rate(llm_d_epp_scheduler_attempts_total{{status="failure", {EPP_MODEL}}}{rate}))'},
+                "Requests the EPP found no replica for (none ready, or all saturated).",
+            ),
+            Panel("Ready replicas per pool (EPP view)", "short", {"{{name}}": 'max by (name) (llm_d_epp_ready_endpoints{name=~"$model"})'}),
+            Panel("Gateway request latency", "s", _quantiles("agentgateway_request_duration_seconds", PROXIES)),
+        ],
+    )
+
+
 def to_grafana(dashboard: Dashboard) -> dict:
     """The dashboard in Grafana's JSON model (panels of type timeseries, laid out two per row)."""
     panels = []
@@ -147,5 +197,5 @@ def to_grafana(dashboard: Dashboard) -> dict:
     }
 
 
-def all_dashboards() -> list[Dashboard]:
-    return [vllm_dashboard(), gpu_dashboard()]
+def all_dashboards(gateway: bool) -> list[Dashboard]:
+    return [vllm_dashboard(), gpu_dashboard()] + ([gateway_dashboard()] if gateway else [])

@@ -13,12 +13,12 @@ from llm_platform import pins
 from llm_platform.config import StackConfig
 from llm_platform.platform.alerts import Alert
 from llm_platform.platform.delivery import AlertDelivery
-from llm_platform.platform.gateway import GatewayEdge, InferenceGateway, InferenceGatewayArgs, recent_requests_query
+from llm_platform.platform.gateway import GATEWAY, GatewayEdge, InferenceGateway, InferenceGatewayArgs, recent_requests_query
 from llm_platform.platform.keda import Keda, KedaArgs
 from llm_platform.platform.model_server import CapacityPlacement
 from llm_platform.platform.monitoring import Monitoring, MonitoringArgs
 from llm_platform.platform.observability import ServingObservability, ServingObservabilityArgs
-from llm_platform.platform.serving import ModelIngress, Serving, ServingArgs
+from llm_platform.platform.serving import Serving, ServingArgs
 
 
 @dataclass
@@ -46,14 +46,11 @@ class ClusterBase:
     """The base's own GPU-capacity alerts (Karpenter's signals on EKS)."""
     dcgm_overrides: dict = field(default_factory=dict)
     """DCGM exporter values the cloud's GPU nodes need (GKE's driver location)."""
-    ingress: ModelIngress | None = None
     gateway_edge: GatewayEdge | None = None
-    """What the cloud puts in front of the inference gateway, when the stack configures one."""
-    load_balancer_cidrs: list[str] = field(default_factory=list)
-    """Where the load balancer of `ingress` reaches the model pods from (the model servers' NetworkPolicy
-    admits these ranges): addresses no pod has, or the policy would admit pods too."""
+    """What the cloud puts in front of the inference gateway, when the stack configures one: the models'
+    only way in from outside the cluster."""
     serving_prerequisites: list[pulumi.Resource] = field(default_factory=list)
-    """What the endpoint needs before the models are declared (the load balancer controller on EKS)."""
+    """What the model servers need before they are declared (the image cache's warm-up on EKS)."""
     image_registry: str | None = None
     """A registry in the cluster's region that serves Docker Hub's repositories (`<host>/<path>`): an ECR
     pull-through cache on EKS, an Artifact Registry remote repository on GKE. The model servers pull the
@@ -90,7 +87,12 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
     )
     ServingObservability(
         f"{name}-observability",
-        ServingObservabilityArgs(config=cfg.observability, cluster_capacity_alerts=base.capacity_alerts),
+        ServingObservabilityArgs(
+            config=cfg.observability,
+            cluster_capacity_alerts=base.capacity_alerts,
+            # agentgateway's deployer names the proxies' Deployment after the Gateway.
+            gateway_proxies=GATEWAY if cfg.gateway and base.gateway_edge else None,
+        ),
         opts=in_cluster_after(monitoring),
     )
     keda = Keda(f"{name}-keda", KedaArgs(control_plane_cidrs=base.control_plane_cidrs, replicas=cfg.observability.prometheus_replicas), opts=in_cluster_after(*base.capacity))
@@ -103,8 +105,6 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             bucket=base.bucket,
             object_store=cfg.OBJECT_STORE,
             service_account_annotations=base.service_account_annotations,
-            load_balancer_cidrs=base.load_balancer_cidrs,
-            ingress=base.ingress,
             hugging_face_token=pulumi.Output.secret(cfg.hugging_face_token) if cfg.hugging_face_token else None,
             placement=base.capacity_placement,
             image=pins.mirrored(pins.VLLM_IMAGE, base.image_registry),

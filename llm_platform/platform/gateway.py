@@ -49,8 +49,15 @@ HTTP_LISTENER = "http"
 REQUEST_TIMEOUT = "300s"
 # Clients send OpenAI's `Authorization: Bearer <key>`.
 API_KEY_HEADER = {"name": "Authorization", "prefix": "Bearer "}
+# The proxies forward token streams and parse one JSON body per request: small requests, with room to burst.
+PROXY_RESOURCES = {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
 # The EPP runs on system nodes; its chart asks for 8 CPUs by default, sized for thousands of requests per second.
 EPP_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "2Gi"}}
+# llm-d router v0.10.0 chart (config/charts/routerlib/templates/_deployment.yaml, _service.yaml): the EPP
+# container takes the proxies' ext-proc gRPC on 9002 (the InferencePool's endpointPickerRef port) and
+# serves its metrics on 9090; it scrapes each model server's /metrics on the pool's target port itself.
+EPP_EXT_PROC_PORT = 9002
+EPP_METRICS_PORT = 9090
 AGENTGATEWAY_GROUP = "agentgateway.dev"
 # agentgateway's request counter (crates/agentgateway/src/telemetry/metrics.rs: `requests` under the
 # `agentgateway` prefix, a counter, so `_total`), labelled with the HTTPRoute as `<namespace>/<name>` (the
@@ -127,6 +134,7 @@ def parameters(config: GatewayConfig, edge: GatewayEdge) -> dict:
         "metadata": _metadata(PARAMETERS),
         "spec": {
             "service": edge.service,
+            "resources": PROXY_RESOURCES,
             "deployment": {
                 "metadata": {"labels": GATEWAY_PROXY_LABELS},
                 "spec": {
@@ -164,7 +172,14 @@ def _target() -> list[dict]:
 
 def pre_routing_policy() -> dict:
     """Before a route is chosen: the caller's API key is checked, and the body's `model` becomes the
-    header the models' routes match."""
+    header the models' routes match.
+
+    Checked at agentgateway v1.4.1: the gateway phase runs API-key authentication before the
+    transformation (crates/agentgateway/src/proxy/httpproxy.rs `apply_gateway_policies`); CEL's `json()`
+    parses the body (crates/celx/src/general.rs) and referencing `request.body` makes the proxy buffer the
+    request body, not the response (crates/agentgateway/src/cel/mod.rs `maybe_buffer_request_body`), up
+    to 2 MiB (crates/agentgateway/src/lib.rs `max_buffer_size`; a longer body finds no route); the
+    Secret's entries are `{"key", "metadata"}` JSON (controller/pkg/agentgateway/plugins/traffic_plugin.go)."""
     return {
         "apiVersion": f"{AGENTGATEWAY_GROUP}/v1alpha1",
         "kind": "AgentgatewayPolicy",
@@ -182,7 +197,11 @@ def pre_routing_policy() -> dict:
 
 def rate_limit_policy(config: GatewayConfig) -> dict:
     """One local bucket per client, found by the `client` metadata of the key it authenticated with;
-    requests past the bucket are answered with 429."""
+    requests past the bucket are answered with 429.
+
+    Checked at agentgateway v1.4.1: a key's metadata is flattened into the CEL `apiKey` object
+    (crates/agentgateway/src/http/apikey.rs `Claims`), so `apiKey.client` is the client's name; the first
+    matching conditional limit applies; `RateLimitExceeded` maps to 429 (crates/agentgateway/src/proxy/mod.rs)."""
     rules = [
         {"condition": f"apiKey.client == {json.dumps(client.name)}", "policy": {"local": [{"requests": config.limit_of(client), "unit": "Minutes"}]}}
         for client in config.clients
@@ -233,6 +252,39 @@ def redirect_route(config: GatewayConfig) -> dict:
     }
 
 
+def endpoint_picker_name(model: ModelConfig) -> str:
+    """The EPP's Deployment, Service and service account: the release (the model) cut to 40 characters,
+    then `-epp` (routerlib _helpers.tpl `llm-d-router.name`)."""
+    return f"{model.name[:40]}-epp"
+
+
+def endpoint_picker_labels(model: ModelConfig) -> dict[str, str]:
+    """The EPP pods' selector labels when the chart creates the InferencePool (routerlib _helpers.tpl
+    `llm-d-router.selectorLabels`)."""
+    return {"llm-d-router-gateway": endpoint_picker_name(model)}
+
+
+def endpoint_picker_network_policies(model: ModelConfig) -> list[dict]:
+    """The EPP's two paths through the serving namespace's default deny, and nothing more: the gateway's
+    proxies call it (ext-proc) and Prometheus scrapes it; it reads its own model's pods' metrics on vLLM's
+    port (a policy of its own beside the model's: NetworkPolicies add up)."""
+    proxies = {"namespaceSelector": from_namespace(GATEWAY_NAMESPACE)["namespaceSelector"], "podSelector": {"matchLabels": GATEWAY_PROXY_LABELS}}
+    epp = {"podSelector": {"matchLabels": endpoint_picker_labels(model)}}
+
+    def policy(name: str, selected: dict, ingress: list[dict]) -> dict:
+        spec = {"podSelector": {"matchLabels": selected}, "policyTypes": ["Ingress"], "ingress": ingress}
+        return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _metadata(name, SERVING_NAMESPACE), "spec": spec}
+
+    return [
+        policy(
+            endpoint_picker_name(model),
+            endpoint_picker_labels(model),
+            [{"from": [proxies], "ports": tcp(EPP_EXT_PROC_PORT)}, {"from": [from_namespace(MONITORING_NAMESPACE)], "ports": tcp(EPP_METRICS_PORT)}],
+        ),
+        policy(f"{model.name}-from-epp", {MODEL_LABEL: model.name}, [{"from": [epp], "ports": tcp(PORT)}]),
+    ]
+
+
 def endpoint_picker_values(model: ModelConfig) -> dict:
     """llm-d-router-gateway chart values for one model's InferencePool (named after the release, the
     model) and its EPP; every key exists in the chart's values at v0.10.0."""
@@ -244,8 +296,10 @@ def endpoint_picker_values(model: ModelConfig) -> dict:
                 "resources": EPP_RESOURCES,
                 "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in SYSTEM_NODES.items()]}]}}},
             },
-            # A ServiceMonitor for the EPP's metrics (its Service's http-metrics port, with a token).
-            "monitoring": {"provider": {"name": "prometheusoperator"}, "prometheus": {"enabled": True}},
+            # A ServiceMonitor for the EPP's metrics (its Service's http-metrics port, with its service
+            # account's token from a Secret the chart creates under this name: one per release, since every
+            # pool's release shares the serving namespace and the chart's default name would collide).
+            "monitoring": {"provider": {"name": "prometheusoperator"}, "prometheus": {"enabled": True, "auth": {"secretName": f"{endpoint_picker_name(model)}-metrics-reader"}}},
             # The gateway falls back to its own load balancing when the EPP is down, rather than failing.
             "inferencePool": {"create": True, "failureMode": "FailOpen"},
         },
@@ -296,6 +350,8 @@ class InferenceGateway(pulumi.ComponentResource):
                 f"{name}-{model.name}-pool", model.name, pins.LLM_D_ROUTER_CHART, namespace=SERVING_NAMESPACE, values=endpoint_picker_values(model), opts=after(pool_crds)
             )
             KubernetesObject(f"{name}-{model.name}-route", model_route(config, model), after(gw, pool))
+            for suffix, policy in zip(("epp-policy", "from-epp-policy"), endpoint_picker_network_policies(model)):
+                KubernetesObject(f"{name}-{model.name}-{suffix}", policy, after())
 
         self.endpoint = f"{'https' if args.edge.tls else 'http'}://{config.hostname}/v1"
         self.client_keys = pulumi.Output.secret(pulumi.Output.all(**keys)) if keys else pulumi.Output.secret({})

@@ -91,8 +91,6 @@ class ModelServerArgs:
     """What lets the pods read the weights: the IRSA role annotation on EKS, nothing on GKE."""
     api_key: pulumi.Input[str]
     hugging_face_token: pulumi.Input[str] | None
-    load_balancer_cidrs: list[str]
-    """Where the cloud's load balancer in front of the models reaches the pods from (none without one)."""
     placement: CapacityPlacement
     image: str
     """The pinned vLLM image as the pods pull it: from the cloud's registry in the region when the base
@@ -431,12 +429,10 @@ def disruption_budget(model: ModelConfig) -> dict:
     }
 
 
-def network_policy(model: ModelConfig, load_balancer_cidrs: list[str]) -> dict:
+def network_policy(model: ModelConfig) -> dict:
     """The model's only sources besides the serving namespace's default deny: Prometheus (scraping
-    /metrics), the inference gateway's namespace, and the load balancer's own addresses, from which an
-    ALB in IP mode reaches the pods directly. Those are the load balancer subnets' ranges, which hold no
-    pods, never the VPC's, which under the VPC CNI holds every pod of the cluster."""
-    sources = [from_namespace(MONITORING_NAMESPACE), from_namespace(GATEWAY_NAMESPACE)] + [{"ipBlock": {"cidr": cidr}} for cidr in load_balancer_cidrs]
+    /metrics) and the inference gateway's namespace (its Endpoint Picker adds its own policy)."""
+    sources = [from_namespace(MONITORING_NAMESPACE), from_namespace(GATEWAY_NAMESPACE)]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -473,6 +469,6 @@ class ModelServer(pulumi.ComponentResource):
             burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, with_token, tier, args.require_manifest, args.image), [account, *secrets])
             declare("burst-scaler", burst_scaled_object(model), [burst_workload])
         declare("pdb", disruption_budget(model))
-        declare("network-policy", network_policy(model, args.load_balancer_cidrs))
+        declare("network-policy", network_policy(model))
 
         self.register_outputs({})

@@ -22,6 +22,8 @@ class ServingObservabilityArgs:
     config: ObservabilityConfig
     cluster_capacity_alerts: list[alerts.Alert] = field(default_factory=list)
     """The cloud base's own GPU-capacity alerts (Karpenter's pool-limit, stock-out and spot signals on EKS)."""
+    gateway_proxies: str | None = None
+    """The inference gateway's proxy Deployment, when the stack runs one: its dashboard and alerts."""
 
 
 def dashboard_config_map(dashboard: dashboards.Dashboard) -> dict:
@@ -38,10 +40,10 @@ class ServingObservability(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServingObservabilityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:observability:ServingObservability", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        boards = dashboards.all_dashboards()
+        boards = dashboards.all_dashboards(gateway=args.gateway_proxies is not None)
         for dashboard in boards:
             KubernetesObject(f"{name}-{dashboard.uid}", dashboard_config_map(dashboard), child)
-        rule = alerts.prometheus_rule(RULE_NAME, MONITORING_NAMESPACE, args.config.thresholds, args.config.runbook_base_url, args.cluster_capacity_alerts)
+        rule = alerts.prometheus_rule(RULE_NAME, MONITORING_NAMESPACE, args.config.thresholds, args.config.runbook_base_url, args.cluster_capacity_alerts, args.gateway_proxies)
         KubernetesObject(f"{name}-alerts", rule, child)
 
         self.register_outputs({})

@@ -1,6 +1,6 @@
-"""Model serving: the serving namespace, the weight fetcher every model's init container runs, one
-`ModelServer` per configured model with a generated API key, and the endpoint the cloud base offers in
-front of them, if any (an ALB Ingress on AWS)."""
+"""Model serving: the serving namespace, the weight fetcher every model's init container runs, and one
+`ModelServer` per configured model with a generated API key. Outside the cluster the models are reached
+only through the inference gateway (`llm_platform.platform.gateway`)."""
 
 from __future__ import annotations
 
@@ -11,18 +11,9 @@ import pulumi
 import pulumi_random as random
 
 from llm_platform.config import ModelConfig
-from llm_platform.contract import SERVING_NAMESPACE, is_bucket_source, model_host, weights_location
+from llm_platform.contract import SERVING_NAMESPACE, is_bucket_source, weights_location
 from llm_platform.kubernetes import KubernetesObject, isolate_namespace
 from llm_platform.platform.model_server import FETCH_SCRIPT_CONFIG_MAP, POD_FILES, CapacityPlacement, ModelServer, ModelServerArgs
-
-
-@dataclass(frozen=True)
-class ModelIngress:
-    """An endpoint a cloud base puts in front of the models: one Kubernetes Ingress in the serving
-    namespace, and the host under which each model answers at `https://<model>.<host>/v1`."""
-
-    manifest: dict
-    host: str
 
 
 @dataclass(frozen=True)
@@ -34,9 +25,6 @@ class ServingArgs:
     service_account_annotations: dict[str, Mapping[str, pulumi.Input[str]]]
     """By model: what its Kubernetes service account carries so that its pods can read the weights (the
     IRSA role on EKS; nothing on GKE, where the bucket grants the service account itself)."""
-    load_balancer_cidrs: list[str]
-    """Where the cloud's load balancer in front of the models reaches the pods from (none without one)."""
-    ingress: ModelIngress | None
     hugging_face_token: pulumi.Input[str] | None
     placement: CapacityPlacement
     image: str
@@ -87,7 +75,6 @@ class Serving(pulumi.ComponentResource):
                     # Only the fallback to Hugging Face reads the token: a bucket source never falls back, and
                     # a pod that requires the staged copy fails instead (fetch_weights.fetch).
                     hugging_face_token=None if is_bucket_source(model.source) or require_manifest else args.hugging_face_token,
-                    load_balancer_cidrs=args.load_balancer_cidrs,
                     placement=args.placement,
                     image=args.image,
                     require_manifest=require_manifest,
@@ -95,11 +82,8 @@ class Serving(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, script]),
             )
-        if args.ingress and args.models:
-            KubernetesObject(f"{name}-ingress", args.ingress.manifest, in_namespace)
 
         self.api_keys = pulumi.Output.secret(pulumi.Output.all(**keys)) if keys else pulumi.Output.secret({})
-        self.endpoints = {
-            model.name: f"https://{model_host(model.name, args.ingress.host)}/v1" if args.ingress else f"http://{model.name}.{SERVING_NAMESPACE}.svc/v1" for model in args.models
-        }
+        # In-cluster addresses; from outside, the gateway's endpoint with the model's name in the body.
+        self.endpoints = {model.name: f"http://{model.name}.{SERVING_NAMESPACE}.svc/v1" for model in args.models}
         self.register_outputs({"api_keys": self.api_keys, "endpoints": self.endpoints})

@@ -6,6 +6,11 @@ priced for its window's hours a month, on a line that says so.
 Spot is never a ceiling: on AWS spot can fall back to on-demand, and on Google Cloud spot prices move
 (up to once a month) while the on-demand price bounds them. Usage that no resource bounds (NAT traffic,
 load balancer capacity units, log volume) comes from the planning assumptions in `data/prices.yaml`.
+
+Load balancers are counted from the Services of type LoadBalancer the stack declares and the one each
+agentgateway `AgentgatewayParameters` has its controller create for the gateway's proxies. Pods on a priced
+node pool cost nothing beyond it; the inference gateway's (proxies and Endpoint Pickers on the system
+pool) are shown by their share of it in `included`, not added again.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ EKS_CLUSTER_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
 ECR_PULL_THROUGH_CACHE_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
 ECR_REPOSITORY_CREATION_TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
 ARTIFACT_REGISTRY_REPOSITORY = "gcp:artifactregistry/repository:Repository"
+# The llm-d router's chart (one release per InferencePool, each with its Endpoint Picker).
+LLM_D_ROUTER_CHART = "llm-d-router-gateway"
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,10 @@ class CostReport:
     items: list[CostItem] = field(default_factory=list)
     unbounded: list[tuple[str, str]] = field(default_factory=list)
     """(urn, why) for everything whose cost has no upper bound: the ceiling is meaningless while any exist."""
+    included: list[CostItem] = field(default_factory=list)
+    """Shares of the items above that some workload takes (not added to the total)."""
+    system_vcpu_hour_usd: float | None = None
+    """On-demand price of one vCPU-hour on the dearest system (non-GPU) node type priced."""
 
     @property
     def monthly_usd(self) -> float:
@@ -53,7 +64,7 @@ class CostReport:
         return sorted(self.items, key=lambda item: (-item.monthly_usd, item.name))[:count]
 
     def to_json(self) -> dict[str, Any]:
-        return {"monthlyCeilingUsd": self.monthly_usd, "items": [item.to_json() for item in self.items]}
+        return {"monthlyCeilingUsd": self.monthly_usd, "items": [item.to_json() for item in self.items], "included": [item.to_json() for item in self.included]}
 
 
 def _price(key: str, cloud: str = "aws", region: str | None = None) -> tuple[float, str]:
@@ -96,6 +107,7 @@ def monthly_ceiling(resources: list[Resource]) -> CostReport:
         _gcp_ceiling(resources, region, report)
         _volumes(resources, report, "pdBalancedGbMonth", "pd-balanced", "gcp", region)
         _artifact_registry_caches(resources, report)
+        _gateway_pods(resources, report)
         return report
     _node_pools(resources, region, report)
     _control_plane(resources, report)
@@ -105,6 +117,7 @@ def monthly_ceiling(resources: list[Resource]) -> CostReport:
     _volumes(resources, report, "gp3GbMonth", "gp3")
     _other(resources, report)
     _ecr_caches(resources, report)
+    _gateway_pods(resources, report)
     return report
 
 
@@ -145,6 +158,7 @@ def _node_pools(resources: list[Resource], region: str | None, report: CostRepor
             gpu = kube.is_gpu_node_pool(pool.props)
             window = schedule.pool_window(kube.dig(pool.props, "spec", "template", "metadata", "labels") or {}, resources) if gpu else None
             report.items.append(_pool_item(pool_name, gpu, nodes, size, region, window))
+            _note_system_pool(report, gpu, size, region)
             class_name = kube.dig(pool.props, "spec", "template", "spec", "nodeClassRef", "name")
             if nodes and volume_gib.get(class_name):
                 # A node's volume exists as long as the node does.
@@ -167,6 +181,12 @@ def _pool_item(pool_name: str, gpu: bool, nodes: int, size: catalog.InstanceType
     kind = "GPU" if gpu else "node"
     hours = nodes * _hours() * _share_of_month(window)
     return CostItem(f"{kind} pool {pool_name}", f"{nodes} x {size.name} on-demand{_during(window)}", round(hours, 1), "instance-hour", hourly, round(hours * hourly, 2))
+
+
+def _note_system_pool(report: CostReport, gpu: bool, size: catalog.InstanceType, region: str) -> None:
+    if not gpu:
+        per_vcpu = size.on_demand_usd_per_hour(region) / size.vcpus
+        report.system_vcpu_hour_usd = max(report.system_vcpu_hour_usd or 0.0, per_vcpu)
 
 
 def _count(resources: list[Resource], *types: str) -> int:
@@ -221,19 +241,71 @@ def _fargate(resources: list[Resource], report: CostReport) -> None:
     report.items.append(_item("Fargate memory", f"{len(pods)} pods: {names}", gb * _hours(), "fargateGbHour"))
 
 
+# AWS Load Balancer Controller v3.5.0 (docs/guide/service/annotations.md, lb-type): a Service with one of
+# these types gets a Network Load Balancer; an Ingress (and any other LoadBalancer Service) is priced as an
+# ALB, whose capacity unit costs more.
+AWS_LB_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
+NLB_TYPES = ("external", "nlb", "nlb-ip")
+
+
 def _load_balancers(resources: list[Resource], report: CostReport) -> None:
-    groups = set()
+    groups, nlbs = set(), 0
     for resource in resources:
         if resource.type == "kubernetes:networking.k8s.io/v1:Ingress":
             annotations = kube.dig(resource.props, "metadata", "annotations") or {}
             groups.add(annotations.get("alb.ingress.kubernetes.io/group.name") or resource.urn)
-        elif resource.type == "kubernetes:core/v1:Service" and kube.dig(resource.props, "spec", "type") == "LoadBalancer":
+    for resource, service in kube.load_balancer_services(resources):
+        if (kube.dig(service, "metadata", "annotations") or {}).get(AWS_LB_TYPE) in NLB_TYPES:
+            nlbs += 1
+        else:
             groups.add(resource.urn)
     if groups:
         count = len(groups)
         report.items.append(_item("load balancers", f"{count} balancer(s)", count * _hours(), "albHour"))
         lcus = count * _assumption("lcuPerLoadBalancer")
         report.items.append(_item("load balancer capacity units", f"assumed {_assumption('lcuPerLoadBalancer')} per balancer", lcus * _hours(), "albLcuHour"))
+    if nlbs:
+        report.items.append(_item("network load balancers", f"{nlbs} balancer(s)", nlbs * _hours(), "nlbHour"))
+        nlcus = nlbs * _assumption("nlcuPerLoadBalancer")
+        report.items.append(_item("network load balancer capacity units", f"assumed {_assumption('nlcuPerLoadBalancer')} per balancer", nlcus * _hours(), "nlbNlcuHour"))
+
+
+def _gcp_load_balancers(resources: list[Resource], report: CostReport) -> None:
+    """A LoadBalancer Service on GKE is a passthrough Network Load Balancer: one regional forwarding rule,
+    and the data it processes."""
+    rules = len(kube.load_balancer_services(resources))
+    if rules:
+        report.items.append(_item("load balancer forwarding rules", f"{rules} rule(s)", rules * _hours(), "forwardingRuleHour", "gcp"))
+        gb = rules * _assumption("loadBalancerProcessedGbPerMonth")
+        report.items.append(_item("load balancer data processed", f"assumed {_assumption('loadBalancerProcessedGbPerMonth')} GiB per balancer", gb, "loadBalancerGb", "gcp"))
+
+
+def _replicas(value: Any, default: int = 1) -> int:
+    return int(value) if isinstance(value, (int, float)) else default
+
+
+def _gateway_pods(resources: list[Resource], report: CostReport) -> None:
+    """The inference gateway's proxies (AgentgatewayParameters `spec.resources` x `spec.deployment.spec.
+    replicas`) and each pool's Endpoint Picker (the llm-d router chart's `router.epp`) take their CPU
+    requests' share of the system pool."""
+    pods: list[tuple[str, int, float]] = []
+    for resource in resources:
+        if resource.type.startswith("kubernetes:") and resource.props.get("kind") == "AgentgatewayParameters":
+            spec = resource.props.get("spec") or {}
+            cpu = kube.quantity(kube.dig(spec, "resources", "requests", "cpu") or 0)
+            pods.append(("gateway proxies", _replicas(kube.dig(spec, "deployment", "spec", "replicas")), cpu))
+    for release in kube.of_type(resources, kube.HELM_RELEASE):
+        if kube.helm_chart_name(release.props) == LLM_D_ROUTER_CHART:
+            epp = kube.dig(release.props.get("values") or {}, "router", "epp") or {}
+            pods.append(("Endpoint Pickers", _replicas(epp.get("replicas")), kube.quantity(kube.dig(epp, "resources", "requests", "cpu") or 0)))
+    if not pods or report.system_vcpu_hour_usd is None:
+        return
+    for name in dict.fromkeys(name for name, *_ in pods):
+        count = sum(replicas for n, replicas, _ in pods if n == name)
+        vcpu = sum(replicas * cpu for n, replicas, cpu in pods if n == name)
+        hours = vcpu * _hours()
+        unit = round(report.system_vcpu_hour_usd, 5)
+        report.included.append(CostItem(f"{name} (share of the system pool)", f"{count} pod(s), {vcpu:g} vCPU requested", round(hours, 1), "vCPU-hour", unit, round(hours * unit, 2)))
 
 
 def _claims(values: Any, replicas: int = 1) -> Iterable[float]:
@@ -315,6 +387,7 @@ def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostRepo
         gpu = bool(gke.accelerators(pool.props))
         window = schedule.pool_window(kube.dig(pool.props, "nodeConfig", "labels") or {}, resources) if gpu else None
         report.items.append(_pool_item(pool_name, gpu, nodes, machine, region, window))
+        _note_system_pool(report, gpu, machine, region)
         if nodes:
             report.items.append(
                 _item(
@@ -352,6 +425,7 @@ def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostRepo
         report.items.append(
             _item("Cloud Logging ingestion", f"assumed {_assumption('cloudLoggingGbPerMonth')} GiB, {_assumption('cloudLoggingFreeGbPerMonth')} free", billed, "loggingGb", "gcp")
         )
+    _gcp_load_balancers(resources, report)
     weights = _weights_gib(resources)
     if weights:
         report.items.append(_item("model weights in Cloud Storage", f"{weights:g} GiB", weights, "gcsStandardGbMonth", "gcp", region))

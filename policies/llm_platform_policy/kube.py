@@ -19,6 +19,8 @@ EC2_NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 CAPACITY_TYPE_LABEL = "karpenter.sh/capacity-type"
 WEIGHTS_CACHE_VOLUME = "model-cache"
+# The label every model server's pods carry and its Service selects them by (the program's contract).
+MODEL_LABEL = "llm-platform.io/model"
 """The emptyDir a model server's pods load their weights into. Its `sizeLimit` (which the kubelet
 enforces) bounds the weights the model can keep in the object store, so the cost ceiling prices that."""
 # Workload kinds whose pod template the guardrails inspect, with the path to the pod spec.
@@ -170,3 +172,25 @@ def image_pinned(image: Any) -> bool:
 def helm_chart_name(props: Mapping[str, Any]) -> str:
     """`karpenter` for `oci://public.ecr.aws/karpenter/karpenter` as well as for a repo chart."""
     return str(props.get("chart") or "").rstrip("/").rsplit("/", 1)[-1]
+
+
+def gateway_service(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The Service an agentgateway `AgentgatewayParameters` asks its controller to create for the proxies
+    (`spec.service`: metadata and spec overrides of a Service that is a LoadBalancer unless set otherwise)."""
+    service = dig(props, "spec", "service") or {}
+    return {"metadata": service.get("metadata") or {}, "spec": {"type": "LoadBalancer", **(service.get("spec") or {})}}
+
+
+def load_balancer_services(resources: list[Resource]) -> list[tuple[Resource, Mapping[str, Any]]]:
+    """Every Service of type LoadBalancer the stack declares or has agentgateway create, with its resource."""
+    found = []
+    for resource in resources:
+        if resource.type == "kubernetes:core/v1:Service":
+            service = resource.props
+        elif resource.type.startswith("kubernetes:") and resource.props.get("kind") == "AgentgatewayParameters":
+            service = gateway_service(resource.props)
+        else:
+            continue
+        if dig(service, "spec", "type") == "LoadBalancer":
+            found.append((resource, service))
+    return found

@@ -33,6 +33,34 @@ def service_not_exposed(resource_type: str, props: Mapping[str, Any], config: Co
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 
 
+def _namespace(props: Mapping[str, Any]) -> str:
+    return kube.dig(props, "metadata", "namespace") or "default"
+
+
+def models_only_through_gateway(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
+    """A model is reached from outside the cluster only through the inference gateway (API keys, rate
+    limits, the Endpoint Picker): its Service is ClusterIP without external IPs, and the namespaces that
+    run models hold no Ingress and no LoadBalancer or NodePort Service. Model Services are those selecting
+    pods by the model label; no allow-list, since a reviewed bypass would still skip the keys."""
+    services = [r for r in resources if kube.kind_of(r.type, r.props) == "Service"]
+    models = [r for r in services if kube.MODEL_LABEL in (kube.dig(r.props, "spec", "selector") or {})]
+    namespaces = {_namespace(r.props) for r in models}
+    for resource in models:
+        service_type = kube.dig(resource.props, "spec", "type") or "ClusterIP"
+        if service_type != "ClusterIP":
+            yield resource.urn, f"model Service {kube.workload_id(resource.props)} is {service_type}, not ClusterIP: models are reached from outside only through the inference gateway"
+        if kube.dig(resource.props, "spec", "externalIPs"):
+            yield resource.urn, f"model Service {kube.workload_id(resource.props)} takes traffic for external IPs: models are reached from outside only through the inference gateway"
+    for resource in resources:
+        kind = kube.kind_of(resource.type, resource.props)
+        if _namespace(resource.props) not in namespaces or resource in models:
+            continue
+        if kind == "Ingress":
+            yield resource.urn, f"Ingress {kube.workload_id(resource.props)} exposes the models' namespace; models are reached from outside only through the inference gateway"
+        elif kind == "Service" and str(kube.dig(resource.props, "spec", "type") or "").strip().lower() in EXPOSED_SERVICE_TYPES:
+            yield resource.urn, f"Service {kube.workload_id(resource.props)} opens the models' namespace outside the cluster ({kube.dig(resource.props, 'spec', 'type')}); models are reached from outside only through the inference gateway"
+
+
 def _selects_everything(selector: Any) -> bool:
     """A label selector that matches every object: empty, or only expressions every object passes
     (`Exists` on the namespace-name label) or almost every one (`DoesNotExist`, `NotIn`)."""

@@ -151,19 +151,12 @@ def _alb_sources(props: Mapping[str, Any]) -> tuple[str, list[str]] | None:
     return f"{ALB_PREFIX}inbound-cidrs", listed or default
 
 
-def _gateway_service(props: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The Service an agentgateway `AgentgatewayParameters` asks its controller to create for the proxies
-    (`spec.service`: metadata and spec overrides of a Service that is a LoadBalancer unless set otherwise)."""
-    service = kube.dig(props, "spec", "service") or {}
-    return {"metadata": service.get("metadata") or {}, "spec": {"type": "LoadBalancer", **(service.get("spec") or {})}}
-
-
 def load_balancer_sources_restricted(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     if not resource_type.startswith("kubernetes:"):
         return
     kind = props.get("kind")
     if kind == "AgentgatewayParameters":
-        found = _service_sources(_gateway_service(props))
+        found = _service_sources(kube.gateway_service(props))
     else:
         found = _service_sources(props) if kind == "Service" else _alb_sources(props) if kind == "Ingress" else None
     if found is None:

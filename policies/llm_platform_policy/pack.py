@@ -91,6 +91,12 @@ POLICIES: tuple[Policy, ...] = (
         config_properties=kube_network.SERVICE_ALLOW_LIST,
         check_resource=kube_network.service_not_exposed,
     ),
+    Policy(
+        "models-only-through-gateway",
+        "Models are reached from outside the cluster only through the inference gateway: ClusterIP model Services, no Ingress or exposed Service beside them.",
+        "mandatory",
+        check_stack=kube_network.models_only_through_gateway,
+    ),
     Policy("gke-private-nodes", "GKE nodes have internal addresses only.", "mandatory", check_resource=gcp_security.private_nodes),
     Policy("gke-workload-identity", "GKE clusters have Workload Identity.", "mandatory", check_resource=gcp_security.workload_identity),
     Policy("gke-metadata-server", "GKE nodes run the GKE metadata server (pods never see the node's credentials).", "mandatory", check_resource=gcp_security.metadata_server),

@@ -7,8 +7,10 @@ usage chunk when `stream_options.include_usage` is set, then `data: [DONE]`.
     with StandInServer(api_key="test-key", first_token_delay=0.05, fail_first=2) as server:
         ...  # point the client at server.url; read server.completion_tokens_sent afterwards
 
-Knobs for tests: a delay between the role chunk and the first token (TTFT is at least that), the
-first N authenticated requests answered with HTTP 500, and a switch to never send usage.
+Knobs for tests: a delay between the role chunk and the first token (TTFT is at least that), a delay
+between tokens (inter-token latency is at least that), the first N authenticated requests answered with
+HTTP 500, the first N streams cut before `data: [DONE]`, and a switch to never send usage. Every request
+body is kept (`bodies`), so a test can see the conversations a client sent.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class StandInServer(ThreadingHTTPServer):
         first_token_delay: float = 0.0,
         fail_first: int = 0,
         send_usage: bool = True,
+        token_delay: float = 0.0,
+        cut_first: int = 0,
     ) -> None:
         """Serve on a free port of 127.0.0.1 once entered as a context manager.
 
@@ -52,6 +56,10 @@ class StandInServer(ThreadingHTTPServer):
         self.first_token_delay = first_token_delay
         self.fail_first = fail_first
         self.send_usage = send_usage
+        self.token_delay = token_delay
+        self.cut_first = cut_first
+        self.bodies: list[dict[str, Any]] = []
+        self._streams = 0
         self._lock = threading.Lock()
         self.authorizations: list[str] = []  # the Authorization header of every request
         self.accepted = 0  # authenticated requests, failed or not
@@ -93,6 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server
         with server._lock:
             server.authorizations.append(authorization)
+            server.bodies.append(body)
         if self.path != COMPLETIONS_PATH:
             return self._error(HTTPStatus.NOT_FOUND, f"no route {self.path}", "not_found_error")
         if server.api_key is not None and authorization != f"Bearer {server.api_key}":
@@ -140,13 +149,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._event(chunk({"role": "assistant", "content": ""}))
         time.sleep(server.first_token_delay)
         for i in range(tokens):
+            if i:
+                time.sleep(server.token_delay)
             self._event(chunk({"content": f"tok{i} "}))
         self._event(chunk({}, "length" if tokens < server.completion_tokens else "stop"))
         if include_usage:
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
             usage = {"prompt_tokens": prompt_tokens, "completion_tokens": tokens, "total_tokens": prompt_tokens + tokens}
             self._event({**base, "choices": [], "usage": usage})
-        self._write(b"data: [DONE]\n\n")
+        with server._lock:
+            cut = server._streams < server.cut_first
+            server._streams += 1
+        # A cut stream ends cleanly (the chunked body's last chunk) but without its final event.
+        if not cut:
+            self._write(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         with server._lock:
             server.completion_tokens_sent += tokens

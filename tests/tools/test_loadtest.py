@@ -162,7 +162,7 @@ def test_every_request_is_timed_from_send_to_first_token_and_end_of_stream():
             prompt="hello",
             timeout=10.0,
         )
-        results, wall_seconds = asyncio.run(run_load(config, API_KEY))
+        results, wall_seconds, start_rate = asyncio.run(run_load(config, API_KEY))
 
     assert len(results) == 40
     assert all(result.ok for result in results)
@@ -177,6 +177,7 @@ def test_every_request_is_timed_from_send_to_first_token_and_end_of_stream():
         assert result.latency >= result.ttft
     # Eight at a time, each held up by the delay: at least five rounds of it.
     assert wall_seconds >= 5 * FIRST_TOKEN_DELAY
+    assert start_rate is None, "no rate asked for"
 
 
 def test_successful_run_reports_and_writes_json(capsys, tmp_path):
@@ -207,6 +208,11 @@ def test_successful_run_reports_and_writes_json(capsys, tmp_path):
         "max_tokens": 12,
         "prompt": loadtest.DEFAULT_PROMPT,
         "timeout": 300.0,
+        "workload": "single",
+        "rate": None,
+        "conversations": 0,
+        "turns": 1,
+        "shared_prefix_words": 0,
     }
     assert (document["api_key_from_env"], document["max_error_rate"], document["exit_status"]) == (True, 0.0, 0)
 
@@ -320,9 +326,117 @@ def test_runs_as_a_module(tmp_path):
         ["--url", "http://localhost:8000", "--model", "m", "--max-error-rate", "1.5"],
         ["--url", "http://localhost:8000", "--model", "m", "--timeout", "0"],
         ["--url", "http://localhost:8000", "--model", "m", "--api-key", "x"],  # keys come from the environment only
+        ["--url", "http://localhost:8000", "--model", "m", "--rate", "5", "--concurrency", "5"],  # one load mode
+        ["--url", "http://localhost:8000", "--model", "m", "--rate", "0"],
+        ["--url", "http://localhost:8000", "--model", "m", "--workload", "agentic"],
     ],
 )
 def test_invalid_arguments_exit_2(args):
     with pytest.raises(SystemExit) as exit_info:
         loadtest.main(args)
     assert exit_info.value.code == 2
+
+
+# --- what a chatbot's traffic looks like, and what its users feel ------------------------------------
+
+
+def test_chat_conversations_grow_turn_by_turn_on_a_shared_prefix(capsys, tmp_path):
+    json_path = tmp_path / "chat.json"
+    with StandInServer(api_key=API_KEY, completion_tokens=4) as server:
+        status, out = run_cli(
+            capsys, server, "--workload", "chat", "--conversations", "3", "--turns", "4", "--shared-prefix-words", "50", "--concurrency", "2", "--json", str(json_path)
+        )
+
+    assert status == 0
+    assert "12 streaming chat completions (3 conversations x 4 turns)" in out
+    assert json.loads(json_path.read_text())["report"]["succeeded"] == 12
+    by_conversation: dict[str, list[list[dict]]] = {}
+    for body in server.bodies:
+        opening = body["messages"][1]["content"]
+        by_conversation.setdefault(opening, []).append(body["messages"])
+    assert len(by_conversation) == 3
+    system = {body["messages"][0]["content"] for body in server.bodies}
+    assert len(system) == 1 and len(system.pop().split()) == 50, "one system prompt every conversation shares"
+    for turns in by_conversation.values():
+        # Turn k carries the whole history: system, then k questions and the k - 1 replies as streamed.
+        assert [len(messages) for messages in turns] == [2, 4, 6, 8]
+        for earlier, later in zip(turns, turns[1:]):
+            assert later[: len(earlier)] == earlier
+            assert later[len(earlier)] == {"role": "assistant", "content": "tok0 tok1 tok2 tok3 "}
+            assert later[-1]["role"] == "user"
+
+
+def test_a_fixed_rate_starts_requests_on_schedule_whatever_is_in_flight(capsys, tmp_path):
+    json_path = tmp_path / "rate.json"
+    # Each request takes ~0.3 s; at 20 req/s about six are in flight at once, which a concurrency limit would not allow.
+    with StandInServer(api_key=API_KEY, first_token_delay=0.3) as server:
+        status, out = run_cli(capsys, server, "--requests", "10", "--rate", "20", "--json", str(json_path))
+
+    assert status == 0
+    document = json.loads(json_path.read_text())
+    assert (document["config"]["rate"], document["config"]["concurrency"]) == (20.0, None)
+    report = document["report"]
+    assert report["succeeded"] == 10
+    assert report["start_rate"] == pytest.approx(20, rel=0.25)
+    # Nine intervals of 50 ms, then the last request's 0.3 s: far less than ten requests one after another.
+    assert 0.45 + 0.3 <= report["wall_seconds"] < 10 * 0.3
+    assert "start rate achieved" in out
+
+
+def test_a_chat_turn_at_a_fixed_rate_waits_for_its_previous_reply(capsys, tmp_path):
+    json_path = tmp_path / "rate-chat.json"
+    with StandInServer(api_key=API_KEY, first_token_delay=0.1) as server:
+        status, _ = run_cli(capsys, server, "--workload", "chat", "--conversations", "1", "--turns", "3", "--rate", "100", "--json", str(json_path))
+
+    assert status == 0
+    report = json.loads(json_path.read_text())["report"]
+    # One conversation: its three turns run one after another, not at 100 per second.
+    assert report["wall_seconds"] >= 3 * 0.1 and report["start_rate"] < 100 / 5
+    assert [len(body["messages"]) for body in server.bodies] == [2, 4, 6]
+
+
+def test_time_per_output_token_and_inter_token_latency_beside_ttft(capsys, tmp_path):
+    json_path = tmp_path / "itl.json"
+    with StandInServer(api_key=API_KEY, completion_tokens=6, first_token_delay=0.05, token_delay=0.02) as server:
+        status, out = run_cli(capsys, server, "--requests", "4", "--concurrency", "4", "--json", str(json_path))
+
+    assert status == 0
+    report = json.loads(json_path.read_text())["report"]
+    for name in ("p50", "p90", "p99"):
+        assert report["itl_seconds"][name] >= 0.02
+        assert report["tpot_seconds"][name] >= 0.02
+        # Five gaps of 20 ms after the first token: TPOT is their mean, well under TTFT + them all.
+        assert report["tpot_seconds"][name] < report["latency_seconds"][name] - report["ttft_seconds"][name]
+    assert re.search(r"^  TPOT ", out, re.MULTILINE) and re.search(r"^  ITL ", out, re.MULTILINE)
+
+
+def test_a_stream_ending_without_done_is_a_failure(capsys, tmp_path):
+    json_path = tmp_path / "cut.json"
+    with StandInServer(api_key=API_KEY, cut_first=2) as server:
+        status, out = run_cli(capsys, server, "--requests", "6", "--concurrency", "1", "--json", str(json_path))
+
+    assert status == 1
+    report = json.loads(json_path.read_text())["report"]
+    # Every token arrived, the usage too: only the final event is missing, and that is enough to fail.
+    assert (report["succeeded"], report["errors"]) == (4, {"IncompleteStream": 2})
+    assert "IncompleteStream x2" in out
+
+
+def test_a_failed_chat_turn_ends_its_conversation(capsys, tmp_path):
+    json_path = tmp_path / "chat-fail.json"
+    with StandInServer(api_key=API_KEY, fail_first=1) as server:
+        status, out = run_cli(capsys, server, "--workload", "chat", "--conversations", "2", "--turns", "3", "--concurrency", "1", "--json", str(json_path))
+
+    assert status == 1
+    report = json.loads(json_path.read_text())["report"]
+    # The first conversation's opening turn failed: its two later turns are never sent.
+    assert (report["requests"], report["succeeded"], report["failed"]) == (4, 3, 1)
+    assert "2 turns not sent" in out
+
+
+def test_the_client_key_goes_as_a_bearer_token_to_the_gateway_path(capsys):
+    with StandInServer(api_key=API_KEY) as server:
+        status, _ = run_cli(capsys, server, "--workload", "chat", "--conversations", "1", "--turns", "2")
+    assert status == 0
+    assert server.authorizations == [f"Bearer {API_KEY}"] * 2
+    assert {body["model"] for body in server.bodies} == {"stand-in"}, "the gateway routes on the body's model"

@@ -57,11 +57,8 @@ def declared():
         {**MODEL, "name": longest("model-v1"), "minReplicas": 2, "maxReplicas": 2},
         {**MODEL, "name": longest("model-v2"), "minReplicas": 2, "maxReplicas": 2},
     ]
-    raw["aws"]["ingress"] = {
-        "host": "llm.example.com",
-        "certificateArn": "arn:aws:acm:us-west-2:123456789012:certificate/0f9a7c2e-4b1d-4c8e-9a3f-5e6d7c8b9a01",
-        "allowedCidrs": ["203.0.113.0/24"],
-    }
+    # A gateway brings the load balancer controller and its role.
+    raw["gateway"] = {"hostname": "llm.example.com", "scheme": "internet-facing", "allowedSourceRanges": ["203.0.113.0/24"]}
     cfg = config.parse(raw)
     from llm_platform.aws.base import build
 

@@ -3,7 +3,6 @@ its service account, the pinned chart with values the chart defines, everything 
 
 from __future__ import annotations
 
-import ipaddress
 import json
 
 import pulumi
@@ -13,9 +12,8 @@ import pytest
 
 from llm_platform import pins
 from llm_platform.aws.iam import load_balancer_controller as upstream
-from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControllerArgs, controller_values, ingress
-from llm_platform.config import IngressConfig, ModelConfig
-from tests.k8s_schemas import validate_core_object, validate_helm_values
+from llm_platform.aws.ingress import LoadBalancerController, LoadBalancerControllerArgs, controller_values
+from tests.k8s_schemas import validate_helm_values
 from tests.llm_platform.aws.stack import ACCOUNT, CLUSTER, ISSUER, OIDC_PROVIDER_ARN, TAGS, account
 
 POLICY = "aws:iam/policy:Policy"
@@ -120,28 +118,3 @@ def test_children_use_the_callers_providers(declared):
     for child in children:
         expected = k8s_provider if child.type == RELEASE else aws_provider
         assert child.provider.startswith(f"{expected}::"), (child.type, child.provider)
-
-
-MODELS = [ModelConfig(name="mistral-7b-instruct", source="hf://mistralai/Mistral-7B-Instruct-v0.3", parameters_billion=7.25, pool_group="l4")]
-INGRESS = IngressConfig(
-    scheme="internet-facing",
-    host="llm.example.com",
-    certificate_arn="arn:aws:acm:us-west-2:123456789012:certificate/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f",
-    allowed_cidrs=[ipaddress.IPv4Network("198.51.100.0/24")],
-)
-
-
-def test_ingress_streams_over_tls_with_long_timeouts():
-    manifest = ingress(INGRESS, MODELS)
-    assert validate_core_object(manifest, pins.KUBERNETES_VERSION) == []
-    annotations = manifest["metadata"]["annotations"]
-    assert annotations["alb.ingress.kubernetes.io/load-balancer-attributes"] == "idle_timeout.timeout_seconds=300"
-    assert annotations["alb.ingress.kubernetes.io/listen-ports"] == '[{"HTTPS": 443}]'
-    assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == INGRESS.certificate_arn
-    assert annotations["alb.ingress.kubernetes.io/inbound-cidrs"] == "198.51.100.0/24"
-    assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
-    (rule,) = manifest["spec"]["rules"]
-    assert rule["host"] == "mistral-7b-instruct.llm.example.com"
-    assert manifest["spec"]["ingressClassName"] == "alb"
-
-

@@ -1,5 +1,5 @@
 """An AWS stack (`aws.AwsStackConfig`): the `llm-platform:aws` section (VPC, EKS cluster, system pool,
-GPU quiet hours, ingress), its GPU pool type (a Karpenter NodePool) and the rules only AWS stacks follow,
+GPU quiet hours), its GPU pool type (a Karpenter NodePool) and the rules only AWS stacks follow,
 production's above all. Every refusal names the key, the value and the rule."""
 
 from __future__ import annotations
@@ -51,8 +51,6 @@ PRODUCTION = changed(
 
 # The minimal stack with one L4 pool.
 WITH_POOL = changed(AWS, {"gpuPools": [AWS_POOL]})
-CERTIFICATE = "arn:aws:acm:us-west-2:123456789012:certificate/" + "0" * 36
-INGRESS = {"host": "llm.example.com", "certificateArn": CERTIFICATE}
 
 
 # -- defaults ---------------------------------------------------------------------------------------------
@@ -79,7 +77,7 @@ def test_an_empty_aws_section_gets_the_defaults():
     assert aws.cluster.karpenter_replicas == 1 and aws.cluster.deletion_protection is False
     assert aws.system_pool.capacity_types == ["on-demand"] and aws.system_pool.max_cpu == 16
     assert aws.system_pool.instance_types == ["m7i.large", "m7i.xlarge", "m6i.large", "m6i.xlarge"]
-    assert aws.gpu_quiet_hours is None and aws.ingress is None
+    assert aws.gpu_quiet_hours is None
 
 
 def test_gpu_pool_defaults():
@@ -172,7 +170,7 @@ def test_cluster_accepts_principal_arns_and_extra_log_types():
     assert len(cluster.admin_principal_arns) == 2 and "scheduler" in cluster.log_types
 
 
-# -- the system pool, quiet hours and ingress -------------------------------------------------------------
+# -- the system pool and quiet hours -------------------------------------------------------------
 
 SYSTEM_POOL_RULES = [
     ({"instanceTypes": ["g6.xlarge"]}, "aws.systemPool.instanceTypes", ["g6.xlarge"], "unknown general-purpose instance types ['g6.xlarge']; the catalog knows families m6i, m7i"),
@@ -212,25 +210,6 @@ def test_quiet_hours_need_a_cron_schedule():
 )
 def test_quiet_hours_rules(window, key, value, rule):
     violation = only(refused(changed(AWS, {"aws.gpuQuietHours": window})))
-    assert (violation.key, violation.value) == (key, value) and rule in violation.rule
-
-
-def test_ingress_defaults_to_internal():
-    ingress = parse(changed(AWS, {"aws.ingress": INGRESS})).aws.ingress
-    assert (ingress.scheme, ingress.host, ingress.certificate_arn, ingress.allowed_cidrs) == ("internal", "llm.example.com", CERTIFICATE, [])
-
-
-@pytest.mark.parametrize(
-    "change, key, value, rule",
-    [
-        ({"certificateArn": "arn:aws:acm:us-west-2:123456789012:certificate/x"}, "aws.ingress.certificateArn", "arn:aws:acm:us-west-2:123456789012:certificate/x", "must be an ACM certificate ARN"),
-        ({"scheme": "public"}, "aws.ingress.scheme", "public", "Input should be 'internal' or 'internet-facing'"),
-        ({"host": DELETE}, "aws.ingress.host", NOT_SET, "Field required"),
-        ({"allowedCidrs": ["10.0.0.0/33"]}, "aws.ingress.allowedCidrs[0]", "10.0.0.0/33", "Input is not a valid IPv4 network"),
-    ],
-)
-def test_ingress_rules(change, key, value, rule):
-    violation = only(refused(edited(changed(AWS, {"aws.ingress": INGRESS}), "aws.ingress", **change)))
     assert (violation.key, violation.value) == (key, value) and rule in violation.rule
 
 
@@ -337,16 +316,6 @@ PRODUCTION_RULES = [
     ({"aws.cluster.karpenterReplicas": 1}, "llm-platform:aws.cluster.karpenterReplicas: 1 is invalid (rule: production runs at least two"),
     ({"aws.systemPool.capacityTypes": ["spot", "on-demand"]}, 'llm-platform:aws.systemPool.capacityTypes: ["spot", "on-demand"] is invalid (rule: production runs monitoring'),
     ({"aws.systemPool": DELETE}, None),  # the default system pool is on-demand: production keeps it
-    (
-        {"aws.ingress": {**INGRESS, "scheme": "internet-facing"}},
-        "llm-platform:aws.ingress.allowedCidrs: [] is invalid (rule: a production internet-facing endpoint must list the networks allowed to reach it; this list admits the whole public IPv4 internet)",
-    ),
-    (
-        {"aws.ingress": {**INGRESS, "scheme": "internet-facing", "allowedCidrs": ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"]}},
-        "llm-platform:aws.ingress.allowedCidrs: [\"0.0.0.0/2\", \"64.0.0.0/2\", \"128.0.0.0/2\", \"192.0.0.0/2\"] is invalid (rule: a production internet-facing endpoint must list the networks allowed to reach it; this list admits the whole public IPv4 internet)",
-    ),
-    ({"aws.ingress": {**INGRESS, "scheme": "internet-facing", "allowedCidrs": ["198.51.100.0/24"]}}, None),
-    ({"aws.ingress": INGRESS}, None),  # internal endpoints need no list
     ({"observability.prometheusStorageGib": DELETE}, "llm-platform:observability.prometheusStorageGib: null is invalid (rule: production keeps Prometheus data on a persistent volume)"),
     ({"models.0.minReplicas": 1}, "llm-platform:models[0].minReplicas: 1 is invalid (rule: production keeps at least two replicas so one can drain or fail)"),
     (

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from llm_platform.config import AwsStackConfig, ConfigError, GcpStackConfig, Violation
-from llm_platform.config.render import MOVED, allowed_keys, from_validation_error, key_path, render
+from llm_platform.config.render import MOVED, RETIRED, allowed_keys, from_validation_error, key_path, render
 from llm_platform.config.violations import NOT_SET
 from tests.llm_platform.config.stacks import AWS, AWS_POOL_KEYS, AWS_STACK_KEYS, GCP, GCP_STACK_KEYS, GKE_POOL_KEYS, changed, only, refused
 
@@ -72,7 +72,7 @@ def test_key_path(loc, path):
     [
         (AwsStackConfig, (), AWS_STACK_KEYS),
         (GcpStackConfig, (), GCP_STACK_KEYS),
-        (AwsStackConfig, ("aws",), "network, cluster, systemPool, gpuQuietHours, ingress, dockerHubSecret"),
+        (AwsStackConfig, ("aws",), "network, cluster, systemPool, gpuQuietHours, dockerHubSecret"),
         (AwsStackConfig, ("aws", "network"), "cidr, azCount, natGateways, flowLogs"),
         (AwsStackConfig, ("aws", "network", "flowLogs"), "retentionDays, trafficType"),
         (AwsStackConfig, ("gpuPools", 0), AWS_POOL_KEYS),
@@ -126,7 +126,7 @@ def test_unknown_nested_key_suggests_the_near_miss():
 @pytest.mark.parametrize(
     "base, change, key, suggestion",
     [
-        (AWS, {"aws.ingress": {"host": "h", "certificateArn": "arn:aws:acm:us-west-2:123456789012:certificate/" + "0" * 36, "shceme": "internal"}}, "aws.ingress.shceme", "scheme"),
+        (AWS, {"gateway": {"hostname": "llm.example.com", "shceme": "internal"}}, "gateway.shceme", "scheme"),
         (GCP, {"gcp.smtp.requireTLS": False}, "gcp.smtp.requireTLS", "requireTls"),
         (GCP, {"gcp.billingAcount": "x"}, "gcp.billingAcount", "billingAccount"),
         (AWS, {"observability.thresholds": {"errorRate": 2}}, "observability.thresholds.errorRate", "errorRatePercent"),
@@ -159,7 +159,6 @@ MOVED_CASES = [
     (AWS, "cluster", {"karpenterReplicas": 2}, AWS_STACK_KEYS, "aws.cluster"),
     (AWS, "systemPool", {"maxCpu": 16}, AWS_STACK_KEYS, "aws.systemPool"),
     (AWS, "gpuQuietHours", {"schedule": "weekdays", "duration": "9h"}, AWS_STACK_KEYS, "aws.gpuQuietHours"),
-    (AWS, "ingress", {"host": "x.example.com"}, AWS_STACK_KEYS, "aws.ingress"),
     # On a Google Cloud stack the same top-level keys point into its own section.
     (GCP, "network", {"nodesCidr": "10.40.0.0/20"}, GCP_STACK_KEYS, "gcp.network"),
     (GCP, "cluster", {"releaseChannel": "STABLE"}, GCP_STACK_KEYS, "gcp.cluster"),
@@ -172,6 +171,16 @@ MOVED_CASES = [
 def test_every_moved_key_is_covered():
     for cloud, base in (("aws", AWS), ("gcp", GCP)):
         assert {key: target for stack, key, _, _, target in MOVED_CASES if stack is base} == MOVED[cloud]
+
+
+@pytest.mark.parametrize("key, allowed", [("ingress", AWS_STACK_KEYS), ("aws.ingress", None)])
+def test_the_retired_alb_ingress_points_at_the_gateway(key, allowed):
+    violation = only(refused(changed(AWS, {key: {"host": "x.example.com", "certificateArn": "arn:aws:acm:us-west-2:123456789012:certificate/" + "0" * 36}})))
+    assert (violation.key, violation.unknown_key) == (key, True)
+    assert violation.rule.endswith("; the models' ALB Ingress is retired; serve them through llm-platform:gateway (hostname, scheme, allowedSourceRanges, clients)")
+    if allowed:
+        assert violation.rule.startswith(f"allowed keys are {allowed};")
+    assert RETIRED["aws"].keys() == {"ingress", "aws.ingress"} and RETIRED["gcp"] == {}
 
 
 def test_a_key_of_the_other_cloud_gets_no_hint_to_move_there():

@@ -26,8 +26,6 @@ def test_the_platform_gets_gke_s_storage_class_dcgm_values_and_nothing_to_scrape
     assert base.storage_class == GKE_STORAGE_CLASS == "standard-rwo", "GKE's built-in pd-balanced class"
     assert base.dcgm_overrides == GKE_DCGM_VALUES
     assert base.cluster_monitors == [] and base.capacity_alerts == [], "no Karpenter on GKE"
-    assert base.ingress is None and base.serving_prerequisites == []
-    assert base.load_balancer_cidrs == [], "no load balancer in front of the models: none to admit"
     # The platform waits for the GPU node pools, and talks to the cluster through the cluster's provider.
     (pools,) = base.capacity
     assert isinstance(pools, GkeGpuNodePools)

@@ -5,7 +5,7 @@ by its cloud's real base, so the platform is tested on exactly what it gets in a
 
 - EKS: Karpenter NodePools and the encrypted gp3 StorageClass to wait for, alerts through SNS topics that
   Alertmanager publishes to with its IRSA role, Karpenter's ServiceMonitor and capacity alerts, an IRSA
-  role per model, weights in S3 and, when configured, the ALB Ingress behind the load balancer controller;
+  role per model, weights in S3 and, when configured, the gateway's NLB behind the load balancer controller;
 - GKE: GKE GPU node pools to wait for, alerts mailed through an SMTP relay, no ServiceMonitor and no
   capacity alert of its own, GKE's pd-balanced storage class and DCGM values, weights in Cloud Storage
   read without any service account annotation.
@@ -70,7 +70,6 @@ STACKS: dict[str, dict[str, Any]] = {
         "aws": {
             "network": {"cidr": "10.30.0.0/16", "natGateways": "perAz", "flowLogs": {}},
             "cluster": {"publicAccessCidrs": ["203.0.113.0/24"], "karpenterReplicas": 2},
-            "ingress": {"host": "llm.example.com", "certificateArn": f"arn:aws:acm:us-west-2:{ACCOUNT}:certificate/0123abcd-0123-4567-89ab-0123456789ab"},
         },
         "gpuPools": [{"name": "a10g", "instanceTypes": ["g5.2xlarge"], "capacityTypes": ["on-demand"], "maxGpus": 4}],
         "models": [{**LLAMA, "minReplicas": 2, "maxReplicas": 4}],

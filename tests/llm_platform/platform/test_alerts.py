@@ -13,7 +13,7 @@ from tests.llm_platform.platform.bases import deployed
 
 ROOT = Path(__file__).resolve().parents[3]
 # Every alert a stack can declare: the platform's, and the capacity alerts a cloud base adds (Karpenter's on EKS).
-RULE = alerts.prometheus_rule("llm-platform", "monitoring", AlertThresholds(), "docs/runbooks.md", karpenter.capacity_alerts(AlertThresholds()))
+RULE = alerts.prometheus_rule("llm-platform", "monitoring", AlertThresholds(), "docs/runbooks.md", karpenter.capacity_alerts(AlertThresholds()), gateway_proxies="llm")
 RULES = [rule for group in RULE["spec"]["groups"] for rule in group["rules"]]
 
 
@@ -85,3 +85,23 @@ def test_eks_adds_karpenter_s_capacity_alerts_with_the_stack_s_thresholds():
     assert by_name["SpotInterruptions"]["expr"].endswith("> 5")
     assert by_name["HighLatency"]["expr"].endswith("> 4")
     assert by_name["GpuPodsPending"]["annotations"]["runbook_url"] == "https://git.example.com/ml/llm-platform/blob/main/docs/runbooks.md#gpupodspending"
+
+
+def test_the_gateway_and_its_endpoint_pickers_have_down_and_error_alerts():
+    by_name = {rule["alert"]: rule for rule in RULES}
+    assert by_name["GatewayDown"]["expr"] == 'kube_deployment_status_replicas_available{namespace="gateway", deployment="llm"} == 0'
+    assert by_name["GatewayDown"]["labels"]["severity"] == "critical"
+    assert 'agentgateway_requests_total{namespace="gateway", status=~"5.."}' in by_name["GatewayErrors"]["expr"] and by_name["GatewayErrors"]["expr"].endswith("> 0.01")
+    # A pool without its EPP still serves (FailOpen), round-robin: a warning, not a page.
+    assert 'deployment=~".+-epp"' in by_name["EndpointPickerDown"]["expr"] and by_name["EndpointPickerDown"]["labels"]["severity"] == "warning"
+    assert 'llm_d_epp_scheduler_attempts_total{status="failure"}' in by_name["EndpointPickerFailing"]["expr"]
+    # The EPPs share the serving namespace; a model's own no-replica alert leaves them out.
+    assert 'deployment!~".+-epp"' in by_name["ModelNoReadyReplicas"]["expr"]
+
+
+def test_gateway_alerts_only_with_a_gateway():
+    rule = alerts.prometheus_rule("r", "monitoring", AlertThresholds(), "docs/runbooks.md")
+    assert "llm-gateway" not in {g["name"] for g in rule["spec"]["groups"]}
+    deployed_rule = deployed("eks-production").one("kubernetes:monitoring.coreos.com/v1:PrometheusRule").inputs
+    gateway = next(g for g in deployed_rule["spec"]["groups"] if g["name"] == "llm-gateway")
+    assert [r["alert"] for r in gateway["rules"]] == ["GatewayDown", "GatewayErrors", "EndpointPickerDown", "EndpointPickerFailing"]

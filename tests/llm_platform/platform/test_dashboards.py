@@ -4,8 +4,9 @@ import pytest
 
 from llm_platform.platform import dashboards
 from tests.llm_platform.platform import exported_metrics as metrics
+from tests.llm_platform.platform.bases import deployed
 
-BOARDS = {d.uid: dashboards.to_grafana(d) for d in dashboards.all_dashboards()}
+BOARDS = {d.uid: dashboards.to_grafana(d) for d in dashboards.all_dashboards(gateway=True)}
 QUERIES = [(uid, panel["title"], target["expr"]) for uid, board in BOARDS.items() for panel in board["panels"] for target in panel["targets"]]
 
 
@@ -37,3 +38,19 @@ def test_gpu_dashboard_covers_dcgm_basics():
     exprs = " ".join(t["expr"] for p in BOARDS["llm-platform-gpu"]["panels"] for t in p["targets"])
     for metric in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_GPU_TEMP", "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_XID_ERRORS"):
         assert metric in exprs
+
+
+def test_gateway_dashboard_shows_routing_per_pool_and_replica_and_prefix_reuse_per_replica():
+    panels = {p["title"]: [t["expr"] for t in p["targets"]] for p in BOARDS["llm-platform-gateway"]["panels"]}
+    assert panels["Requests per route (pool)"] == ['sum by (route) (rate(agentgateway_requests_total{namespace="gateway"}[$__rate_interval]))']
+    (per_replica,) = panels["Requests per replica (EPP decisions)"]
+    assert per_replica.startswith("sum by (target_model_name, endpoint_name) (rate(llm_d_epp_scheduler_attempts_total{") and 'status="success"' in per_replica
+    (hit_rate,) = panels["Prefix-cache hit rate per replica"]
+    assert hit_rate.startswith("sum by (pod) (rate(vllm:prefix_cache_hits_total{") and "/ sum by (pod) (rate(vllm:prefix_cache_queries_total{" in hit_rate
+    assert all("llm_d_epp_scheduler_e2e_duration_seconds_bucket" in e for e in panels["EPP decision latency"])
+
+
+def test_the_gateway_dashboard_ships_only_with_a_gateway():
+    assert "llm-platform-gateway" not in {d.uid for d in dashboards.all_dashboards(gateway=False)}
+    uids = {r.inputs["metadata"]["name"] for r in deployed("gke-staging").of_type("kubernetes:core/v1:ConfigMap") if r.inputs["metadata"]["name"].startswith("dashboard-")}
+    assert "dashboard-llm-platform-gateway" in uids

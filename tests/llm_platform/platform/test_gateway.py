@@ -4,13 +4,15 @@ Gateway API and chart schemas; a route per model on the body's `model`; keys and
 import pytest
 
 from llm_platform import config, pins
-from llm_platform.contract import GATEWAY_NAMESPACE, MODEL_HEADER, SERVING_NAMESPACE
-from llm_platform.platform import gateway
+from llm_platform.config import ModelConfig
+from llm_platform.contract import GATEWAY_NAMESPACE, GATEWAY_PROXY_LABELS, MODEL_HEADER, MODEL_LABEL, MONITORING_NAMESPACE, SERVING_NAMESPACE
+from llm_platform.kubernetes import NAME_LABEL, default_deny_ingress
+from llm_platform.platform import gateway, model_server
 from tests.conftest import HELM_RELEASE
 from tests.k8s_schemas import validate_any, validate_helm_values
 from tests.llm_platform.platform.bases import STACKS, deployed
 
-GATEWAY_KINDS = ("Namespace", "AgentgatewayParameters", "AgentgatewayPolicy", "Gateway", "HTTPRoute", "Secret")
+GATEWAY_KINDS = ("Namespace", "AgentgatewayParameters", "AgentgatewayPolicy", "Gateway", "HTTPRoute", "Secret", "NetworkPolicy")
 # The chart reads `router.modelServers.matchLabels` (required: templates/_validations.tpl, the pool's selector
 # in routerlib's _inferencepool.yaml) but its values.yaml only shows it as a comment.
 EPP_FREE_FORM = ("router.modelServers.matchLabels",)
@@ -125,3 +127,83 @@ def test_agentgateway_values_and_crds_are_pinned():
     assert validate_helm_values("agentgateway", declared.release("agentgateway").inputs["values"]) == []
     files = {r.inputs["file"] for r in declared.of_type("kubernetes:yaml/v2:ConfigFile")}
     assert files == {pins.GATEWAY_API_CRDS, pins.INFERENCE_POOL_CRDS}
+
+
+# -- the EPP's network path through the serving namespace's default deny --------------------------------
+
+MODELS = [
+    ModelConfig(name="mistral-7b-instruct", source="hf://mistralai/Mistral-7B-Instruct-v0.3", parameters_billion=7.25, pool_group="l4"),
+    ModelConfig(name="llama-3-1-8b-instruct", source="hf://meta-llama/Llama-3.1-8B-Instruct", parameters_billion=8.03, pool_group="l4"),
+]
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    expressions = selector.get("matchExpressions", [])
+    assert all(e["operator"] == "In" for e in expressions)
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items()) and all(labels.get(e["key"]) in e["values"] for e in expressions)
+
+
+def admitted(policies: list[dict], source: tuple[str, dict], target: tuple[str, dict], port: int) -> bool:
+    """Kubernetes NetworkPolicy ingress semantics for pod-to-pod traffic: a pod selected by no policy takes
+    anything; otherwise some rule of a policy selecting it must admit the source on the port."""
+    (source_ns, source_labels), (target_ns, target_labels) = source, target
+    selecting = [p for p in policies if p["metadata"]["namespace"] == target_ns and _selects(p["spec"]["podSelector"], target_labels)]
+
+    def peer_matches(peer: dict, namespace: str) -> bool:
+        if "ipBlock" in peer:
+            return False
+        in_namespace = _selects(peer["namespaceSelector"], {NAME_LABEL: source_ns}) if "namespaceSelector" in peer else source_ns == namespace
+        return in_namespace and _selects(peer.get("podSelector", {}), source_labels)
+
+    return not selecting or any(
+        any(peer_matches(peer, p["metadata"]["namespace"]) for peer in rule.get("from", [])) and any(q["port"] == port for q in rule.get("ports", [{"port": port}]))
+        for p in selecting
+        for rule in p["spec"].get("ingress", [])
+    )
+
+
+def test_the_endpoint_picker_is_reached_by_the_proxies_and_prometheus_and_reaches_its_own_replicas_only():
+    policies = [default_deny_ingress(SERVING_NAMESPACE)]
+    for model in MODELS:
+        policies += [model_server.network_policy(model), *gateway.endpoint_picker_network_policies(model)]
+    mistral, llama = MODELS
+    epp = (SERVING_NAMESPACE, {"llm-d-router-gateway": "mistral-7b-instruct-epp", "llm-d.ai/igw-mode": "llm-d-router-gateway"})
+    proxy = (GATEWAY_NAMESPACE, {**GATEWAY_PROXY_LABELS, "gateway.networking.k8s.io/gateway-name": "llm"})
+    controller = (GATEWAY_NAMESPACE, {"app.kubernetes.io/name": "agentgateway"})
+    prometheus = (MONITORING_NAMESPACE, {"app.kubernetes.io/name": "prometheus"})
+    replica = (SERVING_NAMESPACE, {MODEL_LABEL: mistral.name})
+    other_replica = (SERVING_NAMESPACE, {MODEL_LABEL: llama.name})
+    stranger = ("default", {"app": "anything"})
+    # The chart's ports: ext-proc 9002, metrics 9090; vLLM on 8000.
+    assert (gateway.EPP_EXT_PROC_PORT, gateway.EPP_METRICS_PORT, model_server.PORT) == (9002, 9090, 8000)
+    assert admitted(policies, proxy, epp, 9002)
+    assert admitted(policies, prometheus, epp, 9090)
+    assert admitted(policies, epp, replica, 8000)
+    # Everything else stays closed.
+    assert not admitted(policies, proxy, epp, 9090)
+    assert not admitted(policies, prometheus, epp, 9002)
+    assert not admitted(policies, controller, epp, 9002)
+    assert not admitted(policies, other_replica, epp, 9002)
+    assert not admitted(policies, stranger, epp, 9002)
+    assert not admitted(policies, epp, other_replica, 8000)
+    assert not admitted(policies, epp, replica, 9090)
+    assert not admitted(policies, other_replica, replica, 8000)
+    assert not admitted(policies, stranger, replica, 8000)
+    # The gateway and Prometheus reach the replicas as before.
+    assert admitted(policies, proxy, replica, 8000) and admitted(policies, prometheus, replica, 8000)
+
+
+@pytest.mark.parametrize("stack", ["eks-production", "gke-staging"])
+def test_each_pool_declares_its_endpoint_picker_policies_and_its_own_metrics_secret(stack):
+    declared = deployed(stack)
+    for model in config.parse(STACKS[stack]).models:
+        names = {r.inputs["metadata"]["name"] for r in declared.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["namespace"] == SERVING_NAMESPACE}
+        assert {f"{model.name}-epp", f"{model.name}-from-epp"} <= names
+        # The EPP's selector label as the chart renders it: the release name cut to 40, then -epp.
+        assert gateway.endpoint_picker_labels(model) == {"llm-d-router-gateway": f"{model.name[:40]}-epp"}
+        # Scraped by the chart's ServiceMonitor, with a token from a Secret of the pool's own.
+        monitoring = declared.release(model.name).inputs["values"]["router"]["monitoring"]
+        assert monitoring["provider"] == {"name": "prometheusoperator"}
+        assert monitoring["prometheus"] == {"enabled": True, "auth": {"secretName": f"{model.name}-epp-metrics-reader"}}
+    # The proxies by the agentgateway chart's PodMonitor (monitoring.proxy.podMonitor defaults to on).
+    assert declared.release("agentgateway").inputs["values"]["monitoring"] == {"enabled": True}

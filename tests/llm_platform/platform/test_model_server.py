@@ -36,8 +36,7 @@ POD = DEPLOYMENT["spec"]["template"]["spec"]
         DEPLOYMENT,
         model_server.service(MODEL),
         model_server.disruption_budget(MODEL),
-        model_server.network_policy(MODEL, ["10.20.224.0/22", "10.20.228.0/22"]),
-        model_server.network_policy(MODEL, []),
+        model_server.network_policy(MODEL),
         model_server.service_account(MODEL, {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"}),
         model_server.service_account(MODEL, {}),
         model_server.secret(MODEL, "api-key", {"api-key": "x"}),
@@ -194,18 +193,14 @@ def test_burst_without_schedule_follows_the_queue_at_any_hour():
     assert schedule.gated_window({"spec": spec}) is None
 
 
-def test_network_policy_admits_prometheus_the_gateway_and_the_load_balancer_subnets_only():
-    (rule,) = model_server.network_policy(MODEL, ["10.20.224.0/22", "10.20.228.0/22"])["spec"]["ingress"]
+def test_network_policy_admits_prometheus_and_the_gateway_only():
+    (rule,) = model_server.network_policy(MODEL)["spec"]["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
+    # No address range: no load balancer reaches the models but through the gateway.
     assert rule["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}},
-        {"ipBlock": {"cidr": "10.20.224.0/22"}},
-        {"ipBlock": {"cidr": "10.20.228.0/22"}},
     ]
-    # Without a load balancer, no address range at all.
-    (rule,) = model_server.network_policy(MODEL, [])["spec"]["ingress"]
-    assert all("ipBlock" not in peer for peer in rule["from"])
 
 
 @pytest.mark.parametrize(
@@ -242,7 +237,7 @@ def test_hugging_face_token_becomes_a_secret_only_when_configured(declare):
                 model=MODEL,
                 weights_uri="s3://b/models/m",
                 service_account_annotations={"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/r"},
-                api_key="k", hugging_face_token="hf_plaintext", load_balancer_cidrs=[], placement=PLACEMENT, image=pins.VLLM_IMAGE,
+                api_key="k", hugging_face_token="hf_plaintext", placement=PLACEMENT, image=pins.VLLM_IMAGE,
             ),
         )
 

@@ -5,14 +5,16 @@ import json
 import pytest
 
 from tests.k8s_schemas import validate_custom_resource
-from tests.llm_platform.platform.bases import deployed
+from tests.llm_platform.platform.bases import STACKS, deployed
 
 
 @pytest.mark.parametrize("stack", ["eks-staging", "gke-staging"])
 def test_dashboards_are_configmaps_the_sidecar_loads(stack):
     maps = deployed(stack).of_type("kubernetes:core/v1:ConfigMap")
     boards = {m.inputs["metadata"]["name"]: m.inputs for m in maps if m.inputs["metadata"].get("labels", {}).get("grafana_dashboard") == "1"}
-    assert set(boards) == {"dashboard-llm-platform-vllm", "dashboard-llm-platform-gpu"}
+    # The gateway's routing dashboard comes with the gateway.
+    with_gateway = {"dashboard-llm-platform-gateway"} if STACKS[stack].get("gateway") else set()
+    assert set(boards) == {"dashboard-llm-platform-vllm", "dashboard-llm-platform-gpu"} | with_gateway
     for board in boards.values():
         assert board["metadata"]["namespace"] == "monitoring"
         (content,) = board["data"].values()

@@ -1,4 +1,4 @@
-"""The serving namespace, the weight fetcher shipped to pods, and the endpoint a base hands in."""
+"""The serving namespace, the weight fetcher shipped to pods, and who reaches the models."""
 
 import ipaddress
 import json
@@ -19,29 +19,22 @@ def test_fetch_script_ships_as_a_config_map():
     assert "def main()" in config_map["data"]["fetch_weights.py"]
 
 
-def test_ingress_only_when_configured():
-    # No endpoint from the base (eks-staging configures no `aws.ingress`): in-cluster addresses only.
-    assert deployed("eks-staging").of_type(INGRESS) == []
+def test_models_answer_in_the_cluster_only_and_from_outside_through_the_gateway():
+    for stack in ("eks-staging", "eks-production"):
+        declared = deployed(stack)
+        assert declared.of_type(INGRESS) == []
+        assert all(s.inputs["spec"].get("type", "ClusterIP") == "ClusterIP" for s in declared.of_type("kubernetes:core/v1:Service") if s.inputs["metadata"]["namespace"] == "serving")
     assert deployed("eks-staging").plan.outputs["modelEndpoints"] == {"mistral-7b-instruct": "http://mistral-7b-instruct.serving.svc/v1"}
-    # eks-production's base hands the ALB Ingress of `aws.ingress.host: llm.example.com`.
-    declared = deployed("eks-production")
-    (ingress,) = declared.of_type(INGRESS)
-    assert validate_core_object(ingress.inputs, pins.KUBERNETES_VERSION) == []
-    assert ingress.inputs["metadata"]["namespace"] == "serving"
-    assert [rule["host"] for rule in ingress.inputs["spec"]["rules"]] == ["llama-3-1-8b-instruct.llm.example.com"]
-    assert declared.plan.outputs["modelEndpoints"] == {"llama-3-1-8b-instruct": "https://llama-3-1-8b-instruct.llm.example.com/v1"}
-    assert declared.one("kubernetes:core/v1:Namespace", "eks-production-serving-namespace").urn in ingress.depends_on
+    assert deployed("eks-production").plan.outputs["gatewayEndpoint"] == "https://chat.example.com/v1"
 
 
-def test_model_servers_wait_for_gpus_monitoring_keda_and_the_endpoint_s_controller():
+def test_model_servers_wait_for_gpus_monitoring_and_keda():
     declared = deployed("eks-production")
     component = declared.one("llm-platform:serving:Serving")
     waits_for = set(component.depends_on)
     assert declared.one("kubernetes:karpenter.sh/v1:NodePool", "eks-production-pools-gpu-a10g").urn in waits_for
     # Prometheus (ServiceMonitor CRD, the scaling queries) and KEDA (ScaledObject CRD).
     assert {declared.release("kube-prometheus-stack").urn, declared.release("keda").urn} <= waits_for
-    # The base's serving prerequisite: the load balancer controller that turns the Ingress into an ALB.
-    assert declared.release("aws-load-balancer-controller").urn in waits_for
     gke = deployed("gke-staging")
     gke_waits_for = set(gke.one("llm-platform:serving:Serving").depends_on)
     assert {gke.one("gcp:container/nodePool:NodePool", "gke-staging-pools-l4").urn, gke.release("kube-prometheus-stack").urn, gke.release("keda").urn} <= gke_waits_for
@@ -71,21 +64,26 @@ def test_pods_read_the_weights_as_the_base_says(stack, weights_uri, annotations)
 
 
 def _model_policy_sources(declared) -> list[dict]:
-    (policy,) = [r for r in declared.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["namespace"] == "serving" and r.inputs["spec"]["podSelector"]]
+    # The model server's own policy (the gateway adds its Endpoint Picker's beside it).
+    (policy,) = [r for r in declared.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.name.endswith("-network-policy")]
     (rule,) = policy.inputs["spec"]["ingress"]
     return rule["from"]
 
 
-@pytest.mark.parametrize("stack", ["eks-staging", "gke-staging"])
-def test_without_a_load_balancer_only_prometheus_and_the_gateway_reach_the_models(stack):
-    assert [peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] for peer in _model_policy_sources(deployed(stack))] == ["monitoring", "gateway"]
+@pytest.mark.parametrize("stack", ["eks-staging", "eks-production", "gke-staging"])
+def test_only_prometheus_and_the_gateway_reach_the_models(stack):
+    assert _model_policy_sources(deployed(stack)) == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}},
+    ]
 
 
-def test_the_alb_reaches_the_models_from_its_subnets_never_from_the_pods_ranges():
-    # eks-production (VPC 10.30.0.0/16, three zones) puts an ALB in front: its subnets are the public
-    # ones, the last eighth of the VPC; the pods' private subnets are the first eighths.
+def test_the_gateway_s_nlb_reaches_its_proxies_from_its_subnets_never_from_the_pods_ranges():
+    # eks-production (VPC 10.30.0.0/16, three zones) puts the gateway's NLB in front: its subnets are the
+    # public ones, the last eighth of the VPC; the pods' private subnets are the first eighths.
     declared = deployed("eks-production")
-    cidrs = [peer["ipBlock"]["cidr"] for peer in _model_policy_sources(declared) if "ipBlock" in peer]
+    allow = declared.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "eks-production-gateway-allow-ingress").inputs
+    cidrs = [peer["ipBlock"]["cidr"] for rule in allow["spec"]["ingress"] for peer in rule["from"] if "ipBlock" in peer]
     assert cidrs == ["10.30.224.0/22", "10.30.228.0/22", "10.30.232.0/22"]
     subnets = {tier: [s.inputs for s in declared.of_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["tier"] == tier] for tier in ("public", "private")}
     # Both load balancer schemes are placed in the public subnets by the controller's role tags.

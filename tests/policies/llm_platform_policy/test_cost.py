@@ -222,3 +222,46 @@ def test_an_artifact_registry_remote_repository_is_priced_at_the_versions_it_kee
 def test_a_remote_repository_without_a_deleting_cleanup_is_unbounded(change):
     report = cost.monthly_ceiling(compliant_gke_stack() + [_remote_repository(**change), _pulling(AR_IMAGE)])
     assert [why for _, why in report.unbounded] == ["remote repository docker-hub: no cleanup policy deletes all but its most recent versions, so what it keeps has no bound"]
+
+
+# -- the inference gateway ------------------------------------------------------------------------
+
+NLB_ANNOTATIONS = {"service.beta.kubernetes.io/aws-load-balancer-type": "external", "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "ip"}
+
+
+def _gateway(annotations: dict) -> list[Resource]:
+    """agentgateway's parameters (its controller creates the LoadBalancer Service from `spec.service`) and
+    one pool's Endpoint Picker release, as the program declares them."""
+    spec = {"service": {"metadata": {"annotations": annotations}, "spec": {"type": "LoadBalancer"}}, "resources": {"requests": {"cpu": "250m"}}, "deployment": {"spec": {"replicas": 2}}}
+    params = {"apiVersion": "agentgateway.dev/v1alpha1", "kind": "AgentgatewayParameters", "metadata": {"name": "edge", "namespace": "gateway"}, "spec": spec}
+    epp = {"chart": "oci://ghcr.io/llm-d/charts/llm-d-router-gateway", "name": "m", "values": {"router": {"epp": {"replicas": 1, "resources": {"requests": {"cpu": "500m"}}}}}}
+    return [
+        Resource("kubernetes:agentgateway.dev/v1alpha1:AgentgatewayParameters", "urn:edge", "edge", params),
+        Resource("kubernetes:helm.sh/v3:Release", "urn:epp", "epp", epp),
+    ]
+
+
+def test_the_gateway_s_nlb_is_priced_from_its_parameters_and_its_pods_by_their_share_of_the_system_pool():
+    report = cost.monthly_ceiling(compliant_stack() + _gateway(NLB_ANNOTATIONS))
+    items = by_name(report)
+    assert items["network load balancers"] == round(HOURS * 0.0225, 2)
+    assert items["network load balancer capacity units"] == round(2 * HOURS * 0.006, 2)
+    assert "load balancers" not in items
+    # The pods sit on the system pool (m7i.large: 2 vCPU at $0.1008): shown, not added again.
+    shares = {item.name: item for item in report.included}
+    assert shares["gateway proxies (share of the system pool)"].detail == "2 pod(s), 0.5 vCPU requested"
+    assert shares["Endpoint Pickers (share of the system pool)"].monthly_usd == round(0.5 * HOURS * 0.0504, 2)
+    assert report.monthly_usd == round(cost.monthly_ceiling(compliant_stack()).monthly_usd + items["network load balancers"] + items["network load balancer capacity units"], 2)
+
+
+def test_a_load_balancer_service_without_the_nlb_type_is_priced_as_an_alb():
+    items = by_name(cost.monthly_ceiling(compliant_stack() + _gateway({})))
+    assert items["load balancers"] == round(HOURS * 0.0225, 2) and "network load balancers" not in items
+
+
+def test_the_gke_gateway_s_passthrough_balancer_is_a_forwarding_rule_and_its_data():
+    report = cost.monthly_ceiling(compliant_gke_stack() + _gateway({"networking.gke.io/load-balancer-type": "Internal"}))
+    items = by_name(report)
+    assert items["load balancer forwarding rules"] == round(HOURS * 0.025, 2)
+    assert items["load balancer data processed"] == round(200 * 0.008, 2)
+    assert {item.name for item in report.included} == {"gateway proxies (share of the system pool)", "Endpoint Pickers (share of the system pool)"}

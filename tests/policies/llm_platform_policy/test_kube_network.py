@@ -11,6 +11,8 @@ from tests.policies.llm_platform_policy.test_pods import CONFIG, findings
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 SERVICE = "kubernetes:core/v1:Service"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+THROUGH_GATEWAY = "models are reached from outside only through the inference gateway"
 PSA = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
@@ -20,7 +22,7 @@ def resource(typ: str, name: str, props: dict) -> Resource:
 
 def stack() -> list[Resource]:
     """Two namespaces, each denying all ingress by default; the model server admits the gateway namespace
-    and Prometheus' pods on its port; its Service is internal."""
+    and Prometheus' pods on its port; its Service (selecting by the model label) is internal."""
     deny = {"podSelector": {}, "policyTypes": ["Ingress"]}
     allow = {
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "model"}},
@@ -39,7 +41,11 @@ def stack() -> list[Resource]:
         resource(NETWORK_POLICY, "serving-deny", {"metadata": {"name": "default-deny-ingress", "namespace": "serving"}, "spec": deny}),
         resource(NETWORK_POLICY, "monitoring-deny", {"metadata": {"name": "default-deny-ingress", "namespace": "monitoring"}, "spec": copy.deepcopy(deny)}),
         resource(NETWORK_POLICY, "model", {"metadata": {"name": "model", "namespace": "serving"}, "spec": allow}),
-        resource(SERVICE, "model", {"metadata": {"name": "model", "namespace": "serving"}, "spec": {"type": "ClusterIP", "ports": [{"port": 80, "targetPort": 8000}]}}),
+        resource(
+            SERVICE,
+            "model",
+            {"metadata": {"name": "model", "namespace": "serving"}, "spec": {"type": "ClusterIP", "selector": {"llm-platform.io/model": "model"}, "ports": [{"port": 80, "targetPort": 8000}]}},
+        ),
     ]
 
 
@@ -119,15 +125,37 @@ DENY_MISSING = ("namespace-default-deny", "namespace serving has no default-deny
         ),
         (
             mutated("model", lambda p: p["spec"].update(type="LoadBalancer"), SERVICE),
-            [("service-not-exposed", "Service serving/model is exposed outside the cluster (type: LoadBalancer) and is not a reviewed exception")],
+            [
+                ("service-not-exposed", "Service serving/model is exposed outside the cluster (type: LoadBalancer) and is not a reviewed exception"),
+                ("models-only-through-gateway", f"model Service serving/model is LoadBalancer, not ClusterIP: {THROUGH_GATEWAY}"),
+            ],
         ),
         (
             mutated("model", lambda p: p["spec"].update(type="NodePort"), SERVICE),
-            [("service-not-exposed", "Service serving/model is exposed outside the cluster (type: NodePort) and is not a reviewed exception")],
+            [
+                ("service-not-exposed", "Service serving/model is exposed outside the cluster (type: NodePort) and is not a reviewed exception"),
+                ("models-only-through-gateway", f"model Service serving/model is NodePort, not ClusterIP: {THROUGH_GATEWAY}"),
+            ],
         ),
         (
             mutated("model", lambda p: p["spec"].update(externalIPs=["203.0.113.10"]), SERVICE),
-            [("service-not-exposed", "Service serving/model takes traffic for external IPs ['203.0.113.10'] and is not a reviewed exception")],
+            [
+                ("service-not-exposed", "Service serving/model takes traffic for external IPs ['203.0.113.10'] and is not a reviewed exception"),
+                ("models-only-through-gateway", f"model Service serving/model takes traffic for external IPs: {THROUGH_GATEWAY}"),
+            ],
+        ),
+        # An ExternalName model Service is no ClusterIP either.
+        (mutated("model", lambda p: p["spec"].update(type="ExternalName"), SERVICE), [("models-only-through-gateway", f"model Service serving/model is ExternalName, not ClusterIP: {THROUGH_GATEWAY}")]),
+        (
+            [*stack(), resource(INGRESS, "alb", {"metadata": {"name": "models", "namespace": "serving"}, "spec": {"rules": []}})],
+            [("models-only-through-gateway", f"Ingress serving/models exposes the models' namespace; {THROUGH_GATEWAY}")],
+        ),
+        (
+            [*stack(), resource(SERVICE, "side-door", {"metadata": {"name": "side-door", "namespace": "serving"}, "spec": {"type": "LoadBalancer", "selector": {"app": "x"}}})],
+            [
+                ("service-not-exposed", "Service serving/side-door is exposed outside the cluster (type: LoadBalancer) and is not a reviewed exception"),
+                ("models-only-through-gateway", f"Service serving/side-door opens the models' namespace outside the cluster (LoadBalancer); {THROUGH_GATEWAY}"),
+            ],
         ),
     ],
 )
@@ -140,6 +168,14 @@ def test_narrow_ip_blocks_pass():
     assert findings(*mutated("model", lambda p: p["spec"]["ingress"][0].update({"from": narrow}), NETWORK_POLICY)) == []
 
 
-def test_a_reviewed_load_balancer_passes():
-    config = CONFIG | {"service-not-exposed": {"allowList": [{"name": "serving/model", "reason": "the public inference endpoint, source ranges reviewed"}]}}
-    assert findings(*mutated("model", lambda p: p["spec"].update(type="LoadBalancer"), SERVICE), config=config) == []
+def test_a_reviewed_load_balancer_passes_outside_the_models_namespace():
+    config = CONFIG | {"service-not-exposed": {"allowList": [{"name": "monitoring/grafana", "reason": "the dashboards, source ranges reviewed"}]}}
+    grafana = resource(SERVICE, "grafana", {"metadata": {"name": "grafana", "namespace": "monitoring"}, "spec": {"type": "LoadBalancer", "selector": {"app": "grafana"}}})
+    assert findings(*stack(), grafana, config=config) == []
+
+
+def test_a_model_service_bypassing_the_gateway_is_refused_even_when_reviewed():
+    config = CONFIG | {"service-not-exposed": {"allowList": [{"name": "serving/model", "reason": "a public endpoint straight to the model"}]}}
+    assert findings(*mutated("model", lambda p: p["spec"].update(type="LoadBalancer"), SERVICE), config=config) == [
+        ("models-only-through-gateway", f"model Service serving/model is LoadBalancer, not ClusterIP: {THROUGH_GATEWAY}")
+    ]
