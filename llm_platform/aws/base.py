@@ -21,6 +21,7 @@ from llm_platform.aws.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevi
 from llm_platform.aws.object_store import ModelStore, ModelStoreArgs
 from llm_platform.aws.storage import Storage, StorageArgs
 from llm_platform.config import AwsStackConfig
+from llm_platform.config.models import releases
 from llm_platform.contract import SYSTEM_NODES
 from llm_platform.platform.deploy import ClusterBase
 from llm_platform.platform.serving import ModelIngress
@@ -108,7 +109,8 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         ModelStoreArgs(
             cluster_name=name,
             account=account,
-            models=cfg.models,
+            # Every model and every canary: each reads its weights with an identity of its own.
+            models=releases(cfg.models),
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             protect=cfg.environment == "production",

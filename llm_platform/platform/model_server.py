@@ -121,6 +121,11 @@ def secret(model: ModelConfig, suffix: str, data: dict) -> dict:
     return secret_manifest(_metadata(model, f"{model.name}-{suffix}"), data)
 
 
+def image(model: ModelConfig) -> str:
+    """The vLLM image the model's pods run (fetcher and server): its own when it sets one, else the pin."""
+    return model.image or pins.VLLM_IMAGE
+
+
 def engine_args(model: ModelConfig) -> list[str]:
     return vllm_args(model, model_dir=f"{CACHE_DIR}/{model.name}", port=PORT)
 
@@ -294,7 +299,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                     "initContainers": [
                         {
                             "name": "fetch-weights",
-                            "image": pins.VLLM_IMAGE,
+                            "image": image(model),
                             "command": ["python3", f"{SCRIPT_DIR}/{FETCH_SCRIPT}"],
                             "env": fetch_env(model, weights_uri, with_hugging_face_token, require_manifest) + writable_env(),
                             "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
@@ -305,7 +310,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                     "containers": [
                         {
                             "name": "vllm",
-                            "image": pins.VLLM_IMAGE,
+                            "image": image(model),
                             "args": engine_args(model),
                             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
                             "env": [_secret_env("VLLM_API_KEY", f"{model.name}-api-key", "api-key"), {"name": "HF_HUB_OFFLINE", "value": "1"}, *writable_env()],

@@ -265,3 +265,10 @@ def test_production_pods_serve_only_a_complete_staged_copy_of_the_pinned_commit(
 def test_a_model_may_set_its_own_startup_window():
     probe = model_server.startup_probe(MODEL.model_copy(update={"startup_seconds": 600}))
     assert (probe["initialDelaySeconds"], probe["periodSeconds"], probe["failureThreshold"]) == (30, 10, 60)
+
+
+def test_a_model_may_run_its_own_vllm_image_by_digest():
+    assert VLLM["image"] == FETCH["image"] == pins.VLLM_IMAGE
+    image = "docker.io/vllm/vllm-openai:v0.32.0@sha256:" + "b" * 64
+    pod = model_server.deployment(MODEL.model_copy(update={"image": image}), "s3://bucket/models/m", False, TIER)["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == pod["initContainers"][0]["image"] == image
