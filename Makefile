@@ -10,7 +10,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
 STACK ?= staging
 
 .DEFAULT_GOAL := help
-.PHONY: help install preview test docs bench bench-weights diff loadtest quota-check stage-model refresh-prices clean
+.PHONY: help install preview test docs bench bench-weights diff loadtest gate canary-check promote rollback quota-check stage-model refresh-prices clean
 
 ## help: list the targets (this text)
 help:
@@ -80,6 +80,12 @@ REQUESTS ?= 500
 CONCURRENCY ?= 50
 loadtest: $(VENV)/.tools
 	$(PY) -m tools.loadtest --url $(URL) --model $(MODEL) --requests $(REQUESTS) --concurrency $(CONCURRENCY)
+
+## gate: the release gate of MODEL on STACK through its gateway: smoke, evaluation data set and load test
+##       against the model's `gates`, a table, exit 1 on a miss (URL and HOST_HEADER optional: the gateway
+##       endpoint and key come from `pulumi stack output` unless URL and LLM_API_KEY are set)
+gate: $(VENV)/.tools
+	$(PY) -m tools.gate --stack $(STACK) --model $(MODEL) $(if $(URL),--url $(URL)) $(if $(HOST_HEADER),--host-header $(HOST_HEADER))
 
 ## clean: remove build/ and .venv
 clean:
