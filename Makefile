@@ -87,6 +87,11 @@ loadtest: $(VENV)/.tools
 gate: $(VENV)/.tools
 	$(PY) -m tools.gate --stack $(STACK) --model $(MODEL) $(if $(URL),--url $(URL)) $(if $(HOST_HEADER),--host-header $(HOST_HEADER))
 
+## canary-check: judge MODEL's canary on STACK from Prometheus (PROMETHEUS=http://127.0.0.1:9090, e.g. a port-forward):
+##               promote (exit 0), hold (3) or roll back (1); the table also goes to $GITHUB_STEP_SUMMARY
+canary-check: $(VENV)/.runtime
+	$(PY) -m tools.canary_check --stack $(STACK) --model $(MODEL) --prometheus $(PROMETHEUS)
+
 ## clean: remove build/ and .venv
 clean:
 	rm -rf build $(VENV)
