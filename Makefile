@@ -92,6 +92,14 @@ gate: $(VENV)/.tools
 canary-check: $(VENV)/.runtime
 	$(PY) -m tools.canary_check --stack $(STACK) --model $(MODEL) --prometheus $(PROMETHEUS)
 
+## promote: MODEL's canary becomes the model in Pulumi.$(STACK).yaml (comments kept; checked before it is written)
+promote: $(VENV)/.tools
+	$(PY) -m tools.release promote --stack $(STACK) --model $(MODEL)
+
+## rollback: MODEL's canary leaves Pulumi.$(STACK).yaml; `pulumi up` then takes its pods and route weight away
+rollback: $(VENV)/.tools
+	$(PY) -m tools.release rollback --stack $(STACK) --model $(MODEL)
+
 ## clean: remove build/ and .venv
 clean:
 	rm -rf build $(VENV)
