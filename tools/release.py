@@ -2,7 +2,8 @@
 
     make promote STACK=production MODEL=llama-3-1-8b-instruct
     make rollback STACK=production MODEL=llama-3-1-8b-instruct
-    python -m tools.release canaries --stack production          # models with a canary, one per line
+    python -m tools.release canaries --stack production   # "<model> <check.windowMinutes>" per canary
+    python -m tools.release models --stack staging        # every model, one per line
 
 - rollback: the model's `canary` key goes; the model serves what it served before the canary.
 - promote: the canary's identity keys (`source`, `revision`, `image`, `engine`) become the model's, with the
@@ -142,7 +143,7 @@ def apply(path: Path, stack: str, model: str, action: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.release", description="Promote or roll back a model's canary in its stack file.")
-    parser.add_argument("action", choices=["promote", "rollback", "canaries"])
+    parser.add_argument("action", choices=["promote", "rollback", "canaries", "models"])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--model", help="the model (promote, rollback)")
     parser.add_argument("--root", type=Path, default=ROOT, help="project directory holding the stack files")
@@ -151,10 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not path.exists():
             raise ReleaseError(f"no stack file {path.name}")
-        if args.action == "canaries":
+        if args.action in ("canaries", "models"):
+            # What the deploy workflow loops over: the gate per model, the canary check per canary.
             for model in _config(path, args.stack).models:
-                if model.canary:
+                if args.action == "models":
                     print(model.name)
+                elif model.canary:
+                    print(model.name, model.canary.check.window_minutes)
             return 0
         if not args.model:
             raise ReleaseError(f"{args.action} needs --model")

@@ -94,8 +94,10 @@ def test_nothing_to_do_is_refused_and_leaves_the_file(tmp_path, capsys):
     assert path.read_text() == PRODUCTION and sorted(p.name for p in tmp_path.iterdir()) == ["Pulumi.production.yaml"]
 
 
-def test_canaries_lists_the_models_with_one(with_canary, capsys):
+def test_the_lists_the_deploy_workflow_loops_over(with_canary, capsys):
     assert release.main(["canaries", "--stack", "production", "--root", str(with_canary.parent)]) == 0
-    assert capsys.readouterr().out == f"{MODEL}\n"
+    assert capsys.readouterr().out == f"{MODEL} 30\n"
     assert release.main(["canaries", "--stack", "production", "--root", str(ROOT)]) == 0
     assert capsys.readouterr().out == ""
+    assert release.main(["models", "--stack", "staging", "--root", str(ROOT)]) == 0
+    assert capsys.readouterr().out == "mistral-7b-instruct\n"
