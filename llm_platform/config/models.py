@@ -177,9 +177,9 @@ class CanaryConfig(ConfigModel):
     and the canary goes; roll back (`make rollback`): the canary goes."""
 
     source: str | None = None
-    """Weights source of the canary, as `models[].source`. A canary with other weights (source or revision)
-    reads them from `models/<model>-canary` (`make stage-model MODEL=<model>-canary`) with an identity of
-    its own; one that keeps the model's weights reads the model's staged copy."""
+    """Weights source of the canary, as `models[].source`. Every canary reads its weights with a service
+    account and role of its own (`<model>-canary`): with other weights (source or revision) from
+    `models/<model>-canary` (`make stage-model STACK=<stack> MODEL=<model>-canary`), else the model's copy."""
 
     revision: str | None = None
     """Hugging Face revision of the canary; in production the full commit sha."""
