@@ -10,7 +10,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
 STACK ?= staging
 
 .DEFAULT_GOAL := help
-.PHONY: help install preview test docs bench bench-weights diff loadtest quota-check stage-model refresh-prices clean
+.PHONY: help install preview test docs bench bench-weights diff loadtest gate canary-check promote rollback quota-check stage-model refresh-prices clean
 
 ## help: list the targets (this text)
 help:
@@ -85,6 +85,25 @@ loadtest: $(VENV)/.tools
 	$(PY) -m tools.loadtest --url $(URL) --model $(MODEL) --workload $(WORKLOAD) --requests $(REQUESTS) \
 		$(if $(RATE),--rate $(RATE),--concurrency $(CONCURRENCY)) \
 		$(if $(CONVERSATIONS),--conversations $(CONVERSATIONS)) $(if $(TURNS),--turns $(TURNS))
+
+## gate: the release gate of MODEL on STACK through its gateway: smoke, evaluation data set and load test
+##       against the model's `gates`, a table, exit 1 on a miss (URL and HOST_HEADER optional: the gateway
+##       endpoint and key come from `pulumi stack output` unless URL and LLM_API_KEY are set)
+gate: $(VENV)/.tools
+	$(PY) -m tools.gate --stack $(STACK) --model $(MODEL) $(if $(URL),--url $(URL)) $(if $(HOST_HEADER),--host-header $(HOST_HEADER))
+
+## canary-check: judge MODEL's canary on STACK from Prometheus (PROMETHEUS=http://127.0.0.1:9090, e.g. a port-forward):
+##               promote (exit 0), hold (3) or roll back (1); the table also goes to $GITHUB_STEP_SUMMARY
+canary-check: $(VENV)/.runtime
+	$(PY) -m tools.canary_check --stack $(STACK) --model $(MODEL) --prometheus $(PROMETHEUS)
+
+## promote: MODEL's canary becomes the model in Pulumi.$(STACK).yaml (comments kept; checked before it is written)
+promote: $(VENV)/.tools
+	$(PY) -m tools.release promote --stack $(STACK) --model $(MODEL)
+
+## rollback: MODEL's canary leaves Pulumi.$(STACK).yaml; `pulumi up` then takes its pods and route weight away
+rollback: $(VENV)/.tools
+	$(PY) -m tools.release rollback --stack $(STACK) --model $(MODEL)
 
 ## clean: remove build/ and .venv
 clean:

@@ -304,3 +304,65 @@ def test_no_existing_resource_changes_its_urn(stack):
     assert recorded - (current | aliases) == set(), "a real pulumi up would replace these"
     added = {urn.rsplit("::", 2)[-2].rsplit("$", 1)[-1] + "::" + urn.rsplit("-", 2)[-2] + "-" + urn.rsplit("-", 1)[-1] for urn in current - recorded}
     assert added == {key for key, (_, stacks) in ADDED.items() if stack in stacks}, sorted(current - recorded)
+
+
+# -- a model release: a canary in production, a plain update in staging ---------------------------------
+
+NEW_REVISION = "1" * 40
+
+
+def _with_model_change(stack: str, tmp_path: Path, change: dict) -> tuple[subprocess.CompletedProcess, Path, list[str]]:
+    """Preview a copy of `stack`'s file whose first model carries `change`, with the stack's own policy
+    config; returns the run, its output folder and the URNs of the run without the change."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for entry in ("__main__.py", "llm_platform", "policies", "tools", "evals"):
+        (root / entry).symlink_to(ROOT / entry)
+    config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    config["config"]["llm-platform:models"][0].update(change)
+    (root / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "build"
+    command = [sys.executable, "-m", "tools.preview", stack, "--out", str(out), "--root", str(root), "--policy-config", str(ROOT / "policies" / "config" / f"{stack}.json")]
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return run, out / stack, [r.urn for r in run_program(stack).resources]
+
+
+def test_a_model_change_previews_as_a_canary_in_production(tmp_path):
+    canary = {"revision": NEW_REVISION, "engine": {"maxModelLen": 8192, "maxNumSeqs": 96}, "poolGroup": "a10g-burst", "weight": 5}
+    run, out, before = _with_model_change("production", tmp_path, {"canary": canary})
+    assert run.returncode == 0, run.stdout + run.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    assert [v for v in plan["policy"]["violations"] if v["enforcement"] == "mandatory"] == []
+    for path in sorted((out / "manifests").glob("*.yaml")):
+        assert validate_any(yaml.safe_load(path.read_text()), pins.KUBERNETES_VERSION) == [], path.name
+    # Nothing the stack declared before changes its URN; what is new is the canary's own.
+    urns = {r["urn"] for r in plan["resources"]}
+    assert set(before) <= urns
+    added = sorted(urn.rsplit("::", 1)[1] for urn in urns - set(before))
+    assert added == sorted(
+        [f"llm-production-serving-llama-3-1-8b-instruct-canary{suffix}" for suffix in ("", "-deployment", "-service", "-monitor", "-scaler", "-pdb", "-network-policy", "-sa", "-api-key")]
+        + ["llm-production-gateway-llama-3-1-8b-instruct-canary-pool", "llm-production-models-llama-3-1-8b-instruct-canary", "llm-production-models-llama-3-1-8b-instruct-canary-read"]
+        # The canary's Endpoint Picker: reached by the proxies, reaching the canary's pods.
+        + ["llm-production-gateway-llama-3-1-8b-instruct-canary-epp-policy", "llm-production-gateway-llama-3-1-8b-instruct-canary-from-epp-policy"]
+    )
+    deployments = {r["inputs"]["metadata"]["name"]: r["inputs"] for r in plan["resources"] if r["type"] == "kubernetes:apps/v1:Deployment" and r["inputs"]["metadata"]["namespace"] == "serving"}
+    assert set(deployments) == {"llama-3-1-8b-instruct", "llama-3-1-8b-instruct-burst", "llama-3-1-8b-instruct-canary"}
+    (route,) = [r["inputs"] for r in plan["resources"] if r["type"].endswith("HTTPRoute") and r["inputs"]["metadata"]["name"] == "llama-3-1-8b-instruct"]
+    assert [(ref["name"], ref["weight"]) for ref in route["spec"]["rules"][0]["backendRefs"]] == [("llama-3-1-8b-instruct", 95), ("llama-3-1-8b-instruct-canary", 5)]
+
+
+def test_the_same_change_is_a_plain_update_in_staging(tmp_path):
+    run, out, before = _with_model_change("staging", tmp_path, {"revision": NEW_REVISION, "engine": {"maxModelLen": 8192, "maxNumSeqs": 96}})
+    assert run.returncode == 0, run.stdout + run.stderr
+    plan = json.loads((out / "plan.json").read_text())
+    assert {r["urn"] for r in plan["resources"]} == set(before)
+    (deployment,) = [r["inputs"] for r in plan["resources"] if r["type"] == "kubernetes:apps/v1:Deployment" and r["inputs"]["metadata"]["namespace"] == "serving"]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--max-num-seqs") + 1] == "96"
+
+
+def test_a_canary_in_staging_is_refused_before_anything_is_written(tmp_path):
+    run, out, _ = _with_model_change("staging", tmp_path, {"canary": {"revision": NEW_REVISION}})
+    assert run.returncode == 2
+    assert "llm-platform:models[0].canary" in run.stderr and "production's release path" in run.stderr
+    assert not out.exists()

@@ -97,6 +97,7 @@ def test_jobs_with_aws_credentials_request_an_oidc_token():
     assert {(f, n) for f, n, _ in aws_jobs} == {
         ("cloud-preview.yml", "preview"),
         ("deploy.yml", "staging"),
+        ("deploy.yml", "gate"),
         ("deploy.yml", "production"),
     }
     for file, name, job in aws_jobs:
@@ -197,13 +198,16 @@ def test_deploys_are_serialised_per_stack_and_production_waits_for_staging():
         job = jobs[stack]
         assert job["concurrency"] == {"group": f"deploy-{stack}", "cancel-in-progress": False}
         assert job["environment"] == stack
-        (pulumi,) = steps_using(job, "pulumi/actions")
-        assert pulumi["with"]["command"] == "up"
-        assert pulumi["with"]["stack-name"] == stack
-        assert pulumi["with"]["policyPacks"] == "policies"
-        assert pulumi["with"]["policyPackConfigs"] == f"policies/config/{stack}.json"
+        # Every `pulumi up` of the stack (production's second one is the rollback's).
+        for pulumi in steps_using(job, "pulumi/actions"):
+            assert pulumi["with"]["command"] == "up"
+            assert pulumi["with"]["stack-name"] == stack
+            assert pulumi["with"]["policyPacks"] == "policies"
+            assert pulumi["with"]["policyPackConfigs"] == f"policies/config/{stack}.json"
     assert jobs["staging"]["needs"] == "test"
-    assert jobs["production"]["needs"] == "staging"
+    # staging -> gate -> production: production's deploy waits for the gate against staging.
+    assert jobs["gate"]["needs"] == "staging"
+    assert jobs["production"]["needs"] == "gate"
     gcp = jobs["staging-gcp"]
     assert gcp["needs"] == "test" and gcp["environment"] == "staging-gcp"
     assert gcp["concurrency"] == {"group": "deploy-staging-gcp", "cancel-in-progress": False}
@@ -225,3 +229,35 @@ def test_pulumi_cli_matches_the_sdk_pin():
     assert pack == sdk, "the policy pack runs the same Pulumi SDK as the program"
     for name in ("cloud-preview.yml", "deploy.yml"):
         assert workflow(name)["env"]["PULUMI_VERSION"] == sdk, name
+
+
+def test_the_gate_runs_against_staging_through_its_gateway_for_every_model():
+    gate = workflow("deploy.yml")["jobs"]["gate"]
+    assert gate["environment"] == "staging" and gate["permissions"] == {"contents": "read", "id-token": "write"}
+    # It shares staging's deploy group: no staging update lands while a gate measures it.
+    assert gate["concurrency"] == {"group": "deploy-staging", "cancel-in-progress": False}
+    (pulumi,) = steps_using(gate, "pulumi/actions")
+    assert "command" not in pulumi["with"], "the gate only reads stack outputs"
+    script = "\n".join(step.get("run", "") for step in gate["steps"])
+    assert "python -m tools.release models --stack staging" in script
+    assert 'make gate STACK=staging MODEL="$model" URL=http://127.0.0.1:8443/v1 HOST_HEADER="$host"' in script
+    assert "GITHUB_STEP_SUMMARY" in script and "exit $status" in script
+
+
+def test_a_failed_canary_check_rolls_back_by_a_commit_and_a_pulumi_up_without_a_person():
+    production = workflow("deploy.yml")["jobs"]["production"]
+    assert production["permissions"] == {"contents": "write", "pull-requests": "write", "id-token": "write"}
+    (judge,) = [step for step in production["steps"] if step.get("id") == "canary"]
+    script = judge["run"]
+    assert "python -m tools.release canaries --stack production" in script
+    assert '.venv/bin/python -m tools.canary_check --stack production --model "$model" --prometheus http://127.0.0.1:9090' in script
+    # Decisions by the tool's exit status: 0 promote (a pull request), 1 roll back (a commit to main), 3 hold.
+    assert 'make rollback STACK=production MODEL="$model"' in script and "push origin HEAD:main" in script
+    assert 'make promote STACK=production MODEL="$model"' in script and "gh pr create --base main" in script
+    assert "3) echo" in script and 'echo "rolled-back=true" >> "$GITHUB_OUTPUT"' in script
+    # The stack follows the rollback commit in the same job: its second `pulumi up`.
+    first, rollback = steps_using(production, "pulumi/actions")
+    assert production["steps"].index(first) < production["steps"].index(judge) < production["steps"].index(rollback)
+    assert rollback["if"] == "steps.canary.outputs.rolled-back == 'true'"
+    # The token only reaches git through a header, never a remote URL that could be printed.
+    assert "x-access-token:%s" in script and "https://x-access-token" not in script

@@ -509,6 +509,7 @@ def resolve_from_stack(args: argparse.Namespace) -> None:
     """Fill bucket, region, source and revision from the stack file's entry for the model."""
     from llm_platform.config import ConfigError as StackConfigError
     from llm_platform.config import decode_flat_config, parse
+    from llm_platform.config.models import releases
     from llm_platform.config.stack_file import StackFileError
     from tools.preview import load_stack_file
 
@@ -516,9 +517,11 @@ def resolve_from_stack(args: argparse.Namespace) -> None:
         config = parse(decode_flat_config(load_stack_file(args.stack)[0]), stack=args.stack)
     except (FileNotFoundError, StackFileError, StackConfigError) as error:
         raise StageError(str(error)) from None
-    model = next((m for m in config.models if m.name == args.model), None)
+    # A canary with weights of its own is staged under its own name (`<model>-canary`).
+    served = releases(config.models)
+    model = next((m for m in served if m.name == args.model), None)
     if model is None:
-        raise StageError(f"--model {args.model!r}: stack {args.stack} serves no such model (rule: one of {[m.name for m in config.models]})")
+        raise StageError(f"--model {args.model!r}: stack {args.stack} serves no such model (rule: one of {[m.name for m in served]})")
     args.source = args.source or model.source
     args.revision = args.revision or model.revision
     if config.cloud == "gcp":

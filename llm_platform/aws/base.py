@@ -23,6 +23,7 @@ from llm_platform.aws.object_store import ModelStore, ModelStoreArgs
 from llm_platform.aws.registry import ImageCache, ImageCacheArgs, cache_warmer
 from llm_platform.aws.storage import Storage, StorageArgs
 from llm_platform.config import AwsStackConfig
+from llm_platform.config.models import releases
 from llm_platform.contract import SYSTEM_NODES
 from llm_platform.platform.deploy import ClusterBase
 
@@ -115,7 +116,8 @@ def build(cfg: AwsStackConfig) -> ClusterBase:
         ModelStoreArgs(
             cluster_name=name,
             account=account,
-            models=cfg.models,
+            # Every model and every canary: each reads its weights with an identity of its own.
+            models=releases(cfg.models),
             oidc_provider_arn=cluster.oidc_provider_arn,
             oidc_issuer=cluster.oidc_issuer,
             protect=cfg.environment == "production",

@@ -139,7 +139,7 @@ class ModelStore(pulumi.ComponentResource):
                 tags=args.tags,
                 opts=child,
             )
-            location = weights_location(model.name, model.source, bucket_name, S3Location.SCHEME)
+            location = weights_location(model.weights_name, model.source, bucket_name, S3Location.SCHEME)
             kinds.ROLE_POLICY(
                 f"{name}-{model.name}-read",
                 {"policy": key.arn.apply(lambda key_arn, where=location: read_policy(where.bucket, where.prefix, key_arn, partition)), "role": role.name},

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, Field, field_validator
 
 from llm_platform import pins
 from llm_platform.config.base import CapacityType, ConfigModel, Duration, StrictNetwork, catalog_types, plain, unique
+from llm_platform.config.models import releases
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.stack import StackBase, distinct_names
 from llm_platform.config.tags import aws_tag_violations
@@ -263,7 +264,8 @@ class AwsStackConfig(StackBase):
         zones = len(catalog.aws_region_zones(self.region))
         if self.aws.network.az_count > zones:
             yield Violation("aws.network.azCount", self.aws.network.az_count, f"region {self.region} has {zones} availability zones")
-        yield from distinct_names("IAM role", {model.name: model_role_name(self.cluster_name, model.name) for model in self.models})
+        # Every canary with weights of its own gets a role too.
+        yield from distinct_names("IAM role", {model.name: model_role_name(self.cluster_name, model.name) for model in releases(self.models)})
         if self.environment != "production":
             return
         aws = self.aws

@@ -8,12 +8,13 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Annotated, Callable, Literal, Sequence
 
-from pydantic import AfterValidator, Field, field_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator
 
 from llm_platform.config.base import ConfigModel, Name, unique
+from llm_platform.config.gates import GatesConfig
 from llm_platform.config.pools import GpuPoolBase
 from llm_platform.config.violations import Rules, Violation
-from llm_platform.contract import COMMIT_SHA, LOCATIONS, is_bucket_source, parse_model_source
+from llm_platform.contract import COMMIT_SHA, LOCATIONS, NAME_RULE, is_bucket_source, is_valid_name, parse_model_source
 from llm_platform_policy.schedule import DAY_NUMBERS, Window
 
 # Bytes per weight by precision, for the seeds' fit rule (parameters x bytes x 1.2).
@@ -134,6 +135,87 @@ class BurstConfig(ConfigModel):
     hours. Without it, burst replicas follow the queue at any hour and are priced around the clock."""
 
 
+# An image by digest: what the pods run cannot change under the same reference (the pack's images-pinned rule).
+_IMAGE = re.compile(r"^[a-z0-9]([-a-z0-9._/:]*[a-z0-9])?(:[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$")
+
+
+def _image(value: str) -> str:
+    if not _IMAGE.match(value):
+        raise ValueError("must be an image reference pinned by digest: <registry>/<repository>[:<tag>]@sha256:<64 hex digits>")
+    return value
+
+
+Image = Annotated[str, AfterValidator(_image)]
+
+
+class CanaryCheck(ConfigModel):
+    """What `tools/canary_check.py` compares between the canary's pods and the stable ones, from Prometheus
+    over a window; the defaults are the seeds' alert thresholds."""
+
+    window_minutes: Annotated[int, Field(ge=5, le=1440)] = 30
+    """How long the canary serves its share before it is judged, and the window the rates are taken over."""
+
+    min_requests: Annotated[int, Field(ge=1, le=1_000_000)] = 100
+    """Requests the canary must have answered in the window; fewer and the answer is `hold`."""
+
+    max_error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 1
+    """Roll back when the canary answers more than this share of requests with a 5xx (the seeds'
+    HighErrorRate) and more than the stable pods do."""
+
+    max_ttft_increase_percent: Annotated[float, Field(gt=0, le=1000)] = 20
+    """Roll back when the canary's p95 time to first token exceeds the stable pods' by more than this."""
+
+    max_kv_cache_usage_percent: Annotated[float, Field(gt=0, le=100)] = 95
+    """Roll back when a canary pod's KV cache averages above this over the window (the seeds'
+    KV-cache alert): it would queue and preempt at full traffic."""
+
+
+class CanaryConfig(ConfigModel):
+    """A new serving identity of the model next to the stable one, production only: its own Deployment
+    (`<model>-canary`) and InferencePool, `weight` percent of the model's requests on the same route.
+    Every key left out is the model's own. Promote (`make promote`): the canary's keys become the model's
+    and the canary goes; roll back (`make rollback`): the canary goes."""
+
+    source: str | None = None
+    """Weights source of the canary, as `models[].source`. Every canary reads its weights with a service
+    account and role of its own (`<model>-canary`): with other weights (source or revision) from
+    `models/<model>-canary` (`make stage-model STACK=<stack> MODEL=<model>-canary`), else the model's copy."""
+
+    revision: str | None = None
+    """Hugging Face revision of the canary; in production the full commit sha."""
+
+    image: Image | None = None
+    """vLLM image of the canary, by digest."""
+
+    engine: EngineConfig | None = None
+    """vLLM engine settings of the canary, complete (they replace the model's, key by key defaults)."""
+
+    weight: Annotated[int, Field(ge=1, le=50)] = 5
+    """Percent of the model's requests the gateway sends to the canary (Gateway API backend weights)."""
+
+    replicas: Annotated[int, Field(ge=1, le=8)] = 2
+    """Canary replicas, fixed (no autoscaling: its share is small and known). Production keeps two, like
+    every workload, so one can drain or fail."""
+
+    pool_group: Name | None = None
+    """GPU pool group of the canary's replicas; the model's `poolGroup` when absent. Its replicas count
+    with the other models' minimums against the group's `maxGpus`."""
+
+    check: CanaryCheck = Field(default_factory=CanaryCheck)
+    """How the canary is judged."""
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, source: str | None) -> str | None:
+        if source is not None:
+            parse_model_source(source)
+        return source
+
+    def identity(self) -> dict:
+        """The serving-identity keys the canary sets (those a promotion copies into the model)."""
+        return {key: value for key, value in (("source", self.source), ("revision", self.revision), ("image", self.image), ("engine", self.engine)) if value is not None}
+
+
 class ModelConfig(ConfigModel):
     """One model served by vLLM behind an OpenAI-compatible API."""
 
@@ -182,8 +264,22 @@ class ModelConfig(ConfigModel):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     """vLLM engine settings."""
 
+    image: Image | None = None
+    """vLLM server image by digest; the image pinned in llm_platform/pins.py when absent. Set it to serve a
+    newer vLLM (through a canary in production) before the platform's pin moves."""
+
     resources: ModelResources = Field(default_factory=ModelResources)
     """CPU and memory per replica."""
+
+    gates: GatesConfig = Field(default_factory=GatesConfig)
+    """What a release of this model must show in staging before production changes (`make gate`)."""
+
+    canary: CanaryConfig | None = None
+    """Production only: a change of source, revision, image or engine settings served beside the stable
+    version to a share of requests, until promoted or rolled back. Elsewhere change the model itself."""
+
+    # The stable model a canary release was derived from (`canary_release`); None for the model itself.
+    _canary_of: ModelConfig | None = PrivateAttr(default=None)
 
     @field_validator("source")
     @classmethod
@@ -192,12 +288,105 @@ class ModelConfig(ConfigModel):
         return source
 
     @property
+    def served_name(self) -> str:
+        """The name clients put in `model` (vLLM's `--served-model-name`): a canary answers to its model's."""
+        return self._canary_of.name if self._canary_of else self.name
+
+    @property
+    def weights_name(self) -> str:
+        """Whose staged weights the pods read (`models/<weights_name>`): a canary keeping its model's source
+        and revision reads the model's copy."""
+        stable = self._canary_of
+        if stable and (stable.source, stable.revision) == (self.source, self.revision):
+            return stable.name
+        return self.name
+
+    @property
     def weights_gib(self) -> float:
         return self.parameters_billion * 1e9 * BYTES_PER_PARAMETER[self.precision] / 2**30
 
     @property
     def required_gb(self) -> float:
         return self.parameters_billion * BYTES_PER_PARAMETER[self.precision] * FIT_OVERHEAD
+
+
+# -- canaries --------------------------------------------------------------------------------------------
+
+
+def canary_name(model: str) -> str:
+    """The canary of `model`: its Deployment, Service, InferencePool and (with other weights) its staged copy
+    and identity. Prometheus tells its pods from the stable ones by the `service` label of this name."""
+    return f"{model}-canary"
+
+
+def canary_release(model: ModelConfig) -> ModelConfig:
+    """The model as its canary serves it: the canary's identity keys over the model's, a fixed replica count
+    on the canary's pool group, no burst, answering to the model's name."""
+    canary = model.canary
+    assert canary is not None
+    same_source = canary.source is None or canary.source == model.source
+    release = model.model_copy(
+        update={
+            "name": canary_name(model.name),
+            "source": canary.source or model.source,
+            # Another source's revision is never the model's.
+            "revision": canary.revision or (model.revision if same_source else None),
+            "image": canary.image or model.image,
+            "engine": canary.engine or model.engine,
+            "pool_group": canary.pool_group or model.pool_group,
+            "min_replicas": canary.replicas,
+            "max_replicas": canary.replicas,
+            "burst": None,
+            "canary": None,
+        }
+    )
+    release._canary_of = model
+    return release
+
+
+def releases(models: Sequence[ModelConfig]) -> list[ModelConfig]:
+    """Everything that serves: every model, then every canary (as `canary_release` builds it)."""
+    return [*models, *(canary_release(model) for model in models if model.canary)]
+
+
+def promoted(model: ModelConfig) -> ModelConfig:
+    """The model once its canary is promoted: the canary's identity keys are the model's, the canary gone."""
+    assert model.canary is not None
+    release = canary_release(model)
+    return model.model_copy(update={"source": release.source, "revision": release.revision, "image": release.image, "engine": release.engine, "canary": None})
+
+
+def canary_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase], *, environment: str, object_store: str) -> Rules:
+    """A canary is production's way to change a model; it changes what is served, fits its pool group, keeps
+    two replicas and does not take another model's name."""
+    names = {model.name for model in models}
+    groups = sorted({pool.pool_group for pool in pools})
+    for index, model in enumerate(models):
+        canary = model.canary
+        if canary is None:
+            continue
+        key = f"models[{index}].canary"
+        if environment != "production":
+            yield Violation(key, "set", f"a canary is production's release path; in {environment} change the model itself (source, revision, image, engine) and let the gate judge it")
+            continue
+        release = canary_release(model)
+        if not canary.identity():
+            yield Violation(key, sorted(canary.model_fields_set), "must set at least one of source, revision, image, engine: what the canary serves differently")
+        elif all(getattr(release, field) == getattr(model, field) for field in canary.identity()):
+            yield Violation(key, sorted(canary.identity()), "serves exactly what the model serves: change at least one of them")
+        if not is_valid_name(release.name):
+            yield Violation(f"models[{index}].name", model.name, f"its canary is named {release.name}, which must be {NAME_RULE}: shorten the model's name")
+        if release.name in names:
+            yield Violation(key, release.name, "another model has the canary's name: rename that model")
+        if canary.replicas < 2:
+            yield Violation(f"{key}.replicas", canary.replicas, "production keeps at least two replicas so one can drain or fail (the canary serves real requests)")
+        if canary.source and is_bucket_source(canary.source) and parse_model_source(canary.source) != object_store:
+            yield Violation(f"{key}.source", canary.source, f"this stack's weights are in {LOCATIONS[object_store].STORE} ({object_store}://) or on Hugging Face (hf://)")
+        group = [pool for pool in pools if pool.pool_group == release.pool_group]
+        if not group:
+            yield Violation(f"{key}.poolGroup", release.pool_group, f"must name a GPU pool group of this stack ({', '.join(groups)})")
+            continue
+        yield from _fit_violations(key, release, group, release.pool_group, canary.replicas)
 
 
 def model_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase], *, production: bool, object_store: str) -> Rules:
@@ -225,7 +414,8 @@ def model_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase]
         yield from _fit_violations(key, model, group, model.pool_group, model.max_replicas)
         if model.burst:
             yield from _burst_violations(key, model, model.burst, pools, group, groups)
-    yield from _minimum_replica_violations(models, pools)
+    # A canary's replicas run beside every model's floor (outside production a canary is refused by itself).
+    yield from _minimum_replica_violations(releases(models) if production else models, pools)
 
 
 def _minimum_replica_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase]) -> Rules:
@@ -329,7 +519,7 @@ class PlatformFlag:
 # Every flag the platform passes, in the order it passes them (after the model path): `vllm_args` builds
 # the command line from this table, and `extraArgs` may not set any of them again.
 PLATFORM_FLAGS = (
-    PlatformFlag("--served-model-name", lambda model, port: model.name, "models[].name"),
+    PlatformFlag("--served-model-name", lambda model, port: model.served_name, "models[].name"),
     PlatformFlag("--port", lambda model, port: str(port), "the platform's Service port"),
     PlatformFlag("--tensor-parallel-size", lambda model, port: str(model.gpus_per_replica), "models[].gpusPerReplica"),
     PlatformFlag("--max-model-len", lambda model, port: str(model.engine.max_model_len), "engine.maxModelLen"),
@@ -425,9 +615,11 @@ def weights_violations(models: Sequence[ModelConfig], *, production: bool) -> Ru
     if not production:
         return
     for index, model in enumerate(models):
-        if parse_model_source(model.source) == "hf" and not (model.revision and COMMIT_SHA.fullmatch(model.revision)):
-            yield Violation(
-                f"models[{index}].revision",
-                model.revision,
-                f"production pins {model.source} to a commit: the full 40-character sha (a branch or tag serves whatever it points at that day)",
-            )
+        served = [(f"models[{index}]", model)] + ([(f"models[{index}].canary", canary_release(model))] if model.canary else [])
+        for key, release in served:
+            if parse_model_source(release.source) == "hf" and not (release.revision and COMMIT_SHA.fullmatch(release.revision)):
+                yield Violation(
+                    f"{key}.revision",
+                    release.revision,
+                    f"production pins {release.source} to a commit: the full 40-character sha (a branch or tag serves whatever it points at that day)",
+                )

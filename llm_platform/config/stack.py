@@ -11,8 +11,9 @@ from pydantic import Field, field_validator
 
 from llm_platform.config.base import NAMESPACE, SECRET, ConfigModel, Name, plain
 from llm_platform.config.budget import BudgetConfig
+from llm_platform.config.gates import gate_client_violations
 from llm_platform.config.gateway import GatewayConfig
-from llm_platform.config.models import ModelConfig, model_violations, weights_violations
+from llm_platform.config.models import ModelConfig, canary_violations, model_violations, weights_violations
 from llm_platform.config.observability import ObservabilityConfig
 from llm_platform.config.pools import GpuPoolBase, pool_violations
 from llm_platform.config.violations import Rules, Violation
@@ -174,7 +175,9 @@ class StackBase(ConfigModel):
                     )
         yield from self.cloud_violations()
         yield from model_violations(self.models, self.gpu_pools, production=production, object_store=self.OBJECT_STORE)
+        yield from canary_violations(self.models, self.gpu_pools, environment=self.environment, object_store=self.OBJECT_STORE)
         yield from weights_violations(self.models, production=production)
+        yield from gate_client_violations(self.models, self.gateway)
 
     def unpriced_types(self, key: str, sizes: Sequence[InstanceType]) -> Rules:
         """A violation for each of `sizes` the catalog has no price for in the stack's region."""

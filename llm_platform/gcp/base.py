@@ -8,6 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from llm_platform.config import GcpStackConfig
+from llm_platform.config.models import releases
 from llm_platform.gcp.alerts import smtp_delivery
 from llm_platform.gcp.budget import GcpBudget, GcpBudgetArgs
 from llm_platform.gcp.cluster import GKE_DCGM_VALUES, GKE_STORAGE_CLASS, GkeCluster, GkeClusterArgs
@@ -80,7 +81,8 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
             project_number=cluster.project_number,
             region=cfg.region,
             key_ring_id=cluster.key_ring_id,
-            models=cfg.models,
+            # Every model and every canary: each reads its weights with an identity of its own.
+            models=releases(cfg.models),
             protect=cfg.environment == "production",
             labels=labels,
         ),

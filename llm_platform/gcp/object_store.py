@@ -91,7 +91,7 @@ class GcsModelStore(pulumi.ComponentResource):
         )
 
         for model in args.models:
-            location = weights_location(model.name, model.source, bucket_name, GCSLocation.SCHEME)
+            location = weights_location(model.weights_name, model.source, bucket_name, GCSLocation.SCHEME)
             kinds.BUCKET_IAM_MEMBER(
                 f"{name}-{model.name}-read",
                 {

@@ -30,6 +30,7 @@ import pulumi_random as random
 
 from llm_platform import pins
 from llm_platform.config import GatewayConfig, ModelConfig
+from llm_platform.config.models import canary_name, canary_release
 from llm_platform.contract import GATEWAY_NAMESPACE, GATEWAY_PROXY_LABELS, MODEL_HEADER, MODEL_LABEL, MONITORING_NAMESPACE, SERVING_NAMESPACE, SYSTEM_NODES
 from llm_platform.helm import pinned_release
 from llm_platform.kubernetes import SAME_NAMESPACE, KubernetesObject, from_namespace, isolate_namespace, secret_manifest, tcp
@@ -231,12 +232,28 @@ def model_route(config: GatewayConfig, model: ModelConfig) -> dict:
             "rules": [
                 {
                     "matches": [{"headers": [{"type": "Exact", "name": MODEL_HEADER, "value": model.name}], "path": {"type": "PathPrefix", "value": "/v1/"}}],
-                    "backendRefs": [{"group": INFERENCE_GROUP, "kind": "InferencePool", "name": model.name}],
+                    "backendRefs": backend_refs(model),
                     "timeouts": {"request": REQUEST_TIMEOUT},
                 }
             ],
         },
     }
+
+
+def backend_refs(model: ModelConfig) -> list[dict]:
+    """The model's InferencePool; with a canary, also the canary's, the two weighted in percent (Gateway API
+    backend weights: each backend gets its weight's share of the rule's requests)."""
+    stable = {"group": INFERENCE_GROUP, "kind": "InferencePool", "name": model.name}
+    if model.canary is None:
+        return [stable]
+    weight = model.canary.weight
+    return [stable | {"weight": 100 - weight}, {"group": INFERENCE_GROUP, "kind": "InferencePool", "name": canary_name(model.name), "weight": weight}]
+
+
+def canary_pool_values(model: ModelConfig) -> dict:
+    """The canary's InferencePool and EPP (release `<model>-canary`): the same chart values as the model's,
+    selecting the canary's pods (their model label is the canary's name)."""
+    return endpoint_picker_values(canary_release(model))
 
 
 def redirect_route(config: GatewayConfig) -> dict:
@@ -349,9 +366,18 @@ class InferenceGateway(pulumi.ComponentResource):
             pool = pinned_release(
                 f"{name}-{model.name}-pool", model.name, pins.LLM_D_ROUTER_CHART, namespace=SERVING_NAMESPACE, values=endpoint_picker_values(model), opts=after(pool_crds)
             )
-            KubernetesObject(f"{name}-{model.name}-route", model_route(config, model), after(gw, pool))
-            for suffix, policy in zip(("epp-policy", "from-epp-policy"), endpoint_picker_network_policies(model)):
-                KubernetesObject(f"{name}-{model.name}-{suffix}", policy, after())
+            pools = [pool]
+            endpoint_pickers = [model]
+            if model.canary:
+                release = canary_name(model.name)
+                pools.append(
+                    pinned_release(f"{name}-{release}-pool", release, pins.LLM_D_ROUTER_CHART, namespace=SERVING_NAMESPACE, values=canary_pool_values(model), opts=after(pool_crds))
+                )
+                endpoint_pickers.append(canary_release(model))
+            KubernetesObject(f"{name}-{model.name}-route", model_route(config, model), after(gw, *pools))
+            for picked in endpoint_pickers:
+                for suffix, policy in zip(("epp-policy", "from-epp-policy"), endpoint_picker_network_policies(picked)):
+                    KubernetesObject(f"{name}-{picked.name}-{suffix}", policy, after())
 
         self.endpoint = f"{'https' if args.edge.tls else 'http'}://{config.hostname}/v1"
         self.client_keys = pulumi.Output.secret(pulumi.Output.all(**keys)) if keys else pulumi.Output.secret({})

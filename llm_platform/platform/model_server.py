@@ -124,6 +124,13 @@ def secret(model: ModelConfig, suffix: str, data: dict) -> dict:
     return secret_manifest(_metadata(model, f"{model.name}-{suffix}"), data)
 
 
+def image(model: ModelConfig, pinned: str) -> str:
+    """The vLLM image the model's pods run (fetcher and server): its own when it sets one (pulled as
+    written: name a registry in the region to keep it close), else `pinned`, the pin as the cloud's
+    registry serves it."""
+    return model.image or pinned
+
+
 def engine_args(model: ModelConfig) -> list[str]:
     return vllm_args(model, model_dir=f"{CACHE_DIR}/{model.name}", port=PORT)
 
@@ -461,12 +468,12 @@ class ModelServer(pulumi.ComponentResource):
             secrets.append(declare("hugging-face", secret(model, "hugging-face", {"token": pulumi.Output.secret(args.hugging_face_token)})))
         floor, *burst = tiers(model, args.placement)
         with_token = args.hugging_face_token is not None
-        workload = declare("deployment", deployment(model, args.weights_uri, with_token, floor, args.require_manifest, args.image), [account, *secrets])
+        workload = declare("deployment", deployment(model, args.weights_uri, with_token, floor, args.require_manifest, image(model, args.image)), [account, *secrets])
         declare("service", service(model))
         declare("monitor", service_monitor(model))
         declare("scaler", scaled_object(model, args.wake_query), [workload])
         for tier in burst:
-            burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, with_token, tier, args.require_manifest, args.image), [account, *secrets])
+            burst_workload = declare("burst-deployment", deployment(model, args.weights_uri, with_token, tier, args.require_manifest, image(model, args.image)), [account, *secrets])
             declare("burst-scaler", burst_scaled_object(model), [burst_workload])
         declare("pdb", disruption_budget(model))
         declare("network-policy", network_policy(model))

@@ -11,6 +11,7 @@ import pulumi
 import pulumi_random as random
 
 from llm_platform.config import ModelConfig
+from llm_platform.config.models import releases
 from llm_platform.contract import SERVING_NAMESPACE, is_bucket_source, weights_location
 from llm_platform.kubernetes import KubernetesObject, isolate_namespace
 from llm_platform.platform.model_server import FETCH_SCRIPT_CONFIG_MAP, POD_FILES, CapacityPlacement, ModelServer, ModelServerArgs
@@ -63,15 +64,18 @@ class Serving(pulumi.ComponentResource):
             require_manifest = args.require_staged and not is_bucket_source(model.source)
             key = random.RandomPassword(f"{name}-{model.name}-api-key", length=40, special=False, opts=child)
             keys[model.name] = pulumi.Output.secret(key.result)
+        # Every model, then every canary: a canary is a model server of its own that answers to its model's
+        # name with its model's API key.
+        for model in releases(args.models):
             ModelServer(
                 f"{name}-{model.name}",
                 ModelServerArgs(
                     model=model,
                     weights_uri=pulumi.Output.from_input(args.bucket).apply(
-                        lambda bucket, m=model: weights_location(m.name, m.source, bucket, args.object_store).uri()
+                        lambda bucket, m=model: weights_location(m.weights_name, m.source, bucket, args.object_store).uri()
                     ),
                     service_account_annotations=args.service_account_annotations.get(model.name, {}),
-                    api_key=keys[model.name],
+                    api_key=keys[model.served_name],
                     # Only the fallback to Hugging Face reads the token: a bucket source never falls back, and
                     # a pod that requires the staged copy fails instead (fetch_weights.fetch).
                     hugging_face_token=None if is_bucket_source(model.source) or require_manifest else args.hugging_face_token,

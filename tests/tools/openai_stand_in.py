@@ -9,8 +9,9 @@ usage chunk when `stream_options.include_usage` is set, then `data: [DONE]`.
 
 Knobs for tests: a delay between the role chunk and the first token (TTFT is at least that), a delay
 between tokens (inter-token latency is at least that), the first N authenticated requests answered with
-HTTP 500, the first N streams cut before `data: [DONE]`, and a switch to never send usage. Every request
-body is kept (`bodies`), so a test can see the conversations a client sent.
+HTTP 500 (or every Nth), the first N streams cut before `data: [DONE]`, a switch to never send usage, and an
+`answer` function from the request's messages to the completion's text (one token per word) instead of
+`tok0 tok1 ...`. Every request body is kept (`bodies`), so a test can see the conversations a client sent.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 
@@ -40,24 +41,28 @@ class StandInServer(ThreadingHTTPServer):
         completion_tokens: int = 8,
         first_token_delay: float = 0.0,
         fail_first: int = 0,
+        fail_every: int = 0,
         send_usage: bool = True,
         token_delay: float = 0.0,
         cut_first: int = 0,
+        answer: Callable[[list[dict[str, Any]]], str] | None = None,
     ) -> None:
         """Serve on a free port of 127.0.0.1 once entered as a context manager.
 
         `api_key` None accepts any key, like vLLM started without `--api-key`. Each completion is
         `completion_tokens` tokens, fewer if the request's `max_tokens` is lower. The first
-        `fail_first` authenticated requests get HTTP 500.
+        `fail_first` authenticated requests get HTTP 500, and with `fail_every` N every Nth one does.
         """
         super().__init__(("127.0.0.1", 0), _Handler)
         self.api_key = api_key
         self.completion_tokens = completion_tokens
         self.first_token_delay = first_token_delay
         self.fail_first = fail_first
+        self.fail_every = fail_every
         self.send_usage = send_usage
         self.token_delay = token_delay
         self.cut_first = cut_first
+        self.answer = answer
         self.bodies: list[dict[str, Any]] = []
         self._streams = 0
         self._lock = threading.Lock()
@@ -111,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         with server._lock:
             index = server.accepted
             server.accepted += 1
-        if index < server.fail_first:
+        if index < server.fail_first or (server.fail_every and index % server.fail_every == server.fail_every - 1):
             return self._error(HTTPStatus.INTERNAL_SERVER_ERROR, "injected failure", "server_error")
         if body.get("stream") is not True:
             return self._error(HTTPStatus.BAD_REQUEST, "the stand-in only streams", "invalid_request_error")
@@ -127,7 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, body: dict[str, Any]) -> None:
         server = self.server
-        tokens = min(server.completion_tokens, body.get("max_tokens") or server.completion_tokens)
+        words = server.answer(body.get("messages", [])).split() if server.answer else [f"tok{i}" for i in range(server.completion_tokens)]
+        tokens = min(len(words), body.get("max_tokens") or len(words))
         include_usage = server.send_usage and bool((body.get("stream_options") or {}).get("include_usage"))
         base = {
             "id": f"chatcmpl-stand-in-{threading.get_ident()}-{time.monotonic_ns()}",
@@ -148,11 +154,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self._event(chunk({"role": "assistant", "content": ""}))
         time.sleep(server.first_token_delay)
-        for i in range(tokens):
+        for i, word in enumerate(words[:tokens]):
             if i:
                 time.sleep(server.token_delay)
-            self._event(chunk({"content": f"tok{i} "}))
-        self._event(chunk({}, "length" if tokens < server.completion_tokens else "stop"))
+            self._event(chunk({"content": f"{word} "}))
+        self._event(chunk({}, "length" if tokens < len(words) else "stop"))
         if include_usage:
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
             usage = {"prompt_tokens": prompt_tokens, "completion_tokens": tokens, "total_tokens": prompt_tokens + tokens}

@@ -289,6 +289,25 @@ def test_stack_mode_takes_bucket_source_and_region_from_the_stack(s3, snapshot, 
     assert manifest["source"] == "hf://mistralai/Mistral-7B-Instruct-v0.3"
 
 
+def test_stack_mode_finds_a_canary_by_its_name_with_its_own_revision(s3, monkeypatch, tmp_path):
+    import argparse
+
+    import yaml
+
+    from llm_platform.config.stack_file import read_stack_file
+    from tools import preview
+    from tools.stage_model import resolve_from_stack
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "Pulumi.production.yaml").read_text())
+    config["config"]["llm-platform:models"][0]["canary"] = {"revision": "3e1c0d4b" * 5, "poolGroup": "a10g-burst"}
+    stack_file = tmp_path / "Pulumi.production.yaml"
+    stack_file.write_text(yaml.safe_dump(config))
+    monkeypatch.setattr(preview, "load_stack_file", lambda stack: read_stack_file(stack_file))
+    args = argparse.Namespace(stack="production", model="llama-3-1-8b-instruct-canary", source=None, revision=None, bucket=None, region=None)
+    resolve_from_stack(args)
+    assert (args.source, args.revision, args.bucket) == ("hf://meta-llama/Llama-3.1-8B-Instruct", "3e1c0d4b" * 5, "llm-production-weights-123456789012")
+
+
 def test_stack_mode_refuses_a_model_the_stack_does_not_serve(s3, snapshot, capsys):
     assert main(["--stack", "staging", "--model", "llama-3-1-8b-instruct", "--from-dir", str(snapshot)]) == 2
     assert "stack staging serves no such model" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from llm_platform.config import ModelConfig, Violation, parse
-from llm_platform.config.models import OWNED_FLAGS, vllm_args, weights_violations
+from llm_platform.config.models import OWNED_FLAGS, canary_release, promoted, releases, vllm_args, weights_violations
 from llm_platform.config.violations import NOT_SET
 from tests.llm_platform.config import stacks
 from tests.llm_platform.config.stacks import AWS_POOL, DELETE, GKE_POOL, changed, edited, only, problems, refused
@@ -428,3 +428,84 @@ def test_a_model_may_idle_at_zero_outside_production_behind_the_gateway_that_wak
     assert (violation.key, violation.value) == ("models[0].minReplicas", 0) and "configure llm-platform:gateway" in violation.rule
     (model,) = parse(changed(idle, {"gateway": {"hostname": "llm.example.com"}})).models
     assert model.min_replicas == 0
+
+
+# -- canaries ---------------------------------------------------------------------------------------------
+
+NEW_REVISION = "1" * 40
+CANARY = {"revision": NEW_REVISION, "engine": {"maxNumSeqs": 96}}
+
+
+def production_with_canary(**canary) -> dict:
+    from tests.llm_platform.config.test_aws import PRODUCTION
+
+    merged = {key: value for key, value in {**CANARY, **canary}.items() if value is not DELETE}
+    return edited(PRODUCTION, "models.0", canary=merged)
+
+
+def test_a_production_canary_is_derived_from_its_model():
+    (model,) = parse(production_with_canary()).models
+    canary = canary_release(model)
+    assert (canary.name, canary.served_name, canary.weights_name) == ("llama-canary", "llama", "llama-canary")
+    assert (canary.source, canary.revision, canary.engine.max_num_seqs, canary.engine.max_model_len) == (model.source, NEW_REVISION, 96, 8192)
+    assert (canary.min_replicas, canary.max_replicas, canary.burst, canary.canary, canary.pool_group) == (2, 2, None, None, "a10g")
+    # The model's name is what clients send: the canary's vLLM serves under it.
+    assert vllm_args(canary, model_dir="/models/llama-canary", port=8000)[1:3] == ["--served-model-name", "llama"]
+    assert [release.name for release in releases([model])] == ["llama", "llama-canary"]
+    assert (model.canary.weight, model.canary.check.window_minutes, model.canary.check.max_error_rate_percent) == (5, 30, 1)
+
+
+def test_a_canary_of_engine_settings_only_reads_its_models_weights():
+    (model,) = parse(production_with_canary(revision=DELETE)).models
+    assert canary_release(model).weights_name == "llama"
+
+
+def test_a_canary_of_another_source_does_not_inherit_the_models_revision():
+    (model,) = parse(production_with_canary(revision=DELETE, engine=DELETE, source="s3://other-bucket/llama-ft")).models
+    assert (canary_release(model).source, canary_release(model).revision) == ("s3://other-bucket/llama-ft", None)
+
+
+def test_promotion_makes_the_canarys_identity_the_models():
+    (model,) = parse(production_with_canary(image="docker.io/vllm/vllm-openai:v0.32.0@sha256:" + "a" * 64)).models
+    after = promoted(model)
+    assert (after.name, after.revision, after.engine.max_num_seqs, after.canary) == ("llama", NEW_REVISION, 96, None)
+    assert after.image.endswith("a" * 64) and after.min_replicas == model.min_replicas
+
+
+def test_a_canary_outside_production_is_refused():
+    raw = edited(AWS, "models.0", canary=CANARY)
+    violation = only(refused(raw))
+    assert (violation.key, violation.value) == ("models[0].canary", "set")
+    assert "production's release path; in staging change the model itself" in violation.rule
+
+
+@pytest.mark.parametrize(
+    ("canary", "key", "rule"),
+    [
+        ({"revision": DELETE, "engine": DELETE}, "models[0].canary", "must set at least one of source, revision, image, engine"),
+        ({"revision": "0e9e39f249a16976918f6564b8830bc894c89659", "engine": DELETE}, "models[0].canary", "serves exactly what the model serves"),
+        ({"replicas": 1}, "models[0].canary.replicas", "production keeps at least two replicas"),
+        ({"revision": "main"}, "models[0].canary.revision", "production pins hf://meta-llama/Llama-3.1-8B-Instruct to a commit"),
+        ({"poolGroup": "h100"}, "models[0].canary.poolGroup", "must name a GPU pool group of this stack (a10g)"),
+        ({"source": "gs://bucket/llama", "revision": DELETE}, "models[0].canary.source", "this stack's weights are in S3"),
+        # Two floor replicas and a third canary one do not fit the group's four GPUs.
+        ({"replicas": 3}, "models", "keep 5 GPUs busy"),
+    ],
+)
+def test_canary_rules(canary, key, rule):
+    violation = only(refused(production_with_canary(**canary)))
+    assert violation.key == key and rule in violation.rule, violation
+
+
+def test_a_canary_may_not_take_another_models_name():
+    from tests.llm_platform.config.test_aws import PRODUCTION
+
+    raw = production_with_canary()
+    raw["models"].append({**PRODUCTION["models"][0], "name": "llama-canary", "minReplicas": 0, "maxReplicas": 1})
+    assert any(v.key == "models[0].canary" and "another model has the canary's name" in v.rule for v in refused(raw).violations)
+
+
+@pytest.mark.parametrize("image", ["docker.io/vllm/vllm-openai:v0.32.0", "vllm/vllm-openai@sha256:abc"])
+def test_an_image_must_be_pinned_by_digest(image):
+    violation = only(refused(with_model(image=image)))
+    assert violation.key == "models[0].image" and "pinned by digest" in violation.rule

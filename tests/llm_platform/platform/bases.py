@@ -105,6 +105,14 @@ STACKS: dict[str, dict[str, Any]] = {
     },
 }
 
+# eks-production in the middle of a release: a new revision and engine setting of its model as a canary
+# beside it, on 5 % of its requests.
+CANARY_REVISION = "1" * 40
+STACKS["eks-production-canary"] = {
+    **STACKS["eks-production"],
+    "models": [{**LLAMA, "minReplicas": 2, "maxReplicas": 2, "canary": {"revision": CANARY_REVISION, "engine": {"maxNumSeqs": 96}, "weight": 5}}],
+}
+
 
 def stack_config(stack: str) -> StackConfig:
     return config.parse(STACKS[stack])

@@ -207,3 +207,33 @@ def test_each_pool_declares_its_endpoint_picker_policies_and_its_own_metrics_sec
         assert monitoring["prometheus"] == {"enabled": True, "auth": {"secretName": f"{model.name}-epp-metrics-reader"}}
     # The proxies by the agentgateway chart's PodMonitor (monitoring.proxy.podMonitor defaults to on).
     assert declared.release("agentgateway").inputs["values"]["monitoring"] == {"enabled": True}
+
+
+def test_a_canary_gets_a_pool_of_its_own_and_a_weighted_share_of_its_models_route():
+    declared = deployed("eks-production-canary")
+    stable, canary = declared.release("llama-3-1-8b-instruct"), declared.release("llama-3-1-8b-instruct-canary")
+    for release, selected in ((stable, "llama-3-1-8b-instruct"), (canary, "llama-3-1-8b-instruct-canary")):
+        assert validate_helm_values("llm-d-router-gateway", release.inputs["values"], EPP_FREE_FORM) == []
+        assert release.inputs["values"]["router"]["modelServers"]["matchLabels"] == {"llm-platform.io/model": selected}
+    # The stable pool's values are the same as without a canary: only the route changes.
+    assert stable.inputs["values"] == deployed("eks-production").release("llama-3-1-8b-instruct").inputs["values"]
+    (route,) = [r for r in declared.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute") if r.inputs["metadata"]["name"] == "llama-3-1-8b-instruct"]
+    assert validate_any(route.inputs, pins.KUBERNETES_VERSION) == []
+    (rule,) = route.inputs["spec"]["rules"]
+    assert rule["backendRefs"] == [
+        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "llama-3-1-8b-instruct", "weight": 95},
+        {"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "llama-3-1-8b-instruct-canary", "weight": 5},
+    ]
+    assert {stable.urn, canary.urn} <= set(route.depends_on)
+    # The stable objects keep their names (and so their URNs).
+    assert {r.name for r in deployed("eks-production").plan.resources} <= {r.name for r in declared.plan.resources}
+
+
+def test_a_weight_outside_the_schema_is_impossible():
+    # Gateway API weights are 0-1000000; the canary's 1-50 percent leave the stable 50-99.
+    cfg = config.parse(STACKS["eks-production-canary"])
+    for weight in (1, 50):
+        model = cfg.models[0].model_copy(update={"canary": cfg.models[0].canary.model_copy(update={"weight": weight})})
+        route = gateway.model_route(cfg.gateway, model)
+        assert validate_any(route, pins.KUBERNETES_VERSION) == []
+        assert [ref["weight"] for ref in route["spec"]["rules"][0]["backendRefs"]] == [100 - weight, weight]

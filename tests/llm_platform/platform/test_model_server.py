@@ -278,3 +278,15 @@ def test_a_model_idling_at_zero_wakes_on_the_gateways_requests_and_sleeps_after_
     assert spec["cooldownPeriod"] == 900 and (spec["minReplicaCount"], spec["maxReplicaCount"]) == (0, 2)
     # A model that keeps a replica has nothing to wake.
     assert [t["name"] for t in model_server.scaled_object(MODEL, recent_requests_query(MODEL.name))["spec"]["triggers"]] == ["queue"]
+
+
+def test_a_model_may_run_its_own_vllm_image_by_digest():
+    assert VLLM["image"] == FETCH["image"] == pins.VLLM_IMAGE
+    mirrored = "registry.example/docker-hub/vllm/vllm-openai:v0.31.0@sha256:" + "a" * 64
+    # Without its own image a model runs the pin as the cloud's registry serves it; with one, that image as written.
+    assert model_server.image(MODEL, mirrored) == mirrored
+    image = "docker.io/vllm/vllm-openai:v0.32.0@sha256:" + "b" * 64
+    model = MODEL.model_copy(update={"image": image})
+    assert model_server.image(model, mirrored) == image
+    pod = model_server.deployment(model, "s3://bucket/models/m", False, TIER, image=model_server.image(model, mirrored))["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == pod["initContainers"][0]["image"] == image

@@ -8,7 +8,7 @@ import pytest
 from llm_platform import pins
 from llm_platform.platform import serving
 from tests.k8s_schemas import validate_core_object
-from tests.llm_platform.platform.bases import ACCOUNT, PRODUCTION_HUGGING_FACE_TOKEN, deployed
+from tests.llm_platform.platform.bases import ACCOUNT, CANARY_REVISION, PRODUCTION_HUGGING_FACE_TOKEN, deployed
 
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 
@@ -130,3 +130,36 @@ def test_production_pods_neither_read_nor_receive_the_hugging_face_token():
             env = {e["name"]: e.get("value") for e in deployment.inputs["spec"]["template"]["spec"]["initContainers"][0]["env"]}
             assert env["REQUIRE_MANIFEST"] == "true" and "HF_TOKEN" not in env
     assert PRODUCTION_HUGGING_FACE_TOKEN not in json.dumps([r.inputs for r in declared.plan.resources])
+
+
+def test_a_canary_is_a_model_server_of_its_own_answering_to_its_models_name_with_its_key():
+    declared = deployed("eks-production-canary")
+    stable = declared.one("kubernetes:apps/v1:Deployment", "eks-production-serving-llama-3-1-8b-instruct-deployment").inputs
+    canary = declared.one("kubernetes:apps/v1:Deployment", "eks-production-serving-llama-3-1-8b-instruct-canary-deployment").inputs
+    for manifest in (stable, canary):
+        assert validate_core_object(manifest, pins.KUBERNETES_VERSION) == []
+    # The stable Deployment is the one a stack without a canary declares.
+    assert stable == deployed("eks-production").one("kubernetes:apps/v1:Deployment", "eks-production-serving-llama-3-1-8b-instruct-deployment").inputs
+    pod = canary["spec"]["template"]["spec"]
+    assert canary["spec"]["template"]["metadata"]["labels"]["llm-platform.io/model"] == "llama-3-1-8b-instruct-canary"
+    args = pod["containers"][0]["args"]
+    assert args[args.index("--served-model-name") + 1] == "llama-3-1-8b-instruct" and args[args.index("--max-num-seqs") + 1] == "96"
+    env = {e["name"]: e.get("value") for e in pod["initContainers"][0]["env"]}
+    # Other weights: staged beside the model's, read with the canary's own role.
+    assert (env["WEIGHTS_URI"], env["MODEL_REVISION"], env["REQUIRE_MANIFEST"]) == (
+        f"s3://eks-production-weights-{ACCOUNT}/models/llama-3-1-8b-instruct-canary",
+        CANARY_REVISION,
+        "true",
+    )
+    account = declared.one("kubernetes:core/v1:ServiceAccount", "eks-production-serving-llama-3-1-8b-instruct-canary-sa").inputs
+    assert pod["serviceAccountName"] == "llama-3-1-8b-instruct-canary"
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": f"arn:aws:iam::{ACCOUNT}:role/eks-production-model-llama-3-1-8b-instruct-canary"}
+    # Its scaler holds the canary's fixed replica count; the production availability rule counts it.
+    scaler = declared.one("kubernetes:keda.sh/v1alpha1:ScaledObject", "eks-production-serving-llama-3-1-8b-instruct-canary-scaler").inputs["spec"]
+    assert (scaler["minReplicaCount"], scaler["maxReplicaCount"]) == (2, 2)
+    # One API key for both: the canary's Secret holds the model's key.
+    secrets = [r for r in declared.of_type("kubernetes:core/v1:Secret") if "llama-3-1-8b-instruct" in r.name and r.name.endswith("api-key")]
+    assert sorted(s.inputs["metadata"]["name"] for s in secrets) == ["llama-3-1-8b-instruct-api-key", "llama-3-1-8b-instruct-canary-api-key"]
+    assert len(declared.of_type("random:index/randomPassword:RandomPassword")) == len(deployed("eks-production").of_type("random:index/randomPassword:RandomPassword"))
+    # The in-cluster endpoints and keys are the models', not the canary's.
+    assert set(declared.plan.outputs["modelEndpoints"]) == {"llama-3-1-8b-instruct"}
