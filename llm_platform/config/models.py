@@ -533,7 +533,27 @@ PLATFORM_FLAGS = (
 )
 # The positional model path is the platform's too; `--model` is another spelling of it.
 MODEL_FLAG = PlatformFlag("--model", lambda model, port: None, "the platform (the weights it fetched)")
-SHORT_ALIASES = {"-tp": "--tensor-parallel-size"}
+# Flags of vLLM v0.31.0 that spread one replica over more GPUs than `gpusPerReplica` or over more nodes
+# (vllm/engine/arg_utils.py, the parallel group), with their short aliases there: the pod would ask for
+# GPUs it does not request (or wait for peers that never come), and multi-node serving is not supported.
+LAYOUT_FLAGS = {
+    "--pipeline-parallel-size": "-pp",
+    "--data-parallel-size": "-dp",
+    "--data-parallel-size-local": "-dpl",
+    "--data-parallel-rank": "-dpn",
+    "--data-parallel-start-rank": "-dpr",
+    "--data-parallel-address": "-dpa",
+    "--data-parallel-rpc-port": "-dpp",
+    "--data-parallel-backend": "-dpb",
+    "--data-parallel-hybrid-lb": "-dph",
+    "--data-parallel-external-lb": "-dpe",
+    "--data-parallel-multi-port-external-lb": "-dpm",
+    "--nnodes": "-n",
+    "--node-rank": "-r",
+    "--master-addr": None,
+    "--master-port": None,
+}
+SHORT_ALIASES = {"-tp": "--tensor-parallel-size", **{alias: flag for flag, alias in LAYOUT_FLAGS.items() if alias}}
 # Flags of vLLM v0.31.0 that load code by name, let requests reach the server's files, or replace what
 # keeps the API private: refused in `extraArgs` whatever their value.
 RISKY_FLAGS = {
@@ -554,6 +574,7 @@ RISKY_FLAGS = {
     "--host": "the platform's Service and probes reach the server on its port",
     "--uds": "the platform's Service and probes reach the server on its port",
     "--config": "reads further flags from a file, past these checks",
+    **{flag: "spreads a replica over more GPUs or nodes than gpusPerReplica; a replica is gpusPerReplica GPUs of one node" for flag in LAYOUT_FLAGS},
 }
 
 

@@ -289,6 +289,10 @@ RISKY = [
     "--worker-cls=evil.W", "--worker-extension-cls=evil.E", "--scheduler-cls=evil.S", "--distributed-executor-backend=evil.Executor",
     "--allowed-local-media-path=/", "--trust-request-chat-template", "--api-key=abc", "--api_key", "--hf-token=x", "--download-dir=/tmp",
     "--host=0.0.0.0", "--uds=/tmp/s", "--config=/tmp/more.yaml", "--io-processor-plugin=x",
+    # More GPUs or nodes per replica than it requests, in every spelling vLLM v0.31.0 takes.
+    "--pipeline-parallel-size=2", "--pipeline_parallel_size", "--pipeline-par=2", "-pp", "-pp=2", "-pp2",
+    "--data-parallel-size=2", "-dp", "-dp2", "--data-parallel-size-local=2", "-dpl", "--nnodes=2", "-n", "-n2", "--node-rank=1", "-r",
+    "--master-addr=10.0.0.1", "--data-parallel-address=10.0.0.1", "-dpa",
 ]  # fmt: skip
 
 
