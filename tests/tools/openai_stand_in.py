@@ -21,19 +21,15 @@ import sys
 import threading
 import time
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
+
+from tests.loopback import LoopbackServer
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 
 
-class StandInServer(ThreadingHTTPServer):
-    # Handler threads may still be sleeping in a delay when a test ends; don't wait for them.
-    block_on_close = False
-    # socketserver's default listen backlog of 5 overflows when a test opens many connections at
-    # once; the kernel then drops SYNs and the client retries a second later, skewing every timing.
-    request_queue_size = 128
-
+class StandInServer(LoopbackServer):
     def __init__(
         self,
         *,
@@ -53,7 +49,7 @@ class StandInServer(ThreadingHTTPServer):
         `completion_tokens` tokens, fewer if the request's `max_tokens` is lower. The first
         `fail_first` authenticated requests get HTTP 500, and with `fail_every` N every Nth one does.
         """
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.api_key = api_key
         self.completion_tokens = completion_tokens
         self.first_token_delay = first_token_delay
@@ -69,22 +65,6 @@ class StandInServer(ThreadingHTTPServer):
         self.authorizations: list[str] = []  # the Authorization header of every request
         self.accepted = 0  # authenticated requests, failed or not
         self.completion_tokens_sent = 0
-        # A short poll keeps shutdown, and so each test, fast (the default waits up to half a second).
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> StandInServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (a timeout test) leaves a broken pipe behind; anything else is a bug here.

@@ -11,33 +11,19 @@ of None the `NaN` Prometheus gives 0/0. Every query is recorded.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from tests.loopback import LoopbackServer
 
-class PrometheusStandIn(ThreadingHTTPServer):
+
+class PrometheusStandIn(LoopbackServer):
     def __init__(self, values: dict[str, float | None]) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.values = values
         self.queries: list[str] = []
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> PrometheusStandIn:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.shutdown()
-        self.server_close()
-        self._thread.join()
 
 
 class _Handler(BaseHTTPRequestHandler):

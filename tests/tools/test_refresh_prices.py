@@ -5,8 +5,7 @@ through a stand-in on 127.0.0.1. The catalog is a copy of the real one; only the
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -16,6 +15,7 @@ import yaml
 from botocore.stub import Stubber
 
 from llm_platform_policy.catalog import CATALOG_FILE
+from tests.loopback import LoopbackServer
 from tools import refresh_prices
 
 DATA = Path(__file__).parents[1] / "data" / "pricing"
@@ -129,13 +129,10 @@ class _Billing(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def billing():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Billing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     _Billing.seen = []
     _Billing.pages = {"": json.loads((DATA / "gcp_compute_skus_page1.json").read_text()), "second": json.loads((DATA / "gcp_compute_skus_page2.json").read_text())}
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with LoopbackServer(_Billing) as server:
+        yield server.url
 
 
 G2 = ["--cloud", "gcp", "--region", "us-central1", "--type", "g2-standard-4", "--type", "g2-standard-8"]

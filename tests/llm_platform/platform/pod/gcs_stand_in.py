@@ -17,9 +17,11 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Iterator
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
+
+from tests.loopback import LoopbackServer
 
 TOKEN_PATH = "/computeMetadata/v1/instance/service-accounts/default/token"
 STORAGE_PATH = "/storage/v1/b/"
@@ -334,16 +336,7 @@ def _handler(stand_in: GCSStandIn, lock: threading.Lock) -> type[BaseHTTPRequest
 @contextmanager
 def serve_gcs(buckets: set[str]) -> Iterator[GCSStandIn]:
     stand_in = GCSStandIn(buckets=buckets)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(stand_in, threading.Lock()))
-    host, port = server.server_address[:2]
-    stand_in.endpoint = f"http://{host}:{port}"
-    stand_in.metadata_host = f"{host}:{port}"
-    # A short poll interval keeps shutdown() from adding half a second to every test.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(_handler(stand_in, threading.Lock())) as server:
+        stand_in.endpoint = server.url
+        stand_in.metadata_host = server.url.removeprefix("http://")
         yield stand_in
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
