@@ -117,3 +117,9 @@ AGENTGATEWAY_CHART = HelmChart("oci://cr.agentgateway.dev/charts/agentgateway", 
 # as ghcr.io/llm-d/charts/llm-d-router-gateway:v0.10.0 with the EPP image ghcr.io/llm-d/
 # llm-d-router-endpoint-picker:v0.10.0 set in its values.
 LLM_D_ROUTER_CHART = HelmChart("oci://ghcr.io/llm-d/charts/llm-d-router-gateway", "v0.10.0")
+# cert-manager v1.21.1 (cert-manager/cert-manager tag v1.21.1, 24e33194fb39, 2026-07-29; the newest release
+# on 2026-12-06), from Jetstack's chart repository (the chart at deploy/charts/cert-manager, released with
+# the version set by its release tool): issues the gateway's certificate where TLS ends at the gateway (GKE).
+# Its values.yaml/values.schema.json and the ClusterIssuer and Certificate CRDs (deploy/crds) at the tag are
+# derived into tests/schemas.
+CERT_MANAGER_CHART = HelmChart("cert-manager", "v1.21.1", "https://charts.jetstack.io")

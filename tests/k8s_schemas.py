@@ -417,6 +417,29 @@ def _values_schema_validator(chart: str):
     return cls(schema)
 
 
+def _inline_refs(schema: Any, root: Any) -> Any:
+    """`schema` with its local `$ref`s ("#/$defs/...") replaced by what they point to, so that the key
+    check below sees a chart's properties when its values.schema.json is built from references
+    (cert-manager's is: every key a `$ref` into `$defs`)."""
+    if isinstance(schema, list):
+        return [_inline_refs(s, root) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/"):
+        target = root
+        for part in schema["$ref"][2:].split("/"):
+            target = target[part]
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        return _inline_refs({**target, **rest}, root)
+    return {k: (v if k in ("$defs", "definitions") else _inline_refs(v, root)) for k, v in schema.items()}
+
+
+@functools.lru_cache(maxsize=None)
+def _key_schema(chart: str) -> Any:
+    schema = (_chart(chart).get("values_schema") or {}).get("schema")
+    return _inline_refs(schema, schema) if schema is not None else None
+
+
 class _Shape:
     """What a values node may look like, from the default-values tree and/or the values schema."""
 
@@ -579,8 +602,7 @@ def validate_helm_values(chart: str, values: dict, free_form: tuple[str, ...] = 
         return [f"{chart}: values must be a mapping, got {type(values).__name__}"]
     free_form = tuple(free_form)
     errors: list[str] = []
-    schema = (doc.get("values_schema") or {}).get("schema")
-    _check_values(values, doc["values"], schema, "", "", "", free_form, errors)
+    _check_values(values, doc["values"], _key_schema(chart), "", "", "", free_form, errors)
     validator = _values_schema_validator(chart)
     if validator is not None:
         for e in sorted(validator.iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path]):

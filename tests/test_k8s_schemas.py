@@ -125,8 +125,8 @@ def test_derived_files_are_structure_only_and_sourced():
     values = sorted(ks.VALUES_DIR.glob("*.json"))
     assert {p.stem for p in values} == {"karpenter", "kube-prometheus-stack", "nvidia-device-plugin",
                                         "dcgm-exporter", "prometheus-adapter", "keda", "vllm-production-stack", "aws-load-balancer-controller",
-                                        "prometheus-operator-crds", "agentgateway", "llm-d-router-gateway"}
-    assert len(crds) == 14
+                                        "prometheus-operator-crds", "agentgateway", "llm-d-router-gateway", "cert-manager"}
+    assert len(crds) == 16
     for p in crds + values:
         doc = json.loads(p.read_text())
         src = doc["source"]
@@ -317,6 +317,14 @@ def test_validate_any_dispatch():
 def test_karpenter_values_valid():
     assert ks.validate_helm_values("karpenter", {"settings": {"clusterName": "x", "interruptionQueue": "q"},
                                                  "replicas": 2}) == []
+
+
+def test_values_schema_built_from_refs_still_refuses_unknown_keys():
+    # cert-manager's values.schema.json gives every key as a `$ref` into `$defs`; keys the chart only
+    # documents in comments (serviceAccount.annotations) exist there, and a typo still does not.
+    assert ks.validate_helm_values("cert-manager", {"serviceAccount": {"annotations": {"a": "b"}}, "crds": {"enabled": True}}) == []
+    errors = ks.validate_helm_values("cert-manager", {"crds": {"enabld": True}})
+    assert len(errors) == 1 and "crds.enabld" in errors[0] and "enabled" in errors[0]
 
 
 def test_karpenter_values_typo_suggests_key():

@@ -257,6 +257,8 @@ class AwsStackConfig(StackBase):
         return catalog.aws_regions()
 
     def cloud_violations(self) -> Rules:
+        if self.gateway and self.gateway.acme_email is not None:
+            yield Violation("gateway.acmeEmail", self.gateway.acme_email, "an AWS gateway's certificate comes from ACM, not Let's Encrypt: remove it")
         yield from self.unpriced_types("aws.systemPool.instanceTypes", [catalog.aws_instance_type(name) for name in self.aws.system_pool.instance_types])
         for index, pool in enumerate(self.gpu_pools):
             yield from self.unpriced_types(f"gpuPools[{index}].instanceTypes", pool.sizes())

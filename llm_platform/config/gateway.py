@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
-from llm_platform.config.base import ConfigModel, Name, StrictNetwork, unique
+from llm_platform.config.base import ConfigModel, Email, Name, StrictNetwork, unique
 
 # agentgateway v1.4.1 takes at most 16 conditional rate limits in one policy (AgentgatewayPolicy CRD,
 # traffic.rateLimit.conditional maxItems): one per client.
@@ -29,8 +29,8 @@ class GatewayClient(ConfigModel):
 
 
 class GatewayConfig(ConfigModel):
-    """One HTTPS endpoint for every model: TLS at the cloud's load balancer, API keys and rate limits at
-    the gateway, and each request routed by its `model` to that model's replicas by the Endpoint Picker
+    """One HTTPS endpoint for every model: TLS at the cloud's load balancer (AWS, ACM) or at the gateway
+    (GKE, a Let's Encrypt certificate from cert-manager), API keys and rate limits at the gateway, and each request routed by its `model` to that model's replicas by the Endpoint Picker
     (prefix-cache, queue and KV-cache aware)."""
 
     hostname: str
@@ -41,6 +41,11 @@ class GatewayConfig(ConfigModel):
 
     allowed_source_ranges: Annotated[list[StrictNetwork], AfterValidator(unique)] = Field(default_factory=list)
     """Networks allowed to connect to the load balancer; empty means anywhere the scheme reaches."""
+
+    acme_email: Email | None = None
+    """GKE only, and required there: the contact address of the Let's Encrypt (ACME) account cert-manager
+    registers to issue the hostname's certificate (expiry and policy notices go to it). AWS's certificate
+    comes from ACM."""
 
     replicas: Annotated[int, Field(ge=1, le=10)] = 2
     """Gateway proxy replicas. Rate limits are counted by each replica on its own (local buckets), so a

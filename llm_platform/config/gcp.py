@@ -167,6 +167,11 @@ class GcpConfig(ConfigModel):
     project: str
     """The project everything is created in (project id, not number)."""
 
+    dns_project: str | None = None
+    """The project of the Cloud DNS zone that serves the gateway's hostname, when it is not `project`:
+    cert-manager proves the hostname to Let's Encrypt with a TXT record there (ACME DNS-01), with
+    `roles/dns.admin` on that project."""
+
     network: GcpNetworkConfig = Field(default_factory=GcpNetworkConfig)
     """The VPC network and Cloud NAT."""
 
@@ -183,10 +188,10 @@ class GcpConfig(ConfigModel):
     smtp: SmtpConfig
     """The mail relay Alertmanager sends alert e-mail through (there is no SNS on Google Cloud)."""
 
-    @field_validator("project")
+    @field_validator("project", "dns_project")
     @classmethod
-    def _project_id(cls, project: str) -> str:
-        if not GCP_PROJECT_ID.match(project):
+    def _project_id(cls, project: str | None) -> str | None:
+        if project is not None and not GCP_PROJECT_ID.match(project):
             raise ValueError("must be a project id: 6-30 lowercase letters, digits or '-', starting with a letter")
         return project
 
@@ -281,8 +286,8 @@ class GcpStackConfig(StackBase):
 
     def cloud_violations(self) -> Rules:
         gcp = self.gcp
-        if self.gateway and self.gateway.scheme != "internal":
-            yield Violation("gateway.scheme", self.gateway.scheme, "a GKE gateway has no TLS yet: it stays internal (plain HTTP inside the VPC)")
+        if self.gateway and self.gateway.acme_email is None:
+            yield Violation("gateway.acmeEmail", None, "a GKE gateway terminates TLS with a Let's Encrypt certificate, whose ACME account needs a contact address")
         if bool(gcp.smtp.username) != bool(self.alert_smtp_password):
             yield Violation(
                 "alertSmtpPassword",

@@ -11,6 +11,7 @@ from llm_platform.config import GcpStackConfig
 from llm_platform.config.models import releases
 from llm_platform.gcp.alerts import smtp_delivery
 from llm_platform.gcp.budget import GcpBudget, GcpBudgetArgs
+from llm_platform.gcp.certificates import CloudDnsIssuing, CloudDnsIssuingArgs
 from llm_platform.gcp.cluster import GKE_DCGM_VALUES, GKE_STORAGE_CLASS, GkeCluster, GkeClusterArgs
 from llm_platform.gcp.network import GcpNetwork, GcpNetworkArgs
 from llm_platform.gcp.node_pools import PLACEMENT, GkeGpuNodePools, GkeGpuNodePoolsArgs
@@ -90,9 +91,12 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
     )
     edge = None
     if cfg.gateway is not None:
-        # A passthrough Network Load Balancer in front of the proxies (GKE's Service controller); internal
-        # unless the stack asks otherwise. TLS on GKE is not built yet (the config refuses an
-        # internet-facing GKE gateway until it is).
+        # A passthrough Network Load Balancer in front of the proxies (GKE's Service controller), external
+        # without the Internal annotation. It passes TLS through: the proxies terminate it with the
+        # certificate cert-manager issues, proving the hostname in Cloud DNS.
+        issuing = CloudDnsIssuing(
+            f"{name}-certificates", CloudDnsIssuingArgs(cluster_name=name, project=gcp_cfg.project, dns_project=gcp_cfg.dns_project or gcp_cfg.project), opts=on_gcp
+        )
         annotations = {"networking.gke.io/load-balancer-type": "Internal"} if cfg.gateway.scheme == "internal" else {}
         spec: dict = {"type": "LoadBalancer"}
         if cfg.gateway.allowed_source_ranges:
@@ -100,7 +104,9 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
         # A passthrough balancer keeps the client's address; in-VPC clients, or the ranges the stack lists,
         # plus the nodes, whose addresses traffic carries after kube-proxy forwards it between nodes.
         sources = [*spec.get("loadBalancerSourceRanges", []), str(gcp_cfg.network.nodes_cidr)]
-        edge = GatewayEdge(service={"metadata": {"annotations": annotations}, "spec": spec}, tls=False, sources=list(dict.fromkeys(sources)))
+        edge = GatewayEdge(
+            service={"metadata": {"annotations": annotations}, "spec": spec}, tls=True, sources=list(dict.fromkeys(sources)), certificate=issuing.issuing
+        )
     return ClusterBase(
         k8s_provider=cluster.k8s_provider,
         capacity=[gpu_pools],

@@ -10,8 +10,9 @@ from llm_platform.gcp import kinds
 
 # Compute (network, NAT, nodes), GKE, Cloud KMS (Secrets and bucket keys), Cloud Storage (weights),
 # IAM (node service account), Cloud Monitoring (budget notification channels), Cloud Billing Budgets,
-# Artifact Registry (the vLLM image in the region) and the Container File System API, which GKE image
-# streaming requires ("Use Image streaming to pull container images").
+# Artifact Registry (the vLLM image in the region), the Container File System API, which GKE image
+# streaming requires ("Use Image streaming to pull container images"), and Cloud DNS (cert-manager writes
+# the gateway certificate's ACME DNS-01 records).
 SERVICES = (
     "compute.googleapis.com",
     "container.googleapis.com",
@@ -22,6 +23,7 @@ SERVICES = (
     "billingbudgets.googleapis.com",
     "artifactregistry.googleapis.com",
     "containerfilesystem.googleapis.com",
+    "dns.googleapis.com",
 )
 
 

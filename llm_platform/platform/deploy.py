@@ -12,6 +12,7 @@ import pulumi
 from llm_platform import pins
 from llm_platform.config import StackConfig
 from llm_platform.platform.alerts import Alert
+from llm_platform.platform.cert_manager import CertManager, CertManagerArgs
 from llm_platform.platform.delivery import AlertDelivery
 from llm_platform.platform.gateway import GATEWAY, GatewayEdge, InferenceGateway, InferenceGatewayArgs, recent_requests_query
 from llm_platform.platform.keda import Keda, KedaArgs
@@ -115,11 +116,20 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
     )
     gateway = None
     if cfg.gateway and base.gateway_edge:
+        issuer = None
+        if base.gateway_edge.certificate is not None:
+            if cfg.gateway.acme_email is None:
+                raise ValueError("gateway.acmeEmail: TLS ends at the gateway, with a Let's Encrypt certificate whose account needs it")
+            issuer = CertManager(
+                f"{name}-cert-manager",
+                CertManagerArgs(issuing=base.gateway_edge.certificate, acme_email=cfg.gateway.acme_email, control_plane_cidrs=base.control_plane_cidrs),
+                opts=in_cluster_after(*base.capacity),
+            )
         # The pools select the model servers' pods in the serving namespace; the PodMonitor and
         # ServiceMonitors need Prometheus's CRDs.
         gateway = InferenceGateway(
             f"{name}-gateway",
-            InferenceGatewayArgs(config=cfg.gateway, models=cfg.models, edge=base.gateway_edge),
+            InferenceGatewayArgs(config=cfg.gateway, models=cfg.models, edge=base.gateway_edge, issuer=issuer),
             opts=in_cluster_after(*base.capacity, monitoring, serving),
         )
     return Platform(monitoring=monitoring, serving=serving, gateway=gateway)

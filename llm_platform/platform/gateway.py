@@ -1,6 +1,6 @@
 """The inference gateway: one HTTPS endpoint per stack in front of every model.
 
-    client -> cloud load balancer (TLS) -> agentgateway (API key, rate limit, `model` -> route)
+    client -> cloud load balancer (TLS on AWS) -> agentgateway (TLS on GKE) (API key, rate limit, `model` -> route)
            -> the model's InferencePool -> its Endpoint Picker chooses a replica -> vLLM
 
 - **agentgateway** (v1.4.1) implements the Gateway API and the Inference Extension's `InferencePool`
@@ -14,7 +14,8 @@
   per model with its InferencePool, scores replicas by prefix-cache affinity (weight 3), queue depth (2)
   and KV-cache utilization (2): the chart's default scheduling profile.
 - What differs per cloud (the load balancer in front, its annotations, where TLS ends) arrives as a
-  `GatewayEdge` from the cloud's base.
+  `GatewayEdge` from the cloud's base. Where TLS ends at the proxies, cert-manager issues the hostname's
+  certificate into a Secret the HTTPS listener terminates with (`llm_platform.platform.cert_manager`).
 
 Responses stream through unbuffered: agentgateway forwards chunks as they arrive and only the request body
 (for `model`) is read before routing.
@@ -34,6 +35,8 @@ from llm_platform.config.models import canary_name, canary_release
 from llm_platform.contract import GATEWAY_NAMESPACE, GATEWAY_PROXY_LABELS, MODEL_HEADER, MODEL_LABEL, MONITORING_NAMESPACE, SERVING_NAMESPACE, SYSTEM_NODES
 from llm_platform.helm import pinned_release
 from llm_platform.kubernetes import SAME_NAMESPACE, KubernetesObject, from_namespace, isolate_namespace, secret_manifest, tcp
+from llm_platform.platform import cert_manager
+from llm_platform.platform.cert_manager import CertificateIssuing
 from llm_platform.platform.model_server import PORT
 from llm_platform.resources import Kind
 
@@ -44,6 +47,8 @@ GATEWAY = "llm"
 GATEWAY_CLASS = "agentgateway"
 PARAMETERS = "edge"
 CLIENT_KEYS_SECRET = "client-keys"
+# The TLS Secret cert-manager keeps the hostname's certificate in, when TLS ends at the proxies.
+CERTIFICATE_SECRET = "gateway-tls"
 HTTPS_LISTENER = "api"
 HTTP_LISTENER = "http"
 # Long generations stream for minutes: the seeds give requests 300 s.
@@ -78,13 +83,21 @@ class GatewayEdge:
     """The proxies' Service, as AgentgatewayParameters `spec.service` (`metadata.annotations`, `spec`): the
     load balancer's type, scheme, certificate and allowed source ranges."""
     tls: bool
-    """Whether TLS ends at the load balancer: then HTTPS reaches the proxies as plain HTTP on 443 and
-    they redirect plain HTTP on 80 to it. Without it the endpoint is plain HTTP on 80 (internal only)."""
+    """Whether the endpoint is HTTPS on 443, the proxies redirecting plain HTTP on 80 to it. Without it the
+    endpoint is plain HTTP on 80 (internal only)."""
     sources: list[str] = field(default_factory=list)
     """Where the load balancer's traffic reaches the proxies from (their namespace's NetworkPolicy admits
     these ranges to the listener ports and nothing else from outside the cluster)."""
     prerequisites: list[pulumi.Resource] = field(default_factory=list)
     """What the load balancer needs first (the AWS Load Balancer Controller, the certificate)."""
+    certificate: CertificateIssuing | None = None
+    """Where TLS ends: absent, at the load balancer (HTTPS reaches the proxies as plain HTTP on 443);
+    present, at the proxies, with a certificate cert-manager issues through this (the load balancer
+    passes TLS through)."""
+
+    def __post_init__(self) -> None:
+        if self.certificate is not None and not self.tls:
+            raise ValueError("a gateway certificate needs the HTTPS endpoint (tls)")
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,8 @@ class InferenceGatewayArgs:
     config: GatewayConfig
     models: list[ModelConfig]
     edge: GatewayEdge
+    issuer: pulumi.Resource | None = None
+    """cert-manager with its ClusterIssuer, when the edge has TLS end at the proxies."""
 
 
 def _metadata(name: str, namespace: str = GATEWAY_NAMESPACE) -> dict:
@@ -150,8 +165,12 @@ def parameters(config: GatewayConfig, edge: GatewayEdge) -> dict:
 def gateway(config: GatewayConfig, edge: GatewayEdge) -> dict:
     # Routes attach from the serving namespace (models) and this one (the redirect).
     allowed = {"namespaces": {"from": "Selector", "selector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": [SERVING_NAMESPACE, GATEWAY_NAMESPACE]}]}}}
-    # TLS ends at the load balancer: the proxies speak plain HTTP on 443 behind it.
-    listeners = [{"name": HTTPS_LISTENER, "port": listener_ports(edge)[0], "protocol": "HTTP", "hostname": config.hostname, "allowedRoutes": allowed}]
+    https: dict = {"name": HTTPS_LISTENER, "port": listener_ports(edge)[0], "protocol": "HTTP", "hostname": config.hostname, "allowedRoutes": allowed}
+    if edge.certificate is not None:
+        # TLS ends here, with the certificate cert-manager keeps in the Secret.
+        https |= {"protocol": "HTTPS", "tls": {"mode": "Terminate", "certificateRefs": [{"name": CERTIFICATE_SECRET}]}}
+    # Otherwise TLS ends at the load balancer (or there is none): the proxies speak plain HTTP behind it.
+    listeners = [https]
     if edge.tls:
         listeners.append({"name": HTTP_LISTENER, "port": 80, "protocol": "HTTP", "hostname": config.hostname, "allowedRoutes": allowed})
     return {
@@ -359,6 +378,10 @@ class InferenceGateway(pulumi.ComponentResource):
         ]
         if config.clients:
             KubernetesObject(f"{name}-rate-limits", rate_limit_policy(config), after(crds))
+        if args.edge.certificate is not None:
+            if args.issuer is None:
+                raise ValueError("TLS ends at the gateway: cert-manager (the issuer) is needed")
+            declared.append(KubernetesObject(f"{name}-certificate", cert_manager.certificate(GATEWAY, GATEWAY_NAMESPACE, config.hostname, CERTIFICATE_SECRET), after(ns, args.issuer)))
         gw = KubernetesObject(f"{name}-gateway", gateway(config, args.edge), after(controller, *declared))
         if args.edge.tls:
             KubernetesObject(f"{name}-https-redirect", redirect_route(config), after(gw))

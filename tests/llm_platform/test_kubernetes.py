@@ -88,7 +88,7 @@ def _namespaces(declared) -> dict[str, dict]:
 EXPECTED_LEVELS = {
     "eks-production": {"serving": "restricted", "monitoring": "privileged", "keda": "restricted", "karpenter": "restricted", "nvidia-device-plugin": "privileged", "gateway": "baseline"},
     "eks-staging": {"serving": "restricted", "monitoring": "privileged", "keda": "restricted", "karpenter": "restricted", "nvidia-device-plugin": "privileged"},
-    "gke-staging": {"serving": "restricted", "monitoring": "privileged", "keda": "restricted", "gateway": "baseline"},
+    "gke-staging": {"serving": "restricted", "monitoring": "privileged", "keda": "restricted", "gateway": "baseline", "cert-manager": "restricted"},
 }
 
 

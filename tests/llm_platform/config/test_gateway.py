@@ -54,7 +54,23 @@ def _violations(raw: dict, environment: str) -> list:
     return []
 
 
-def test_a_gke_gateway_stays_internal_until_it_has_tls():
-    violation = only(refused(with_gateway(GCP, scheme="internet-facing")))
-    assert violation.key == "gateway.scheme" and "no TLS" in violation.rule
-    assert parse(with_gateway(GCP)).gateway.scheme == "internal"
+def test_a_gke_gateway_needs_an_acme_email_and_may_be_internet_facing():
+    violation = only(refused(with_gateway(GCP)))
+    assert violation.key == "gateway.acmeEmail" and "Let's Encrypt" in violation.rule
+    gateway = parse(with_gateway(GCP, scheme="internet-facing", acmeEmail="oncall@example.com")).gateway
+    assert gateway.scheme == "internet-facing" and gateway.acme_email == "oncall@example.com"
+    # Production's rule on who reaches a public endpoint holds on GKE too.
+    keys = {v.key for v in _violations(with_gateway(GCP, scheme="internet-facing", acmeEmail="oncall@example.com", allowedSourceRanges=[]), "production")}
+    assert "gateway.allowedSourceRanges" in keys
+
+
+def test_an_aws_gateway_takes_no_acme_email():
+    violation = only(refused(with_gateway(acmeEmail="oncall@example.com")))
+    assert violation.key == "gateway.acmeEmail" and "ACM" in violation.rule
+    assert only(refused(with_gateway(GCP, acmeEmail="not-an-address"))).key == "gateway.acmeEmail"
+
+
+def test_the_cloud_dns_project_is_a_project_id():
+    raw = with_gateway(GCP, acmeEmail="oncall@example.com")
+    assert parse(changed(raw, {"gcp.dnsProject": "acme-dns-prod"})).gcp.dns_project == "acme-dns-prod"
+    assert only(refused(changed(raw, {"gcp.dnsProject": "Bad_Project"}))).key == "gcp.dnsProject"

@@ -100,7 +100,7 @@ STACKS: dict[str, dict[str, Any]] = {
             {"name": "l4", "machineType": "g2-standard-8", "acceleratorType": "nvidia-l4", "acceleratorCount": 1, "capacityTypes": ["spot"], "maxGpus": 2}
         ],
         "models": [{**MISTRAL, "minReplicas": 1, "maxReplicas": 2}],
-        "gateway": {"hostname": "llm.gke.example.com", "clients": [{"name": "loadtest"}]},
+        "gateway": {"hostname": "llm.gke.example.com", "acmeEmail": "oncall@example.com", "clients": [{"name": "loadtest"}]},
         "huggingFaceToken": HUGGING_FACE_TOKEN,
     },
 }
@@ -111,6 +111,11 @@ CANARY_REVISION = "1" * 40
 STACKS["eks-production-canary"] = {
     **STACKS["eks-production"],
     "models": [{**LLAMA, "minReplicas": 2, "maxReplicas": 2, "canary": {"revision": CANARY_REVISION, "engine": {"maxNumSeqs": 96}, "weight": 5}}],
+}
+# The GKE stack with its gateway public: an external passthrough balancer, TLS at the gateway.
+STACKS["gke-staging-public"] = {
+    **STACKS["gke-staging"],
+    "gateway": {**STACKS["gke-staging"]["gateway"], "scheme": "internet-facing", "allowedSourceRanges": ["198.51.100.0/24"]},
 }
 
 

@@ -100,16 +100,43 @@ def test_eks_fronts_the_gateway_with_a_tls_nlb_and_redirects_http():
     assert {declared.release("aws-load-balancer-controller").urn, cert.urn} <= set(controller.depends_on)
 
 
-def test_gke_keeps_the_gateway_internal_without_tls():
+def test_gke_terminates_tls_at_the_gateway_with_a_cert_manager_certificate():
     declared = deployed("gke-staging")
     params = declared.one("kubernetes:agentgateway.dev/v1alpha1:AgentgatewayParameters").inputs["spec"]["service"]
     assert params["metadata"]["annotations"] == {"networking.gke.io/load-balancer-type": "Internal"}
-    listeners = declared.one("kubernetes:gateway.networking.k8s.io/v1:Gateway").inputs["spec"]["listeners"]
-    assert [(l["name"], l["port"]) for l in listeners] == [("api", 80)]
-    assert declared.plan.outputs["gatewayEndpoint"] == "http://llm.gke.example.com/v1"
-    bad = {**STACKS["gke-staging"], "gateway": {"hostname": "llm.example.com", "scheme": "internet-facing"}}
-    with pytest.raises(config.ConfigError, match="gateway.scheme"):
-        config.parse(bad)
+    (api, http) = declared.one("kubernetes:gateway.networking.k8s.io/v1:Gateway").inputs["spec"]["listeners"]
+    assert (api["name"], api["port"], api["protocol"]) == ("api", 443, "HTTPS")
+    assert api["tls"] == {"mode": "Terminate", "certificateRefs": [{"name": gateway.CERTIFICATE_SECRET}]}
+    assert (http["name"], http["port"], http["protocol"]) == ("http", 80, "HTTP") and "tls" not in http
+    redirect = declared.one("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "gke-staging-gateway-https-redirect").inputs
+    assert redirect["spec"]["rules"][0]["filters"][0]["requestRedirect"] == {"scheme": "https", "statusCode": 301}
+    assert declared.plan.outputs["gatewayEndpoint"] == "https://llm.gke.example.com/v1"
+    cert = declared.one("kubernetes:cert-manager.io/v1:Certificate", "gke-staging-gateway-certificate")
+    assert cert.inputs["metadata"]["namespace"] == GATEWAY_NAMESPACE
+    assert cert.inputs["spec"] == {"secretName": gateway.CERTIFICATE_SECRET, "dnsNames": ["llm.gke.example.com"], "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "letsencrypt"}}
+    issuer = declared.one("kubernetes:cert-manager.io/v1:ClusterIssuer").inputs
+    assert issuer["spec"]["acme"]["email"] == "oncall@example.com"
+    assert issuer["spec"]["acme"]["solvers"] == [{"dns01": {"cloudDNS": {"project": "acme-llm-staging"}}}]
+    for manifest in (cert.inputs, issuer, declared.one("kubernetes:gateway.networking.k8s.io/v1:Gateway").inputs):
+        assert validate_any(manifest, pins.KUBERNETES_VERSION) == [], manifest["kind"]
+    # The certificate waits for cert-manager (its CRDs and issuer); the Gateway waits for the certificate.
+    assert {declared.one(HELM_RELEASE, "gke-staging-cert-manager").urn, declared.one("kubernetes:cert-manager.io/v1:ClusterIssuer").urn} <= set(cert.depends_on)
+    assert cert.urn in declared.one("kubernetes:gateway.networking.k8s.io/v1:Gateway").depends_on
+
+
+def test_gke_internet_facing_gateway_gets_an_external_passthrough_balancer():
+    declared = deployed("gke-staging-public")
+    params = declared.one("kubernetes:agentgateway.dev/v1alpha1:AgentgatewayParameters").inputs["spec"]["service"]
+    assert params["metadata"]["annotations"] == {}
+    assert params["spec"] == {"type": "LoadBalancer", "loadBalancerSourceRanges": ["198.51.100.0/24"]}
+    policy = declared.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "gke-staging-gateway-allow-ingress").inputs
+    sources = [peer["ipBlock"]["cidr"] for peer in policy["spec"]["ingress"][1]["from"]]
+    assert sources == ["198.51.100.0/24", "10.60.0.0/20"]
+
+
+def test_a_gateway_certificate_needs_https():
+    with pytest.raises(ValueError, match="tls"):
+        gateway.GatewayEdge(service={}, tls=False, certificate=object())
 
 
 def test_the_gateway_namespace_admits_its_own_pods_prometheus_and_the_load_balancer_only():
