@@ -14,6 +14,7 @@ one model) and fits seconds per declared resource, to show the cost stays linear
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -86,8 +87,10 @@ def scaled_stack(root: Path, extra: int) -> str:
         config["llm-platform:gpuPools"].append(
             {"name": f"extra-{index}", "instanceTypes": ["g5.2xlarge"], "capacityTypes": ["on-demand"], "maxGpus": model["maxReplicas"]}
         )
-        config["llm-platform:models"].append({**model, "name": f"extra-model-{index}", "poolGroup": f"extra-{index}"})
-    name = f"scaled-{extra}"
+        # A deep copy: shared sub-mappings would be dumped as YAML aliases, which stack files may not hold.
+        config["llm-platform:models"].append({**copy.deepcopy(model), "name": f"extra-model-{index}", "poolGroup": f"extra-{index}"})
+    # Named after its environment, as the configuration requires of every stack.
+    name = f"production-scaled-{extra}"
     (root / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(document))
     return name
 
