@@ -41,6 +41,7 @@ ADDED = {
     "kubernetes:networking.k8s.io/v1:NetworkPolicy::default-deny": ("every namespace the program creates refuses ingress by default", STACKS),
     "kubernetes:networking.k8s.io/v1:NetworkPolicy::allow-ingress": ("what a namespace admits beside its default deny", STACKS),
     "kubernetes:core/v1:NamespacePatch::namespace-labels": ("Pod Security labels on the namespaces Helm releases create", STACKS),
+    "kubernetes:agentgateway.dev/v1alpha1:AgentgatewayPolicy::backend-key": ("the gateway sends each pool its model's own key in place of the client's", STACKS),
     # Issue 17: the vLLM image from the cloud's registry in the region.
     "llm-platform:image_cache:ImageCache::production-images": ("the ECR pull-through cache of Docker Hub", ["production"]),
     "llm-platform:image_cache:ImageCache::staging-images": ("the ECR pull-through cache of Docker Hub", ["staging"]),
@@ -344,6 +345,7 @@ def test_a_model_change_previews_as_a_canary_in_production(tmp_path):
         + ["llm-production-gateway-llama-3-1-8b-instruct-canary-pool", "llm-production-models-llama-3-1-8b-instruct-canary", "llm-production-models-llama-3-1-8b-instruct-canary-read"]
         # The canary's Endpoint Picker: reached by the proxies, reaching the canary's pods.
         + ["llm-production-gateway-llama-3-1-8b-instruct-canary-epp-policy", "llm-production-gateway-llama-3-1-8b-instruct-canary-from-epp-policy"]
+        + ["llm-production-gateway-llama-3-1-8b-instruct-canary-backend-key"]
     )
     deployments = {r["inputs"]["metadata"]["name"]: r["inputs"] for r in plan["resources"] if r["type"] == "kubernetes:apps/v1:Deployment" and r["inputs"]["metadata"]["namespace"] == "serving"}
     assert set(deployments) == {"llama-3-1-8b-instruct", "llama-3-1-8b-instruct-burst", "llama-3-1-8b-instruct-canary"}

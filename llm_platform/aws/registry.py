@@ -41,8 +41,11 @@ from llm_platform.resources import invoke
 DOCKER_HUB_REGISTRY = "registry-1.docker.io"
 # The namespace of the cached repositories: `docker-hub/<Docker Hub repository>`.
 REPOSITORY_PREFIX = "docker-hub"
-# Images kept per cached repository: the pinned one, the one before it (a rollback) and one spare.
-KEEP_IMAGES = 3
+# Images kept per cached repository. ECR's count rules count every manifest, and one multi-arch pin is an
+# index, its platform manifests and attestations (4 for vllm/vllm-openai's amd64/arm64 index): 12 keeps the
+# pinned one, the one before it (a rollback) and a spare.
+MANIFESTS_PER_PIN = 4
+KEEP_IMAGES = 3 * MANIFESTS_PER_PIN
 # What a pull through the cache needs beyond AmazonEC2ContainerRegistryPullOnly (ECR User Guide, "IAM
 # permissions required to sync an upstream registry with an Amazon ECR private registry").
 PULL_THROUGH_ACTIONS = ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository")
@@ -179,5 +182,9 @@ def cache_warmer_job(image: str) -> dict:
 
 
 def cache_warmer(name: str, image: str, opts: pulumi.ResourceOptions) -> KubernetesObject:
-    """Declare the warming Job for `image`; the Kubernetes provider waits for it to complete."""
-    return KubernetesObject(f"{name}-warm", cache_warmer_job(image), opts)
+    """Declare the warming Job for `image`; the Kubernetes provider waits for it to complete, for as long as
+    the Job itself may run (its default wait for a Job is 10 minutes, less than a first import and unpack
+    of the image may take)."""
+    minutes = f"{WARMER_DEADLINE_SECONDS // 60}m"
+    waits = pulumi.ResourceOptions(custom_timeouts=pulumi.CustomTimeouts(create=minutes, update=minutes))
+    return KubernetesObject(f"{name}-warm", cache_warmer_job(image), pulumi.ResourceOptions.merge(opts, waits))

@@ -74,12 +74,14 @@ class ModelResources(ConfigModel):
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
+# HH:MM within a day: KEDA's cron trigger reads each end of the window as a cron expression (robfig/cron v3),
+# whose hours are 0-23, so a window can end no later than 23:59.
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
 def _clock(value: str) -> str:
     if not _CLOCK.match(value):
-        raise ValueError("must be a time of day as HH:MM, 00:00 to 24:00")
+        raise ValueError("must be a time of day as HH:MM, 00:00 to 23:59")
     return value
 
 

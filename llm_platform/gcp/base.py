@@ -101,9 +101,14 @@ def build(cfg: GcpStackConfig) -> ClusterBase:
         spec: dict = {"type": "LoadBalancer"}
         if cfg.gateway.allowed_source_ranges:
             spec["loadBalancerSourceRanges"] = [str(cidr) for cidr in cfg.gateway.allowed_source_ranges]
-        # A passthrough balancer keeps the client's address; in-VPC clients, or the ranges the stack lists,
-        # plus the nodes, whose addresses traffic carries after kube-proxy forwards it between nodes.
-        sources = [*spec.get("loadBalancerSourceRanges", []), str(gcp_cfg.network.nodes_cidr)]
+        # A passthrough balancer keeps the client's address, so the proxies admit the clients themselves: the
+        # ranges the stack lists; without a list, an internal balancer's clients in the VPC (its subnet and the
+        # cluster's pods) and an internet-facing one's anywhere (its firewall then admits anyone, which only
+        # staging allows). The nodes always: traffic forwarded between nodes carries a node's address.
+        listed = spec.get("loadBalancerSourceRanges") or (
+            [str(gcp_cfg.network.nodes_cidr), str(gcp_cfg.network.pods_cidr)] if cfg.gateway.scheme == "internal" else ["0.0.0.0/0"]
+        )
+        sources = [*listed, str(gcp_cfg.network.nodes_cidr)]
         edge = GatewayEdge(
             service={"metadata": {"annotations": annotations}, "spec": spec}, tls=True, sources=list(dict.fromkeys(sources)), certificate=issuing.issuing
         )

@@ -111,6 +111,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             image=pins.mirrored(pins.VLLM_IMAGE, base.image_registry),
             require_staged=cfg.environment == "production",
             wake_query=recent_requests_query if cfg.gateway else None,
+            pod_security="baseline" if cfg.gateway else "restricted",
         ),
         opts=in_cluster_after(*base.capacity, monitoring, keda, *base.serving_prerequisites),
     )

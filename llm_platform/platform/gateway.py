@@ -37,7 +37,7 @@ from llm_platform.helm import pinned_release
 from llm_platform.kubernetes import SAME_NAMESPACE, KubernetesObject, from_namespace, isolate_namespace, secret_manifest, tcp
 from llm_platform.platform import cert_manager
 from llm_platform.platform.cert_manager import CertificateIssuing
-from llm_platform.platform.model_server import PORT
+from llm_platform.platform.model_server import API_KEY, PORT, api_key_secret
 from llm_platform.resources import Kind
 
 # pulumi-kubernetes 4.34.2's `yaml.v2.ConfigFile`: a component the provider expands into the file's objects.
@@ -269,6 +269,23 @@ def backend_refs(model: ModelConfig) -> list[dict]:
     return [stable | {"weight": 100 - weight}, {"group": INFERENCE_GROUP, "kind": "InferencePool", "name": canary_name(model.name), "weight": weight}]
 
 
+def backend_key_policy(pool: ModelConfig) -> dict:
+    """What the gateway sends on to the pool's vLLM: the model's own API key. vLLM refuses `/v1` without
+    it (VLLM_API_KEY), and the gateway removes the client's `Authorization` header once it has accepted the
+    client's key (agentgateway v1.4.1, crates/agentgateway/src/http/apikey.rs: the located header is
+    removed), so it adds the model's key toward the pool (`backend.auth.secretRef`, as `Authorization:
+    Bearer`, its default location). `pool` is the model or its canary: each has its pool and key Secret."""
+    return {
+        "apiVersion": f"{AGENTGATEWAY_GROUP}/v1alpha1",
+        "kind": "AgentgatewayPolicy",
+        "metadata": _metadata(f"{pool.name}-backend-key", SERVING_NAMESPACE),
+        "spec": {
+            "targetRefs": [{"group": INFERENCE_GROUP, "kind": "InferencePool", "name": pool.name}],
+            "backend": {"auth": {"secretRef": {"name": api_key_secret(pool), "key": API_KEY}}},
+        },
+    }
+
+
 def canary_pool_values(model: ModelConfig) -> dict:
     """The canary's InferencePool and EPP (release `<model>-canary`): the same chart values as the model's,
     selecting the canary's pods (their model label is the canary's name)."""
@@ -401,6 +418,7 @@ class InferenceGateway(pulumi.ComponentResource):
             for picked in endpoint_pickers:
                 for suffix, policy in zip(("epp-policy", "from-epp-policy"), endpoint_picker_network_policies(picked)):
                     KubernetesObject(f"{name}-{picked.name}-{suffix}", policy, after())
+                KubernetesObject(f"{name}-{picked.name}-backend-key", backend_key_policy(picked), after(crds, *pools))
 
         self.endpoint = f"{'https' if args.edge.tls else 'http'}://{config.hostname}/v1"
         self.client_keys = pulumi.Output.secret(pulumi.Output.all(**keys)) if keys else pulumi.Output.secret({})

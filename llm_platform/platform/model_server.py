@@ -124,6 +124,15 @@ def secret(model: ModelConfig, suffix: str, data: dict) -> dict:
     return secret_manifest(_metadata(model, f"{model.name}-{suffix}"), data)
 
 
+# The key of the model's API key in its Secret, and the Secret: vLLM reads it (VLLM_API_KEY), and the
+# gateway sends it on to the model's pool.
+API_KEY = "api-key"
+
+
+def api_key_secret(model: ModelConfig) -> str:
+    return f"{model.name}-{API_KEY}"
+
+
 def image(model: ModelConfig, pinned: str) -> str:
     """The vLLM image the model's pods run (fetcher and server): its own when it sets one (pulled as
     written: name a registry in the region to keep it close), else `pinned`, the pin as the cloud's
@@ -318,7 +327,7 @@ def deployment(model: ModelConfig, weights_uri: str, with_hugging_face_token: bo
                             "image": image,
                             "args": engine_args(model),
                             "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-                            "env": [_secret_env("VLLM_API_KEY", f"{model.name}-api-key", "api-key"), {"name": "HF_HUB_OFFLINE", "value": "1"}, *writable_env()],
+                            "env": [_secret_env("VLLM_API_KEY", api_key_secret(model), API_KEY), {"name": "HF_HUB_OFFLINE", "value": "1"}, *writable_env()],
                             "resources": {
                                 "requests": {"cpu": f"{model.resources.cpu:g}", "memory": f"{model.resources.memory_gib}Gi", GPU_RESOURCE: gpus},
                                 "limits": {"memory": f"{model.resources.memory_gib}Gi", GPU_RESOURCE: gpus},
@@ -463,7 +472,7 @@ class ModelServer(pulumi.ComponentResource):
             return KubernetesObject(f"{name}-{suffix}", manifest, pulumi.ResourceOptions(parent=self, depends_on=depends_on or []))
 
         account = KubernetesObject(f"{name}-sa", service_account(model, args.service_account_annotations), child)
-        secrets = [declare("api-key", secret(model, "api-key", {"api-key": pulumi.Output.secret(args.api_key)}))]
+        secrets = [declare(API_KEY, secret(model, API_KEY, {API_KEY: pulumi.Output.secret(args.api_key)}))]
         if args.hugging_face_token is not None:
             secrets.append(declare("hugging-face", secret(model, "hugging-face", {"token": pulumi.Output.secret(args.hugging_face_token)})))
         floor, *burst = tiers(model, args.placement)

@@ -13,7 +13,7 @@ import pulumi_random as random
 from llm_platform.config import ModelConfig
 from llm_platform.config.models import releases
 from llm_platform.contract import SERVING_NAMESPACE, is_bucket_source, weights_location
-from llm_platform.kubernetes import KubernetesObject, isolate_namespace
+from llm_platform.kubernetes import KubernetesObject, PodSecurityLevel, isolate_namespace
 from llm_platform.platform.model_server import FETCH_SCRIPT_CONFIG_MAP, POD_FILES, CapacityPlacement, ModelServer, ModelServerArgs
 
 
@@ -32,6 +32,11 @@ class ServingArgs:
     """The pinned vLLM image as the pods pull it (`pins.mirrored` through the base's registry)."""
     require_staged: bool = False
     """Production: a Hugging Face model is served only from a complete staged copy (its manifest)."""
+    pod_security: PodSecurityLevel = "restricted"
+    """The namespace's Pod Security level: `restricted`, which the model pods meet, unless the gateway's
+    Endpoint Pickers run beside them (an InferencePool, its picker and its pods share a namespace), whose
+    chart (llm-d router v0.10.0, routerlib `_deployment.yaml`) sets no securityContext and takes none:
+    then `baseline`. The pack's pod rules still hold the model pods to non-root and no capabilities."""
     wake_query: Callable[[str], str] | None = None
     """By model name, the PromQL of its recent requests at the gateway (none without a gateway)."""
 
@@ -52,9 +57,8 @@ class Serving(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:serving:Serving", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        # The model pods meet the `restricted` standard; each model's own NetworkPolicy admits what may
-        # reach it, the namespace admits nothing else.
-        namespace = isolate_namespace(name, SERVING_NAMESPACE, pod_security="restricted", allow=[], created_by=None, opts=child)
+        # Each model's own NetworkPolicy admits what may reach it, the namespace admits nothing else.
+        namespace = isolate_namespace(name, SERVING_NAMESPACE, pod_security=args.pod_security, allow=[], created_by=None, opts=child)
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
         script = KubernetesObject(f"{name}-fetch-weights", fetch_script_config_map(), in_namespace)
 

@@ -53,11 +53,11 @@ def _cron(minutes: int, days: tuple[int, ...]) -> str:
 
 
 def cron_trigger(window: Window, replicas: int) -> dict[str, Any]:
-    """The KEDA cron trigger that holds `replicas` through the window (its metric is `replicas` inside the
-    window and 1 outside: KEDA's cron scaler)."""
+    """The KEDA cron trigger that holds `replicas` through the window (its metric is `desiredReplicas` inside
+    the window and at most 1 outside: 0 in KEDA 2.20.2's cron scaler, 1 in older ones)."""
     metadata = {"timezone": window.timezone, "start": _cron(window.start_minutes, window.days), "end": _cron(window.end_minutes, window.days)}
-    # The formula tells inside from outside by the cron metric exceeding 1, so the trigger asks for one
-    # more than the replicas it holds and the formula takes that one back.
+    # The formula tells inside from outside by the cron metric exceeding 1 (whichever of 0 or 1 a KEDA version
+    # reports outside), so the trigger asks for one more than the replicas it holds and the formula takes it back.
     return {"type": "cron", "name": CRON_TRIGGER, "metadata": metadata | {"desiredReplicas": str(replicas + 1)}}
 
 
@@ -76,7 +76,8 @@ def _window_of(metadata: Mapping[str, Any]) -> Window | None:
     if not start or not end or start["days"] != end["days"] or not metadata.get("timezone"):
         return None
     start_minutes, end_minutes = int(start["hour"]) * 60 + int(start["minute"]), int(end["hour"]) * 60 + int(end["minute"])
-    if not 0 <= start_minutes < end_minutes <= 24 * 60:
+    # Cron hours are 0-23 and minutes 0-59 (robfig/cron v3, which KEDA parses them with).
+    if int(start["minute"]) > 59 or int(end["minute"]) > 59 or not 0 <= start_minutes < end_minutes < 24 * 60:
         return None
     days = tuple(sorted({int(day) for day in start["days"].split(",")}))
     return Window(str(metadata["timezone"]), days, start_minutes, end_minutes)

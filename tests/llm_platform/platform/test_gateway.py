@@ -264,3 +264,41 @@ def test_a_weight_outside_the_schema_is_impossible():
         route = gateway.model_route(cfg.gateway, model)
         assert validate_any(route, pins.KUBERNETES_VERSION) == []
         assert [ref["weight"] for ref in route["spec"]["rules"][0]["backendRefs"]] == [100 - weight, weight]
+
+
+@pytest.mark.parametrize("stack", ["eks-production", "eks-production-canary", "gke-staging"])
+def test_the_gateway_sends_each_pool_its_models_key_in_place_of_the_clients(stack):
+    # The gateway removes the client's Authorization header once it accepts the client's key, and vLLM
+    # refuses /v1 without its own: every pool gets a backend policy adding its model's key.
+    declared = deployed(stack)
+    pools = {r.inputs["name"] for r in declared.of_type(HELM_RELEASE) if r.inputs["chart"].endswith("llm-d-router-gateway")}
+    policies = [r for r in declared.of_type("kubernetes:agentgateway.dev/v1alpha1:AgentgatewayPolicy") if "backend" in r.inputs["spec"]]
+    assert {p.inputs["spec"]["targetRefs"][0]["name"] for p in policies} == pools
+    secrets = {r.inputs["metadata"]["name"]: r.inputs for r in declared.of_type("kubernetes:core/v1:Secret")}
+    for policy in policies:
+        assert validate_any(policy.inputs, pins.KUBERNETES_VERSION) == []
+        (target,) = policy.inputs["spec"]["targetRefs"]
+        assert (target["group"], target["kind"], policy.inputs["metadata"]["namespace"]) == ("inference.networking.k8s.io", "InferencePool", SERVING_NAMESPACE)
+        reference = policy.inputs["spec"]["backend"]["auth"]["secretRef"]
+        # The very Secret vLLM reads VLLM_API_KEY from, never the key itself.
+        assert reference == {"name": f"{target['name']}-api-key", "key": "api-key"}
+        assert secrets[reference["name"]]["stringData"] == {"api-key": "[secret]"}
+
+
+def test_the_serving_namespace_is_baseline_where_endpoint_pickers_run_beside_the_models():
+    # The llm-d router chart's EPP pods set no securityContext (routerlib _deployment.yaml at v0.10.0).
+    def level(stack: str) -> str:
+        namespace = next(r for r in deployed(stack).of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == SERVING_NAMESPACE)
+        return namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+
+    assert level("eks-production") == level("gke-staging") == "baseline"
+    assert level("eks-staging") == "restricted"
+
+
+def test_an_internal_gke_gateway_admits_its_vpc_clients_and_a_listed_one_only_its_list():
+    declared = deployed("gke-staging")
+    (allow,) = [r.inputs for r in declared.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy") if r.inputs["metadata"]["namespace"] == GATEWAY_NAMESPACE and r.inputs["metadata"]["name"] == "allow-ingress"]
+    listener = next(rule for rule in allow["spec"]["ingress"] if "ports" in rule)
+    cidrs = [peer["ipBlock"]["cidr"] for peer in listener["from"]]
+    # A passthrough balancer keeps client addresses: the VPC's subnet and the cluster's pods, not only the nodes.
+    assert cidrs == [STACKS["gke-staging"]["gcp"]["network"]["nodesCidr"], STACKS["gke-staging"]["gcp"]["network"]["podsCidr"]]
