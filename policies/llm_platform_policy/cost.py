@@ -24,6 +24,9 @@ from llm_platform_policy import catalog, gke, kube, schedule
 from llm_platform_policy.core import Resource
 
 EKS_CLUSTER_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
+# GKE's cluster autoscaler removes a node once it has been unneeded this long (its scale-down-unneeded-time,
+# 10 minutes by default), plus the node's drain.
+GKE_SCALE_DOWN_MINUTES = 10
 ECR_PULL_THROUGH_CACHE_RULE = "aws:ecr/pullThroughCacheRule:PullThroughCacheRule"
 ECR_REPOSITORY_CREATION_TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
 ARTIFACT_REGISTRY_REPOSITORY = "gcp:artifactregistry/repository:Repository"
@@ -157,6 +160,7 @@ def _node_pools(resources: list[Resource], region: str | None, report: CostRepor
             _, nodes, size = max(candidates, key=lambda c: (c[0], c[1]))
             gpu = kube.is_gpu_node_pool(pool.props)
             window = schedule.pool_window(kube.dig(pool.props, "spec", "template", "metadata", "labels") or {}, resources) if gpu else None
+            window = schedule.with_node_wait(window, kube.minutes(kube.dig(pool.props, "spec", "disruption", "consolidateAfter")))
             report.items.append(_pool_item(pool_name, gpu, nodes, size, region, window))
             _note_system_pool(report, gpu, size, region)
             class_name = kube.dig(pool.props, "spec", "template", "spec", "nodeClassRef", "name")
@@ -385,7 +389,7 @@ def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostRepo
             continue
         total_nodes += nodes
         gpu = bool(gke.accelerators(pool.props))
-        window = schedule.pool_window(kube.dig(pool.props, "nodeConfig", "labels") or {}, resources) if gpu else None
+        window = schedule.with_node_wait(schedule.pool_window(kube.dig(pool.props, "nodeConfig", "labels") or {}, resources) if gpu else None, GKE_SCALE_DOWN_MINUTES)
         report.items.append(_pool_item(pool_name, gpu, nodes, machine, region, window))
         _note_system_pool(report, gpu, machine, region)
         if nodes:

@@ -82,6 +82,19 @@ def quantity(value: Any) -> float:
     return float(number) * _SUFFIX.get(suffix, 1)
 
 
+# Karpenter durations (NodePool CRD pattern: hours, minutes, seconds), or "Never".
+_DURATION = re.compile(r"^(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+
+
+def minutes(duration: Any) -> float | None:
+    """Minutes of a Karpenter duration (`10m`, `1h30m`); None for `Never` or anything unreadable (no bound)."""
+    match = _DURATION.match(str(duration or ""))
+    if not match or not any(match.groups()):
+        return None
+    hours, mins, secs = (int(part or 0) for part in match.groups())
+    return hours * 60 + mins + secs / 60
+
+
 def gib_of(value: Any) -> float:
     return quantity(value) / 2**30
 

@@ -9,8 +9,9 @@ makes a pool look cheaper than it can be.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from llm_platform_policy import kube
@@ -25,6 +26,8 @@ WEEKS_PER_MONTH = 365.25 / 7 / 12
 CRON_TRIGGER = "business_hours"
 QUEUE_TRIGGER = "queue"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+# KEDA's ScaledObject `cooldownPeriod` when unset (keda.sh/v1alpha1 ScaledObject spec, default 300).
+KEDA_DEFAULT_COOLDOWN_SECONDS = 300
 _CRON = re.compile(r"^(?P<minute>[0-9]{1,2}) (?P<hour>[0-9]{1,2}) \* \* (?P<days>[0-6](,[0-6])*)$")
 
 
@@ -36,16 +39,20 @@ class Window:
     days: tuple[int, ...]
     start_minutes: int
     end_minutes: int
+    tail_minutes: int = 0
+    """How long capacity outlives the window each day: KEDA's cooldown before it removes the replicas, then
+    the node pool's wait before it removes the emptied node (priced with the window)."""
 
     def describe(self) -> str:
         names = {number: name for name, number in DAY_NUMBERS.items()}
         clock = lambda minutes: f"{minutes // 60:02d}:{minutes % 60:02d}"  # noqa: E731
         days = ",".join(names[day] for day in self.days)
-        return f"{days} {clock(self.start_minutes)}-{clock(self.end_minutes)} {self.timezone}, {self.hours_per_month:g} h/month"
+        tail = f" + {self.tail_minutes} min to wind down" if self.tail_minutes else ""
+        return f"{days} {clock(self.start_minutes)}-{clock(self.end_minutes)} {self.timezone}{tail}, {self.hours_per_month:g} h/month"
 
     @property
     def hours_per_month(self) -> float:
-        return round((self.end_minutes - self.start_minutes) / 60 * len(self.days) * WEEKS_PER_MONTH, 1)
+        return round((self.end_minutes - self.start_minutes + self.tail_minutes) / 60 * len(self.days) * WEEKS_PER_MONTH, 1)
 
 
 def _cron(minutes: int, days: tuple[int, ...]) -> str:
@@ -92,7 +99,10 @@ def gated_window(scaled_object: Mapping[str, Any]) -> Window | None:
     cron, formula = triggers.get(CRON_TRIGGER), ((spec.get("advanced") or {}).get("scalingModifiers") or {}).get("formula", "")
     if not cron or cron.get("type") != "cron" or not _GATED.fullmatch(formula):
         return None
-    return _window_of(cron.get("metadata") or {})
+    window = _window_of(cron.get("metadata") or {})
+    # The replicas go KEDA's cooldown after the window closes (300 s unless the object sets it).
+    cooldown = spec.get("cooldownPeriod", KEDA_DEFAULT_COOLDOWN_SECONDS)
+    return replace(window, tail_minutes=math.ceil(cooldown / 60)) if window and isinstance(cooldown, int) and cooldown >= 0 else None
 
 
 def _tolerates_gpu(spec: Mapping[str, Any]) -> bool:
@@ -124,3 +134,11 @@ def pool_window(node_labels: Mapping[str, str], resources: list[Resource]) -> Wi
             return None
         found.append(window)
     return max(found, key=lambda window: window.hours_per_month) if found else None
+
+
+def with_node_wait(window: Window | None, wait_minutes: float | None) -> Window | None:
+    """`window` with the time the node pool keeps an emptied node (None: it never removes it, so the pool
+    runs around the clock)."""
+    if window is None or wait_minutes is None:
+        return None
+    return replace(window, tail_minutes=window.tail_minutes + math.ceil(wait_minutes))

@@ -46,6 +46,7 @@ def with_burst_pool(base: list[Resource], pool_labels: dict, *extra: Resource) -
             burst = copy.deepcopy(props)
             burst["metadata"]["name"] = "gpu-l4-burst"
             burst["spec"]["template"]["metadata"] = {"labels": pool_labels}
+            burst["spec"]["disruption"] = {"consolidateAfter": "10m"}
             stack.append(resource(r.type, "gpu-l4-burst", burst))
         if r.name == "gpu-l4" and r.type == "gcp:container/nodePool:NodePool":
             props["nodeConfig"]["labels"] = {"llm-platform.io/pool-group": "l4"}
@@ -79,11 +80,13 @@ def test_window_hours_a_month():
 
 @pytest.mark.parametrize("base, hourly", [(compliant_stack, 0.9776), (compliant_gke_stack, None)], ids=["aws", "gcp"])
 def test_a_pool_only_the_gated_burst_uses_is_priced_for_its_window(base, hourly):
+    # 9 h, then KEDA's 5-minute cooldown and 10 minutes before the emptied node goes (Karpenter's
+    # consolidateAfter; GKE's autoscaler waits as long): 9.25 h x 5 days x 365.25 / 7 / 12 = 201.1 h.
     item = pool_item(compliant(base))
-    assert item.quantity == round(2 * 195.7, 1)
-    assert "scheduled mon,tue,wed,thu,fri 09:00-18:00 Asia/Seoul, 195.7 h/month" in item.detail
+    assert item.quantity == round(2 * 201.1, 1)
+    assert "scheduled mon,tue,wed,thu,fri 09:00-18:00 Asia/Seoul + 15 min to wind down, 201.1 h/month" in item.detail
     if hourly:
-        assert item.monthly_usd == round(2 * 195.7 * hourly, 2)
+        assert item.monthly_usd == round(2 * 201.1 * hourly, 2)
     # The floor's pool stays around the clock.
     assert pool_item(compliant(base), "GPU pool gpu-l4").quantity == 2 * 730
 
@@ -115,7 +118,16 @@ def test_daemonsets_and_workloads_pinned_elsewhere_do_not_count():
     pinned = burst_deployment({"llm-platform.io/pool-group": "l4"})
     pinned["metadata"]["name"] = "other-floor"
     stack = compliant(compliant_stack, None, None, resource("kubernetes:apps/v1:DaemonSet", "dcgm", daemonset), resource("kubernetes:apps/v1:Deployment", "other-floor", pinned))
-    assert pool_item(stack).quantity == round(2 * 195.7, 1)
+    assert pool_item(stack).quantity == round(2 * 201.1, 1)
+
+
+def test_a_longer_cooldown_or_a_pool_that_never_removes_nodes_is_priced_for_it():
+    scaled = burst_scaled_object(cooldownPeriod=3600)
+    # An hour's cooldown: 9 h + 60 + 10 min a day, 10.17 h x 5 x 4.348 = 221.0 h a month per node.
+    assert pool_item(compliant(scaled=scaled)).quantity == 2 * 221.0
+
+    stack = [Resource(r.type, r.urn, r.name, {**r.props, "spec": {**r.props["spec"], "disruption": {"consolidateAfter": "Never"}}}) if r.name == "gpu-l4-burst" else r for r in compliant()]
+    assert pool_item(stack).quantity == 2 * 730
 
 
 def test_a_pool_nothing_selects_is_priced_around_the_clock():
