@@ -82,7 +82,7 @@ NAME_RULE = f"a DNS label (lowercase letters, digits, '-'; starting with a lette
 
 
 def is_valid_name(name: str) -> bool:
-    return len(name) <= NAME_MAX_LENGTH and bool(NAME_PATTERN.match(name))
+    return len(name) <= NAME_MAX_LENGTH and bool(NAME_PATTERN.fullmatch(name))
 
 
 def bounded_name(name: str, limit: int) -> str:
@@ -155,7 +155,7 @@ PREFIX_RULE = "'/'-separated segments of letters, digits, '.', '_' and '-' (no '
 
 def _prefix_problem(prefix: str) -> str | None:
     segments = prefix.split("/")
-    if any(not _PREFIX_SEGMENT.match(s) or s in (".", "..") for s in segments):
+    if any(not _PREFIX_SEGMENT.fullmatch(s) or s in (".", "..") for s in segments):
         return f"the prefix {prefix!r} must be {PREFIX_RULE}"
     return None
 
@@ -201,7 +201,7 @@ class S3Location(Location):
 
     @classmethod
     def bucket_problem(cls, bucket: str) -> str | None:
-        if not cls._NAME.match(bucket) or ".." in bucket or _is_ip_address(bucket):
+        if not cls._NAME.fullmatch(bucket) or ".." in bucket or _is_ip_address(bucket):
             return f"the S3 bucket {bucket!r} must be {cls.BUCKET_RULE}"
         return None
 
@@ -216,7 +216,7 @@ class GCSLocation(Location):
 
     @classmethod
     def bucket_problem(cls, bucket: str) -> str | None:
-        if not cls._NAME.match(bucket) or bucket.startswith("goog") or "google" in bucket or _is_ip_address(bucket):
+        if not cls._NAME.fullmatch(bucket) or bucket.startswith("goog") or "google" in bucket or _is_ip_address(bucket):
             return f"the Cloud Storage bucket {bucket!r} must be {cls.BUCKET_RULE}"
         return None
 
@@ -242,7 +242,7 @@ def parse_location(uri: str) -> Location:
 
 def parse_hf_source(source: str) -> str:
     """The repository id of an `hf://<org>/<model>` source."""
-    match = _HF_SOURCE.match(source)
+    match = _HF_SOURCE.fullmatch(source)
     repo = match.group(1) if match else ""
     if not match or "--" in repo or ".." in repo or repo.endswith(".git"):
         raise ValueError(

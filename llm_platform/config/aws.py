@@ -27,6 +27,30 @@ IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+
 # EKS control-plane log types that security reviews need at the least (the policy pack's default).
 REQUIRED_LOG_TYPES = tuple(logs.REQUIRED_LOG_TYPES)
 CRON_FIELDS = 5
+# Each field's range and names, as Karpenter's disruption budget schedule (standard cron) reads it.
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+CRON_BOUNDS = ((0, 59, ()), (0, 23, ()), (1, 31, ()), (1, 12, _MONTHS), (0, 7, _WEEKDAYS))
+
+
+def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    if text.lower() in names:
+        return True
+    return text.isdigit() and low <= int(text) <= high
+
+
+def _cron_field(field: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    """One cron field: a list of `*`, values or ranges, each with an optional `/step`."""
+    for part in field.split(","):
+        base, _, step = part.partition("/")
+        if step and not (step.isdigit() and int(step) > 0):
+            return False
+        if base == "*":
+            continue
+        start, dash, end = base.partition("-")
+        if not _cron_value(start, low, high, names) or (dash and not _cron_value(end, low, high, names)):
+            return False
+    return True
 # ECR pull-through cache rules take upstream credentials only from a Secrets Manager secret whose name
 # starts with this prefix, in the rule's account and region (ECR User Guide, "Creating a pull through cache
 # rule"); secret names are 1-512 of these characters (Secrets Manager CreateSecret `Name`).
@@ -118,7 +142,7 @@ class ClusterConfig(ConfigModel):
     @field_validator("admin_principal_arns")
     @classmethod
     def _principal_arns(cls, arns: list[str]) -> list[str]:
-        bad = [arn for arn in arns if not IAM_PRINCIPAL_ARN.match(arn)]
+        bad = [arn for arn in arns if not IAM_PRINCIPAL_ARN.fullmatch(arn)]
         if bad:
             raise ValueError(f"{bad} are not IAM role or user ARNs (arn:aws:iam::<account>:role/<name>)")
         return unique(arns)
@@ -134,7 +158,7 @@ class ClusterConfig(ConfigModel):
     @field_validator("ami_alias")
     @classmethod
     def _alias_shape(cls, alias: str) -> str:
-        if not re.match(r"^al2023@(v\d{8}|latest)$", alias):
+        if not re.fullmatch(r"al2023@(v\d{8}|latest)", alias):
             raise ValueError("must be 'al2023@vYYYYMMDD' (an EKS-optimized AL2023 release) or 'al2023@latest'")
         return alias
 
@@ -169,8 +193,12 @@ class DisruptionWindow(ConfigModel):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, schedule: str) -> str:
-        if len(schedule.split()) != CRON_FIELDS:
-            raise ValueError("must be a 5-field cron expression (minute hour day-of-month month day-of-week), in UTC")
+        fields = schedule.split(" ")
+        if len(fields) != CRON_FIELDS or not all(_cron_field(field, *bounds) for field, bounds in zip(fields, CRON_BOUNDS)):
+            raise ValueError(
+                "must be a 5-field cron expression in UTC: minute 0-59, hour 0-23, day of month 1-31, month 1-12 or jan-dec, "
+                "day of week 0-7 or sun-sat; each field `*`, a value, a range a-b, a list, with an optional /step"
+            )
         return schedule
 
 
@@ -199,7 +227,7 @@ class AwsConfig(ConfigModel):
     @field_validator("docker_hub_secret")
     @classmethod
     def _pull_through_cache_secret(cls, name: str) -> str:
-        if not name.startswith(PULL_THROUGH_CACHE_SECRET_PREFIX) or len(name) == len(PULL_THROUGH_CACHE_SECRET_PREFIX) or not SECRET_NAME.match(name):
+        if not name.startswith(PULL_THROUGH_CACHE_SECRET_PREFIX) or len(name) == len(PULL_THROUGH_CACHE_SECRET_PREFIX) or not SECRET_NAME.fullmatch(name):
             raise ValueError(f"must be a Secrets Manager secret name starting with {PULL_THROUGH_CACHE_SECRET_PREFIX} (ECR reads pull-through cache credentials only from those)")
         return name
 

@@ -59,7 +59,7 @@ _DURATION = re.compile(r"^(([0-9]+(s|m|h))+)$")
 
 
 def _duration(value: str) -> str:
-    if not _DURATION.match(value):
+    if not _DURATION.fullmatch(value):
         raise ValueError("must be a duration in hours, minutes or seconds, e.g. '10m' or '720h'")
     return value
 
@@ -91,7 +91,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
 
 
 def _email(address: str) -> str:
-    if not _EMAIL.match(address):
+    if not _EMAIL.fullmatch(address):
         raise ValueError("must be an e-mail address")
     return address
 

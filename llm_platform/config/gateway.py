@@ -60,8 +60,11 @@ class GatewayConfig(ConfigModel):
     @field_validator("hostname")
     @classmethod
     def _hostname(cls, hostname: str) -> str:
-        if len(hostname) > 253 or not _HOSTNAME.match(hostname):
-            raise ValueError("must be a fully qualified DNS name of lowercase letters, digits, '-' and '.', e.g. llm.example.com")
+        labels = hostname.split(".")
+        # DNS labels are at most 63 characters (RFC 1035); a name ending in a numeric label is an address,
+        # which neither ACM nor a Gateway listener's hostname takes.
+        if len(hostname) > 253 or not _HOSTNAME.fullmatch(hostname) or any(len(label) > 63 for label in labels) or labels[-1].isdigit():
+            raise ValueError("must be a fully qualified DNS name of lowercase letters, digits, '-' and '.', labels of at most 63 characters, not an address, e.g. llm.example.com")
         return hostname
 
     @field_validator("clients")

@@ -191,14 +191,14 @@ class GcpConfig(ConfigModel):
     @field_validator("project", "dns_project")
     @classmethod
     def _project_id(cls, project: str | None) -> str | None:
-        if project is not None and not GCP_PROJECT_ID.match(project):
+        if project is not None and not GCP_PROJECT_ID.fullmatch(project):
             raise ValueError("must be a project id: 6-30 lowercase letters, digits or '-', starting with a letter")
         return project
 
     @field_validator("billing_account")
     @classmethod
     def _billing_account(cls, account: str) -> str:
-        if not BILLING_ACCOUNT_ID.match(account):
+        if not BILLING_ACCOUNT_ID.fullmatch(account):
             raise ValueError("must be a Cloud Billing account id: three groups of six uppercase hex digits, e.g. 012345-6789AB-CDEF01")
         return account
 

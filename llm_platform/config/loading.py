@@ -21,6 +21,7 @@ from llm_platform.config.violations import Rules, Violation
 MAX_FILE_BYTES = 256 * 1024
 # The longest text value a setting takes (a model source, an ARN, a flag); a 10 MB "value" is refused.
 MAX_VALUE_CHARS = 4096
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Credentials by their well-known shapes, with where each belongs instead: Hugging Face access tokens
 # start with `hf_` (Hugging Face docs, "User access tokens"); AWS access key ids with AKIA or ASIA and 16
 # more characters, secret access keys are 40 characters of base64 (IAM User Guide, "Unique identifiers",
@@ -136,6 +137,9 @@ def flat_config_violations(flat: dict[str, Any], secret_keys: Iterable[str], sec
                 yield Violation(path, f"({len(text)} characters)", f"a value is at most {MAX_VALUE_CHARS} characters", full_key=full)
             elif found := _credential(text):
                 yield Violation(path, SECRET_VALUE, f"holds {found[0]} in plaintext; {found[1]} with `pulumi config set --secret`", full_key=full)
+            elif ours and _CONTROL.search(text):
+                # A trailing newline or a tab would pass a name's pattern and end up in ARNs and object names.
+                yield Violation(path, text.encode("unicode_escape").decode(), "holds a control character (newline, tab, ...): values are one line of text", full_key=full)
         yield from _flag_and_split_credentials(_strings(name, decode(value), keys=False), full)
 
 

@@ -3,6 +3,7 @@ rule of thumb for GPU memory, tensor parallelism inside one node, replicas withi
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -79,17 +80,23 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    # The system's zone files hold a few names that are not zones of the database.
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"})
+
+
 def _clock(value: str) -> str:
-    if not _CLOCK.match(value):
+    if not _CLOCK.fullmatch(value):
         raise ValueError("must be a time of day as HH:MM, 00:00 to 23:59")
     return value
 
 
 def _time_zone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError("must be an IANA time zone such as Asia/Seoul or UTC") from None
+    # A name of the IANA database (what KEDA's cron trigger loads), not whatever the local system resolves
+    # (`localtime`, a file path).
+    if value not in _time_zones():
+        raise ValueError("must be an IANA time zone such as Asia/Seoul or UTC")
     return value
 
 
@@ -142,7 +149,7 @@ _IMAGE = re.compile(r"^[a-z0-9]([-a-z0-9._/:]*[a-z0-9])?(:[\w][\w.-]{0,127})?@sh
 
 
 def _image(value: str) -> str:
-    if not _IMAGE.match(value):
+    if not _IMAGE.fullmatch(value):
         raise ValueError("must be an image reference pinned by digest: <registry>/<repository>[:<tag>]@sha256:<64 hex digits>")
     return value
 

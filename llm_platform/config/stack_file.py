@@ -271,7 +271,11 @@ def _scalar(path: Path, line: int, event: yaml.ScalarEvent, constructor: Any, re
         # A date stays the text it was written as, as Pulumi keeps it.
         value: Any = event.value
     else:
-        value = constructor.construct_object(yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+        try:
+            value = constructor.construct_object(yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style))
+        except (ValueError, KeyError, TypeError, OverflowError, yaml.YAMLError):
+            # An explicit tag the text does not fit (`!!int abc`, `!!bool maybe`).
+            raise StackFileError(path, line, f"{event.value!r} is not a valid {tag.rsplit(':', 1)[-1]} (rule: a tagged value must be what its tag says)") from None
     if event.tag is None and not event.style and not _same(value, core := _core(event.value)):
         raise StackFileError(
             path,

@@ -319,3 +319,22 @@ def test_an_invalid_configuration_exits_2_and_writes_nothing(tmp_path, capsys, n
     assert err.startswith("error: invalid stack configuration:\n") and expected in err, err
     assert HF_TOKEN not in err and HF_TOKEN[3:] not in err and "Zq8Zq8Zq8Zq8" not in err and "EXAMPLEKEY" not in err and "Traceback" not in err
     assert not (tmp_path / "build").exists()
+
+
+@pytest.mark.parametrize(
+    "replace, expected",
+    [
+        (("clusterName: llm-staging", "clusterName: !!int abc"), "'abc' is not a valid int"),
+        (("clusterName: llm-staging", "clusterName: !!bool maybe"), "'maybe' is not a valid bool"),
+        (("clusterName: llm-staging", "clusterName: !!float x1"), "'x1' is not a valid float"),
+        (("clusterName: llm-staging", 'clusterName: "llm-staging\\n"'), "holds a control character"),
+        (("owner: ml-infra", 'owner: "ml\\tinfra"'), "holds a control character"),
+    ],
+    ids=["int tag", "bool tag", "float tag", "trailing newline", "tab"],
+)
+def test_a_value_its_tag_or_a_control_character_makes_unusable_exits_2(project_with_stack, tmp_path, replace, expected):
+    root = project_with_stack("staging", {})
+    (root / "Pulumi.staging.yaml").write_text(STAGING_TEXT.replace(*replace))
+    result = preview("staging", tmp_path / "build", root)
+    assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "build").exists()

@@ -194,10 +194,16 @@ def test_quiet_hours():
     assert (window.schedule, window.duration) == ("0 0 * * mon-fri", "9h")
 
 
-def test_quiet_hours_need_a_cron_schedule():
-    error = refused(changed(AWS, {"aws.gpuQuietHours": {"schedule": "weekdays", "duration": "9h"}}))
-    assert error.problems[0].startswith('llm-platform:aws.gpuQuietHours.schedule: "weekdays" is invalid (rule: must be a 5-field cron')
-    assert only(error) == Violation("aws.gpuQuietHours.schedule", "weekdays", "must be a 5-field cron expression (minute hour day-of-month month day-of-week), in UTC")
+@pytest.mark.parametrize("schedule", ["weekdays", "99 99 * * funday", "0 24 * * *", "60 0 * * *", "0 0 0 * *", "0 0 * 13 *", "0 0 * * 8", "0 0 * * mon-", "*/0 * * * *", "0  0 * * *", "0 0 * * mon-fri\n"])
+def test_quiet_hours_need_a_cron_schedule_karpenter_can_read(schedule):
+    error = refused(changed(AWS, {"aws.gpuQuietHours": {"schedule": schedule, "duration": "9h"}}))
+    violation = only(error)
+    assert violation.key == "aws.gpuQuietHours.schedule" and violation.rule.startswith("must be a 5-field cron expression in UTC: minute 0-59, hour 0-23")
+
+
+@pytest.mark.parametrize("schedule", ["0 0 * * mon-fri", "*/15 9-17 * * 1-5", "30 22 1,15 jan-jun sun", "0 0 * * 7"])
+def test_quiet_hours_take_standard_cron(schedule):
+    assert parse(changed(AWS, {"aws.gpuQuietHours": {"schedule": schedule, "duration": "9h"}})).aws.gpu_quiet_hours.schedule == schedule
 
 
 @pytest.mark.parametrize(

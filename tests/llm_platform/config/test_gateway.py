@@ -25,6 +25,9 @@ def test_a_compliant_gateway_with_the_seeds_default_limit():
     "changes, key, rule",
     [
         ({"hostname": "Chat_API"}, "gateway.hostname", "fully qualified DNS name"),
+        ({"hostname": "chat.example.com\n"}, "gateway.hostname", "fully qualified DNS name"),
+        ({"hostname": "a" * 64 + ".example.com"}, "gateway.hostname", "labels of at most 63 characters"),
+        ({"hostname": "10.0.0.1"}, "gateway.hostname", "not an address"),
         ({"allowedSourceRanges": ["10.0.0.1/8"]}, "gateway.allowedSourceRanges[0]", "not a valid IPv4 network"),
         ({"allowedSourceRanges": ["10.0.0.0/8", "10.0.0.0/8"]}, "gateway.allowedSourceRanges", "must not repeat"),
         ({"clients": [{"name": "web"}, {"name": "web"}]}, "gateway.clients", "must not repeat"),

@@ -513,3 +513,13 @@ def test_a_canary_may_not_take_another_models_name():
 def test_an_image_must_be_pinned_by_digest(image):
     violation = only(refused(with_model(image=image)))
     assert violation.key == "models[0].image" and "pinned by digest" in violation.rule
+
+
+@pytest.mark.parametrize("time_zone", ["localtime", "posixrules", "Factory", "Asia/Seoul\n", "/etc/localtime"])
+def test_a_window_is_kept_in_a_zone_of_the_iana_database(time_zone):
+    assert "llm-platform:models[0].burst.schedule.timeZone" in problems(burst_with(schedule={"timeZone": time_zone}))
+
+
+@pytest.mark.parametrize("end", ["24:00", "23:60", "9:00", "18:00\n"])
+def test_a_window_ends_at_a_time_cron_can_say(end):
+    assert "llm-platform:models[0].burst.schedule.end" in problems(burst_with(schedule={"timeZone": "Asia/Seoul", "end": end}))
