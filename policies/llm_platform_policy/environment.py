@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import gke, kube
 from llm_platform_policy.core import Config, Resource
+from llm_platform_policy.guardrails import S3_BUCKETS
 
 ENVIRONMENTS = ["dev", "staging", "production"]
 ENVIRONMENT_PROPERTY = {
@@ -39,7 +40,7 @@ NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 GCP_SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
-BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "gcp:storage/bucket:Bucket")
+BUCKETS = (*S3_BUCKETS, "gcp:storage/bucket:Bucket")
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 REPLICATED_KINDS = ("Deployment", "StatefulSet")
@@ -213,6 +214,15 @@ def _dependents(resources: list[Resource], urn: str, typ: str) -> list[Resource]
     return [r for r in resources if r.type == typ and urn in r.dependencies]
 
 
+def _days(value: Any) -> int:
+    """A retention in days as CloudWatch reads it; what is no whole number counts as one day (the least)."""
+    try:
+        # Numbers reach a pack over gRPC as floats (365.0), from a plan as ints, from a hand edit as text.
+        return int(float(str(value or 0).strip()))
+    except (ValueError, OverflowError):
+        return 1
+
+
 def vpc_flow_logs(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
     if not production(config):
         return
@@ -224,7 +234,7 @@ def vpc_flow_logs(resources: list[Resource], config: Config) -> Iterator[tuple[s
             yield vpc.urn, f"VPC {vpc.name} records no flow logs; production records them"
         for flow_log in flow_logs:
             for group in (by_urn[urn] for urn in flow_log.dependencies if urn in by_urn and by_urn[urn].type == LOG_GROUP):
-                days = group.props.get("retentionInDays") or 0
+                days = _days(group.props.get("retentionInDays"))
                 # 0 (or unset) keeps the records forever, which meets any minimum.
                 if 0 < days < minimum:
                     yield group.urn, f"flow log group {group.props.get('name') or group.name} keeps records {days} days; production keeps them at least {minimum}"

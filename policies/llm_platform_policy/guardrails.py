@@ -8,7 +8,8 @@ from typing import Any, Iterator, Mapping
 from llm_platform_policy import kube
 from llm_platform_policy.core import Config, Resource, allow_list_property, allow_listed, is_false, is_true
 
-S3_BUCKET = "aws:s3/bucket:Bucket"
+# S3 buckets by either resource type pulumi-aws declares them with (BucketV2 is the newer one).
+S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 S3_ENCRYPTION = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 PUBLIC_ACCESS_BLOCK_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -74,7 +75,7 @@ def encrypted_at_rest(resource_type: str, props: Mapping[str, Any], config: Conf
 
 def _bucket_companions(resources: list[Resource], companion_type: str) -> Iterator[tuple[Resource, list[Resource]]]:
     companions = [r for r in resources if r.type == companion_type]
-    for bucket in (r for r in resources if r.type == S3_BUCKET):
+    for bucket in (r for r in resources if r.type in S3_BUCKETS):
         yield bucket, [c for c in companions if bucket.urn in c.dependencies]
 
 

@@ -33,6 +33,8 @@ POD_TEMPLATE_PATHS = {
     "Job": ("spec", "template", "spec"),
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "PodTemplate": ("template", "spec"),
+    # KEDA's ScaledJob (keda.sh/v1alpha1) runs Jobs from the template under `jobTargetRef`.
+    "ScaledJob": ("spec", "jobTargetRef", "template", "spec"),
     "Pod": ("spec",),
 }
 # Every list of containers a pod spec has (core/v1 PodSpec). Ephemeral containers (`kubectl debug`) run

@@ -37,6 +37,16 @@ def _namespace(props: Mapping[str, Any]) -> str:
     return kube.dig(props, "metadata", "namespace") or "default"
 
 
+MODEL_SOURCES_PROPERTY = {
+    "allowedNamespaces": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": ["gateway", "monitoring"],
+        "description": "Namespaces whose pods may reach model pods (the inference gateway's and Prometheus's).",
+    }
+}
+
+
 def models_only_through_gateway(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
     """A model is reached from outside the cluster only through the inference gateway (API keys, rate
     limits, the Endpoint Picker): its Service is ClusterIP without external IPs, and the namespaces that
@@ -51,14 +61,45 @@ def models_only_through_gateway(resources: list[Resource], config: Config) -> It
             yield resource.urn, f"model Service {kube.workload_id(resource.props)} is {service_type}, not ClusterIP: models are reached from outside only through the inference gateway"
         if kube.dig(resource.props, "spec", "externalIPs"):
             yield resource.urn, f"model Service {kube.workload_id(resource.props)} takes traffic for external IPs: models are reached from outside only through the inference gateway"
+    model_services = {(_namespace(r.props), kube.dig(r.props, "metadata", "name")) for r in models}
+    allowed = set(config["allowedNamespaces"])
     for resource in resources:
         kind = kube.kind_of(resource.type, resource.props)
+        if kind == "HTTPRoute":
+            yield from _routes_to_model_services(resource, model_services)
+        elif kind == "NetworkPolicy" and kube.MODEL_LABEL in (kube.dig(resource.props, "spec", "podSelector", "matchLabels") or {}):
+            yield from _model_policy_peers(resource, allowed)
         if _namespace(resource.props) not in namespaces or resource in models:
             continue
         if kind == "Ingress":
             yield resource.urn, f"Ingress {kube.workload_id(resource.props)} exposes the models' namespace; models are reached from outside only through the inference gateway"
         elif kind == "Service" and str(kube.dig(resource.props, "spec", "type") or "").strip().lower() in EXPOSED_SERVICE_TYPES:
             yield resource.urn, f"Service {kube.workload_id(resource.props)} opens the models' namespace outside the cluster ({kube.dig(resource.props, 'spec', 'type')}); models are reached from outside only through the inference gateway"
+
+
+def _routes_to_model_services(route: Resource, model_services: set[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+    """A route straight to a model's Service skips its InferencePool (and with it the Endpoint Picker)."""
+    for rule in kube.dig(route.props, "spec", "rules") or []:
+        for ref in rule.get("backendRefs") or []:
+            if ref.get("kind", "Service") == "Service" and not ref.get("group") and (ref.get("namespace") or _namespace(route.props), ref.get("name")) in model_services:
+                yield route.urn, f"HTTPRoute {kube.workload_id(route.props)} sends requests to the model Service {ref.get('name')}: a model is routed to through its InferencePool"
+
+
+def _model_policy_peers(policy: Resource, allowed: set[str]) -> Iterator[tuple[str, str]]:
+    """Model pods admit only the gateway's and Prometheus's namespaces, named exactly, and pods of their own
+    namespace chosen by label (their Endpoint Picker): no address range (under the VPC CNI the VPC's range
+    is every pod of the cluster), no other namespace."""
+    for rule in kube.dig(policy.props, "spec", "ingress") or []:
+        for peer in rule.get("from") or []:
+            names = (kube.dig(peer, "namespaceSelector", "matchLabels") or {}).get(NAMESPACE_NAME_LABEL)
+            own_pods = set(peer) == {"podSelector"} and _selector_has_terms(peer["podSelector"])
+            named = "namespaceSelector" in peer and not kube.dig(peer, "namespaceSelector", "matchExpressions") and names in allowed
+            if not (own_pods or named):
+                yield policy.urn, f"NetworkPolicy {kube.workload_id(policy.props)} admits {peer} to model pods: they admit only {sorted(allowed)} by name and their own Endpoint Picker"
+
+
+def _selector_has_terms(selector: Any) -> bool:
+    return isinstance(selector, Mapping) and bool(selector.get("matchLabels") or selector.get("matchExpressions"))
 
 
 def _selects_everything(selector: Any) -> bool:
@@ -110,7 +151,11 @@ def is_default_deny_ingress(props: Mapping[str, Any]) -> bool:
     defaults it to Ingress (and Egress only when egress rules are given)."""
     spec = props.get("spec") or {}
     types = spec.get("policyTypes")
-    return _selects_everything(spec.get("podSelector")) and (types is None or "Ingress" in types) and not spec.get("ingress")
+    # Literally empty: a selector with any label or expression (even `DoesNotExist` on a label no pod has
+    # today) leaves the pods it does not match open.
+    selector = spec.get("podSelector")
+    empty = isinstance(selector, Mapping) and not selector.get("matchLabels") and not selector.get("matchExpressions")
+    return empty and (types is None or "Ingress" in types) and not spec.get("ingress")
 
 
 def namespaces_default_deny(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:

@@ -48,7 +48,11 @@ def _ports(protocol: Any, from_port: Any, to_port: Any) -> tuple[str, list[str]]
     """How the rule's ports read, and the remote-administration services among them."""
     if str(protocol).lower() in ALL_PROTOCOLS:
         return "all ports", list(REMOTE_ADMIN_PORTS.values())
-    low, high = int(from_port or 0), int(to_port if to_port is not None else from_port or 0)
+    try:
+        low, high = int(float(str(from_port or 0).strip())), int(float(str(to_port if to_port is not None else from_port or 0).strip()))
+    except (ValueError, OverflowError):
+        # Unreadable ports: judged as the widest they could be.
+        return "all ports", list(REMOTE_ADMIN_PORTS.values())
     admin = [name for port, name in REMOTE_ADMIN_PORTS.items() if low <= port <= high]
     return (f"{protocol} {low}" if low == high else f"{protocol} {low}-{high}"), admin
 

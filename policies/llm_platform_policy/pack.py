@@ -93,8 +93,9 @@ POLICIES: tuple[Policy, ...] = (
     ),
     Policy(
         "models-only-through-gateway",
-        "Models are reached from outside the cluster only through the inference gateway: ClusterIP model Services, no Ingress or exposed Service beside them.",
+        "Models are reached only through the inference gateway: ClusterIP model Services, no Ingress or exposed Service beside them, no route around their pools, pods admitting only the gateway, Prometheus and their Endpoint Picker.",
         "mandatory",
+        config_properties=kube_network.MODEL_SOURCES_PROPERTY,
         check_stack=kube_network.models_only_through_gateway,
     ),
     Policy("gke-private-nodes", "GKE nodes have internal addresses only.", "mandatory", check_resource=gcp_security.private_nodes),

@@ -9,7 +9,7 @@ import ipaddress
 import pytest
 
 from llm_platform import pins
-from llm_platform.config import AwsStackConfig, Violation, parse
+from llm_platform.config import AwsStackConfig, parse
 from llm_platform.config.violations import NOT_SET
 from tests.llm_platform.config.stacks import AWS, AWS_POOL, AWS_POOL_KEYS, AWS_STACK_KEYS, DELETE, changed, edited, only, refused
 

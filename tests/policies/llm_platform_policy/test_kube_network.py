@@ -179,3 +179,69 @@ def test_a_model_service_bypassing_the_gateway_is_refused_even_when_reviewed():
     assert findings(*mutated("model", lambda p: p["spec"].update(type="LoadBalancer"), SERVICE), config=config) == [
         ("models-only-through-gateway", f"model Service serving/model is LoadBalancer, not ClusterIP: {THROUGH_GATEWAY}")
     ]
+
+
+# -- second red-team pass: default deny, model peers, routes around the pools ------------------------------
+
+MODEL_POLICY = {
+    "podSelector": {"matchLabels": {"llm-platform.io/model": "model"}},
+    "policyTypes": ["Ingress"],
+    "ingress": [
+        {
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}},
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+                {"podSelector": {"matchLabels": {"llm-d-router-gateway": "model-epp"}}},
+            ],
+            "ports": [{"port": 8000}],
+        }
+    ],
+}
+
+
+def with_model_policy(change=lambda spec: None) -> list[Resource]:
+    spec = copy.deepcopy(MODEL_POLICY)
+    change(spec)
+    return stack() + [resource(NETWORK_POLICY, "model-only", {"metadata": {"name": "model-only", "namespace": "serving"}, "spec": spec})]
+
+
+def test_the_platforms_model_policy_passes():
+    assert findings(*with_model_policy()) == []
+
+
+@pytest.mark.parametrize(
+    "peer",
+    [
+        {"ipBlock": {"cidr": "10.30.0.0/16"}},
+        {"ipBlock": {"cidr": "10.0.0.0/8"}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "default"}}},
+        {"namespaceSelector": {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["gateway", "default"]}]}},
+        {"namespaceSelector": {"matchLabels": {"app": "x"}}, "podSelector": {"matchLabels": {"app": "x"}}},
+        {"podSelector": {}},
+    ],
+    ids=["vpc-range", "private-8", "other-namespace", "namespace-expressions", "other-label", "every-pod-of-the-namespace"],
+)
+def test_model_pods_admit_only_the_gateway_prometheus_and_their_endpoint_picker(peer):
+    found = findings(*with_model_policy(lambda spec: spec["ingress"][0]["from"].append(peer)))
+    assert [policy for policy, _ in found] == ["models-only-through-gateway"] and "admit only ['gateway', 'monitoring']" in found[0][1]
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [{"matchExpressions": [{"key": "evade", "operator": "DoesNotExist"}]}, {"matchExpressions": [{"key": "llm-platform.io/model", "operator": "NotIn", "values": ["model"]}]}, {"matchLabels": {"app": "x"}}],
+)
+def test_a_default_deny_that_does_not_select_every_pod_is_none(selector):
+    found = findings(*mutated("serving-deny", lambda p: p["spec"].update(podSelector=selector)))
+    assert ("namespace-default-deny", "namespace serving has no default-deny ingress NetworkPolicy (podSelector: {}, policyTypes: [Ingress], no ingress rules)") in found
+
+
+def test_a_route_straight_to_a_model_service_skips_its_pool():
+    route = {
+        "metadata": {"name": "around", "namespace": "serving"},
+        "spec": {"parentRefs": [{"name": "llm", "namespace": "gateway"}], "rules": [{"backendRefs": [{"name": "model", "port": 80}]}]},
+    }
+    found = findings(*stack(), resource("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "around", route))
+    assert found == [("models-only-through-gateway", "HTTPRoute serving/around sends requests to the model Service model: a model is routed to through its InferencePool")]
+    pool = copy.deepcopy(route)
+    pool["spec"]["rules"][0]["backendRefs"] = [{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "model"}]
+    assert findings(*stack(), resource("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "through", pool)) == []

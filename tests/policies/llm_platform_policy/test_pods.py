@@ -27,6 +27,7 @@ TYPES = {
     "CronJob": "kubernetes:batch/v1:CronJob",
     "PodTemplate": "kubernetes:core/v1:PodTemplate",
     "Pod": "kubernetes:core/v1:Pod",
+    "ScaledJob": "kubernetes:keda.sh/v1alpha1:ScaledJob",
 }
 
 

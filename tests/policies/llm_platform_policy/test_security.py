@@ -528,3 +528,28 @@ def test_a_burst_that_may_scale_to_none_counts_with_the_floor_behind_its_service
     assert [f for f in findings(_behind_one_service(floor=2)) if f[0] == "production-high-availability"] == []
     messages = [m for policy, m in findings(_behind_one_service(floor=1)) if policy == "production-high-availability"]
     assert "Deployment serving/mistral-burst keeps 1 replica(s) (with the 1 other workload(s) behind its Service); production keeps at least 2 so one can drain or fail" in messages
+
+
+# -- second red-team pass: values the pack once crashed on, a bucket of the newer type ---------------------
+
+
+def test_a_retention_given_as_text_is_read_not_crashed_on():
+    assert one(on("flow-logs", lambda p: p.update(retentionInDays="30")), "vpc-flow-logs") == "flow log group /vpc/flow-logs keeps records 30 days; production keeps them at least 90"
+    assert one(on("flow-logs", lambda p: p.update(retentionInDays="forever")), "vpc-flow-logs").startswith("flow log group /vpc/flow-logs keeps records 1 days")
+
+
+def test_unreadable_ports_are_judged_as_all_ports():
+    message = one(on("https-from-office", lambda p: p.update(fromPort="22a", toPort="22a", cidrBlocks=["0.0.0.0/0"])), "security-group-ingress-restricted")
+    assert "all ports" in message and "SSH" in message
+
+
+def test_a_bucket_v2_is_held_to_the_same_rules():
+    def v2(urn: str) -> str:
+        return urn.replace("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+
+    bucket_v2 = [
+        dataclasses.replace(r, type=v2(r.type), urn=v2(r.urn), dependencies=tuple(v2(d) for d in r.dependencies)) for r in compliant_security_stack()
+    ]
+    assert findings(bucket_v2) == []
+    unprotected = [dataclasses.replace(r, protect=False) if r.type == "aws:s3/bucketV2:BucketV2" else r for r in bucket_v2]
+    assert [policy for policy, _ in findings(unprotected)] == ["buckets-protected"]
