@@ -583,6 +583,11 @@ RISKY_FLAGS = {
     "--host": "the platform's Service and probes reach the server on its port",
     "--uds": "the platform's Service and probes reach the server on its port",
     "--config": "reads further flags from a file, past these checks",
+    # vllm/config/kv_transfer.py `kv_connector_module_path` (and the encoder-cache twin): a module to import.
+    "--kv-transfer-config": "imports a connector module by path (kv_connector_module_path) into every worker",
+    "--ec-transfer-config": "imports a connector module by path into every worker",
+    # The platform logs no requests (prompts are customers' data): --uvicorn-log-level warning.
+    "--enable-log-requests": "logs every request's prompt; the platform logs no requests",
     **{flag: "spreads a replica over more GPUs or nodes than gpusPerReplica; a replica is gpusPerReplica GPUs of one node" for flag in LAYOUT_FLAGS},
 }
 

@@ -293,6 +293,7 @@ RISKY = [
     "--pipeline-parallel-size=2", "--pipeline_parallel_size", "--pipeline-par=2", "-pp", "-pp=2", "-pp2",
     "--data-parallel-size=2", "-dp", "-dp2", "--data-parallel-size-local=2", "-dpl", "--nnodes=2", "-n", "-n2", "--node-rank=1", "-r",
     "--master-addr=10.0.0.1", "--data-parallel-address=10.0.0.1", "-dpa",
+    '--kv-transfer-config={"kv_connector_module_path": "evil.mod"}', "--kv_transfer_config", "--ec-transfer-config=x", "--enable-log-requests",
 ]  # fmt: skip
 
 
