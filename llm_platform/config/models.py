@@ -389,13 +389,19 @@ def canary_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase
             yield Violation(key, release.name, "another model has the canary's name: rename that model")
         if canary.replicas < 2:
             yield Violation(f"{key}.replicas", canary.replicas, "production keeps at least two replicas so one can drain or fail (the canary serves real requests)")
-        if canary.source and is_bucket_source(canary.source) and parse_model_source(canary.source) != object_store:
-            yield Violation(f"{key}.source", canary.source, f"this stack's weights are in {LOCATIONS[object_store].STORE} ({object_store}://) or on Hugging Face (hf://)")
+        if canary.source:
+            yield from _store_violations(key, canary.source, object_store)
         group = [pool for pool in pools if pool.pool_group == release.pool_group]
         if not group:
             yield Violation(f"{key}.poolGroup", release.pool_group, f"must name a GPU pool group of this stack ({', '.join(groups)})")
             continue
         yield from _fit_violations(key, release, group, release.pool_group, canary.replicas)
+
+
+def _store_violations(key: str, source: str, object_store: str) -> Rules:
+    """Weights in a bucket are in the stack cloud's object store (`object_store`, `s3` or `gs`)."""
+    if is_bucket_source(source) and parse_model_source(source) != object_store:
+        yield Violation(f"{key}.source", source, f"this stack's weights are in {LOCATIONS[object_store].STORE} ({object_store}://) or on Hugging Face (hf://)")
 
 
 def model_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase], *, production: bool, object_store: str) -> Rules:
@@ -407,11 +413,7 @@ def model_violations(models: Sequence[ModelConfig], pools: Sequence[GpuPoolBase]
     groups = sorted({pool.pool_group for pool in pools})
     for index, model in enumerate(models):
         key = f"models[{index}]"
-        scheme = parse_model_source(model.source)
-        if is_bucket_source(model.source) and scheme != object_store:
-            yield Violation(
-                f"{key}.source", model.source, f"this stack's weights are in {LOCATIONS[object_store].STORE} ({object_store}://) or on Hugging Face (hf://)"
-            )
+        yield from _store_violations(key, model.source, object_store)
         if production and model.min_replicas < 2:
             yield Violation(f"{key}.minReplicas", model.min_replicas, "production keeps at least two replicas so one can drain or fail")
         if model.min_replicas > model.max_replicas:
