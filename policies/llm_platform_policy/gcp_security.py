@@ -65,6 +65,15 @@ def private_nodes(resource_type: str, props: Mapping[str, Any], config: Config) 
             yield f"{what} gives its nodes public addresses (networkConfig.enablePrivateNodes: false)"
 
 
+def network_policy_enforced(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
+    """GKE enforces NetworkPolicy only with Dataplane V2 (`ADVANCED_DATAPATH`) or the Calico add-on
+    (`networkPolicy.enabled`); without either, every default deny and allow the program writes is ignored."""
+    if resource_type != gke.CLUSTER or is_true(props.get("enableAutopilot")):
+        return
+    if str(props.get("datapathProvider") or "").strip().upper() != "ADVANCED_DATAPATH" and not is_true(kube.dig(props, "networkPolicy", "enabled")):
+        yield f"GKE cluster {_cluster_name(props)} enforces no NetworkPolicy (datapathProvider: {props.get('datapathProvider')}, networkPolicy.enabled unset): set ADVANCED_DATAPATH"
+
+
 def workload_identity(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     if resource_type == gke.CLUSTER and not kube.dig(props, "workloadIdentityConfig", "workloadPool"):
         yield f"GKE cluster {_cluster_name(props)} has no Workload Identity (workloadIdentityConfig.workloadPool): pods would act as the node's service account"

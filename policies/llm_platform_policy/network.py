@@ -40,6 +40,8 @@ def eks_endpoint_restricted(resource_type: str, props: Mapping[str, Any], config
 SECURITY_GROUP_TYPES = ("aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+# Compute Engine firewall rules: ingress unless `direction` says EGRESS (Compute API Firewall resource).
+GCE_FIREWALL = "gcp:compute/firewall:Firewall"
 ALL_PROTOCOLS = ("-1", "all")
 REMOTE_ADMIN_PORTS = {22: "SSH", 3389: "RDP"}
 
@@ -69,6 +71,16 @@ def _ingress_entries(resource: Resource) -> Iterator[tuple[str, list[str], Mappi
     elif resource.type == INGRESS_RULE:
         sources = [props[key] for key in ("cidrIpv4", "cidrIpv6") if props.get(key)]
         yield str(props.get("securityGroupId")), sources, {**props, "protocol": props.get("ipProtocol")}
+    elif resource.type == GCE_FIREWALL and str(props.get("direction") or "INGRESS").strip().upper() == "INGRESS" and not is_true(props.get("disabled")):
+        # One rule a firewall, judged on its own: each `allows` entry's protocol and ports ("22", "80-90";
+        # none: all of them).
+        for allow in props.get("allows") or [{"protocol": "all"}]:
+            for port in allow.get("ports") or [None]:
+                low, _, high = str(port or "").partition("-")
+                rule = {"protocol": allow.get("protocol"), "fromPort": low or None, "toPort": high or low or None}
+                if port is None:
+                    rule["protocol"] = "all"
+                yield resource.urn, list(props.get("sourceRanges") or []), rule
 
 
 def _group_key(resource: Resource, key: str, groups: set[str]) -> str:
@@ -82,12 +94,14 @@ def security_group_ingress_restricted(resources: list[Resource], config: Config)
     ports: dict[str, list[str]] = defaultdict(list)
     admin: dict[str, set[str]] = defaultdict(set)
     where: dict[str, str] = {}
+    firewall: dict[str, bool] = {}
     for resource in resources:
         for key, listed, rule in _ingress_entries(resource):
             if not listed:
                 continue  # from other security groups or prefix lists only: not an address allow-list
             key = _group_key(resource, key, groups)
             where.setdefault(key, resource.urn)
+            firewall[key] = resource.type == GCE_FIREWALL
             sources[key] += listed
             described, services = _ports(rule.get("protocol"), rule.get("fromPort"), rule.get("toPort"))
             ports[key].append(described)
@@ -95,7 +109,8 @@ def security_group_ingress_restricted(resources: list[Resource], config: Config)
     for key, listed in sources.items():
         if problem := cidrs.judge(listed, _limit(config)):
             remote = f", remote administration ({', '.join(sorted(admin[key]))}) among them" if admin[key] else ""
-            yield where[key], f"security group ingress from {sorted(set(listed))} {problem}, on {', '.join(sorted(set(ports[key])))}{remote}"
+            what = "firewall" if firewall[key] else "security group"
+            yield where[key], f"{what} ingress from {sorted(set(listed))} {problem}, on {', '.join(sorted(set(ports[key])))}{remote}"
 
 
 # -- load balancers ----------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ POLICIES: tuple[Policy, ...] = (
     ),
     Policy("gke-private-nodes", "GKE nodes have internal addresses only.", "mandatory", check_resource=gcp_security.private_nodes),
     Policy("gke-workload-identity", "GKE clusters have Workload Identity.", "mandatory", check_resource=gcp_security.workload_identity),
+    Policy("gke-network-policy-enforced", "GKE clusters enforce NetworkPolicy (Dataplane V2, or the network policy add-on).", "mandatory", check_resource=gcp_security.network_policy_enforced),
     Policy("gke-metadata-server", "GKE nodes run the GKE metadata server (pods never see the node's credentials).", "mandatory", check_resource=gcp_security.metadata_server),
     Policy("gke-shielded-nodes", "GKE nodes are shielded: secure boot and integrity monitoring.", "mandatory", check_resource=gcp_security.shielded_nodes),
     Policy("gke-secrets-encryption", "GKE encrypts Kubernetes Secrets with a Cloud KMS key.", "mandatory", check_resource=gcp_security.secrets_encryption),

@@ -72,7 +72,15 @@ def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
         return False
     if not any(str(a).lower() in ("s3:*", "*") for a in iam.as_list(statement.get("Action"))):
         return False
-    for operator, block in iam.conditions(statement).items():
+    # The bucket and its objects both (a deny on the bucket's ARN alone leaves every object readable over
+    # plain HTTP), and no condition but the transport's (another one could keep the deny from ever applying).
+    arns = [str(arn) for arn in iam.as_list(statement.get("Resource"))]
+    if not (any(arn == "*" or "/" not in arn.partition(":::")[2] for arn in arns) and any(arn == "*" or arn.endswith("/*") for arn in arns)):
+        return False
+    conditions = iam.conditions(statement)
+    if len(conditions) != 1 or sum(len(block) for block in conditions.values()) != 1:
+        return False
+    for operator, block in conditions.items():
         if operator in ("bool", "boolifexists") and [v.lower() for v in block.get("aws:securetransport", [])] == ["false"]:
             return True
     return False

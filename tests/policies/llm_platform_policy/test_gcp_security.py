@@ -33,6 +33,7 @@ def stack() -> list[Resource]:
         "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": False, "masterIpv4CidrBlock": "172.16.0.0/28"},
         "masterAuthorizedNetworksConfig": {"cidrBlocks": [{"cidrBlock": "203.0.113.0/24", "displayName": "office"}]},
         "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"},
+        "datapathProvider": "ADVANCED_DATAPATH",
         "enableShieldedNodes": True,
         "databaseEncryption": {"state": "ENCRYPTED", "keyName": KEY_NAME},
         "loggingConfig": {"enableComponents": ["SYSTEM_COMPONENTS", "WORKLOADS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER"]},
@@ -93,6 +94,12 @@ def test_equivalent_safe_settings_pass(name, change):
             lambda p: p.update(nodePools=[{"name": "inline", "nodeConfig": node_config(), "networkConfig": {"enablePrivateNodes": False}}]),
             "gke-private-nodes",
             "node pool inline of llm gives its nodes public addresses (networkConfig.enablePrivateNodes: false)",
+        ),
+        (
+            "cluster",
+            lambda p: p.update(datapathProvider="LEGACY_DATAPATH"),
+            "gke-network-policy-enforced",
+            "GKE cluster llm enforces no NetworkPolicy (datapathProvider: LEGACY_DATAPATH, networkPolicy.enabled unset): set ADVANCED_DATAPATH",
         ),
         (
             "cluster",

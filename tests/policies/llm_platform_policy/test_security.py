@@ -445,6 +445,21 @@ def test_gke_subnetworks_record_flow_logs_in_production():
             "S3 bucket weights has no bucket policy statement denying s3:* to everyone when aws:SecureTransport is false",
         ),
         (without("weights-tls-only", stack_of=compliant_security_stack), "s3-tls-only", "S3 bucket weights has no bucket policy statement denying s3:* to everyone when aws:SecureTransport is false"),
+        # A deny on the bucket alone leaves the objects readable over plain HTTP.
+        (
+            on("weights-tls-only", set_json("policy", {"Statement": [{**TLS_ONLY["Statement"][0], "Resource": "arn:aws:s3:::weights"}]})),
+            "s3-tls-only",
+            "S3 bucket weights has no bucket policy statement denying s3:* to everyone when aws:SecureTransport is false",
+        ),
+        # Another condition can keep the deny from ever applying.
+        (
+            on(
+                "weights-tls-only",
+                set_json("policy", {"Statement": [{**TLS_ONLY["Statement"][0], "Condition": {"Bool": {"aws:SecureTransport": "false"}, "StringEquals": {"aws:SourceVpce": "vpce-0"}}}]}),
+            ),
+            "s3-tls-only",
+            "S3 bucket weights has no bucket policy statement denying s3:* to everyone when aws:SecureTransport is false",
+        ),
     ],
 )
 def test_iam_keys_and_buckets(stack, policy, message):
@@ -553,3 +568,19 @@ def test_a_bucket_v2_is_held_to_the_same_rules():
     assert findings(bucket_v2) == []
     unprotected = [dataclasses.replace(r, protect=False) if r.type == "aws:s3/bucketV2:BucketV2" else r for r in bucket_v2]
     assert [policy for policy, _ in findings(unprotected)] == ["buckets-protected"]
+
+
+def _firewall(**props) -> list:
+    rule = {"name": "allow-ssh", "network": "vpc", "sourceRanges": ["203.0.113.0/24"], "allows": [{"protocol": "tcp", "ports": ["22"]}], **props}
+    return compliant_security_stack() + [resource("gcp:compute/firewall:Firewall", "allow-ssh", rule)]
+
+
+def test_a_compute_engine_firewall_is_judged_by_what_it_admits():
+    assert findings(_firewall()) == []
+    assert one(_firewall(sourceRanges=["0.0.0.0/1", "128.0.0.0/1"]), "security-group-ingress-restricted") == (
+        "firewall ingress from ['0.0.0.0/1', '128.0.0.0/1'] admits the whole public IPv4 internet, on tcp 22, remote administration (SSH) among them"
+    )
+    assert "on all ports" in one(_firewall(sourceRanges=["0.0.0.0/0"], allows=[{"protocol": "all"}]), "security-group-ingress-restricted")
+    # Egress and disabled rules admit nothing.
+    assert findings(_firewall(sourceRanges=["0.0.0.0/0"], direction="EGRESS")) == []
+    assert findings(_firewall(sourceRanges=["0.0.0.0/0"], disabled=True)) == []
