@@ -120,9 +120,14 @@ ATTACHMENT_TYPES = (
     "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
     "aws:iam/policyAttachment:PolicyAttachment",
 )
-# AWS managed policies that grant whole services or everything (their documents are `*` or `<service>:*`:
-# AdministratorAccess, PowerUserAccess, IAMFullAccess, and the `<Service>FullAccess` family).
-_BROAD_MANAGED_POLICY = re.compile(r"^arn:aws[a-z-]*:iam::aws:policy/(?:.*/)?(?P<name>AdministratorAccess|PowerUserAccess|[A-Za-z0-9_-]*FullAccess)$")
+# AWS managed policies that grant whole services, everything, or read everything: AdministratorAccess and
+# its variants (AdministratorAccess-Amplify, ...), PowerUserAccess, ReadOnlyAccess, the `<Service>FullAccess`,
+# `<Service>ReadOnlyAccess` and `...ReadWrite` families, and every job-function policy (SystemAdministrator,
+# DatabaseAdministrator, ...: `job-function/` paths).
+_BROAD_MANAGED_POLICY = re.compile(
+    r"^arn:aws[a-z-]*:iam::aws:policy/(?:job-function/(?P<job>[^/]+)|(?:.*/)?(?P<name>AdministratorAccess[A-Za-z0-9_-]*|PowerUserAccess"
+    r"|[A-Za-z0-9_-]*ReadOnlyAccess|[A-Za-z0-9_-]*FullAccess|[A-Za-z0-9_-]*ReadWrite[A-Za-z0-9_-]*))$"
+)
 
 
 def _attached(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
@@ -138,8 +143,8 @@ def _attached(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[st
 def no_wildcard_actions(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     exceptions = {(e["name"], e["action"].strip().lower()) for e in config["exceptions"]}
     for grantee, arn in _attached(resource_type, props):
-        if (match := _BROAD_MANAGED_POLICY.match(arn.strip())) and (grantee, match["name"].lower()) not in exceptions:
-            yield f"{grantee or 'the resource'} is given the AWS managed policy {match['name']}, which grants whole services; attach a policy listing the actions, or add a reviewed exception (name, action: {match['name']}, reason)"
+        if (match := _BROAD_MANAGED_POLICY.fullmatch(arn.strip())) and (grantee, (name := match["name"] or match["job"]).lower()) not in exceptions:
+            yield f"{grantee or 'the resource'} is given the AWS managed policy {name}, which grants whole services; attach a policy listing the actions, or add a reviewed exception (name, action: {name}, reason)"
     for name, raw in _named_documents(resource_type, props):
         doc = document(raw)
         if raw and doc is None:

@@ -74,6 +74,13 @@ POLICIES: tuple[Policy, ...] = (
         check_resource=pods.capabilities_dropped,
     ),
     Policy("pod-run-as-non-root", "Containers run with runAsNonRoot: true and never as UID 0, except reviewed system agents.", "mandatory", config_properties=pods.WORKLOAD_ALLOW_LIST, check_resource=pods.runs_as_non_root),
+    Policy(
+        "pod-security-baseline",
+        "Pods keep seccomp and AppArmor on, the container SELinux types, a masked /proc and only the safe sysctls (Pod Security Standards baseline), except reviewed system agents.",
+        "mandatory",
+        config_properties=pods.WORKLOAD_ALLOW_LIST,
+        check_resource=pods.baseline_fields,
+    ),
     Policy("pod-resources-set", "Containers request CPU and memory and limit memory.", "mandatory", check_resource=pods.resources_set),
     Policy(
         "namespace-pod-security",

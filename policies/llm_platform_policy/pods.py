@@ -76,6 +76,58 @@ def no_host_ports(resource_type: str, props: Mapping[str, Any], config: Config) 
                 yield f"container {container.get('name')} binds node port {port['hostPort']} (hostPort)"
 
 
+# The rest of the Pod Security Standards' baseline (kubernetes.io/docs/concepts/security/pod-security-standards,
+# policy version v1.36): the sysctls it calls safe, the SELinux types it allows.
+SAFE_SYSCTLS = frozenset(
+    {
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_local_reserved_ports",
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
+    }
+)
+SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
+
+
+def _baseline_context(where: str, context: Mapping[str, Any]) -> Iterator[str]:
+    if str(kube.dig(context, "seccompProfile", "type") or "").strip().lower() == "unconfined":
+        yield f"{where} runs without seccomp (seccompProfile: Unconfined)"
+    if str(kube.dig(context, "appArmorProfile", "type") or "").strip().lower() == "unconfined":
+        yield f"{where} runs without AppArmor (appArmorProfile: Unconfined)"
+    options = context.get("seLinuxOptions") or {}
+    if str(options.get("type") or "").strip() not in SELINUX_TYPES or options.get("user") or options.get("role"):
+        yield f"{where} sets SELinux options the baseline does not allow ({options})"
+    if is_true(kube.dig(context, "windowsOptions", "hostProcess")):
+        yield f"{where} runs as a Windows host process"
+
+
+def baseline_fields(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
+    """What else the Pod Security baseline refuses: seccomp or AppArmor off, SELinux types beyond the
+    container ones, host processes, unmasked /proc, and sysctls outside the safe set."""
+    spec = _checked_spec(resource_type, props, config)
+    if spec is None:
+        return
+    yield from _baseline_context(f"pods of {kube.workload_id(props)}", spec.get("securityContext") or {})
+    for sysctl in kube.dig(spec, "securityContext", "sysctls") or []:
+        if str(sysctl.get("name") or "").strip() not in SAFE_SYSCTLS:
+            yield f"pods of {kube.workload_id(props)} set the sysctl {sysctl.get('name')}, outside the baseline's safe set"
+    annotations = kube.dig(props, "spec", "template", "metadata", "annotations") or kube.dig(props, "metadata", "annotations") or {}
+    for key, value in annotations.items():
+        if str(key).startswith("container.apparmor.security.beta.kubernetes.io/") and str(value).strip().lower() == "unconfined":
+            yield f"pods of {kube.workload_id(props)} run a container without AppArmor ({key}: unconfined)"
+    for container in kube.containers(spec):
+        context = container.get("securityContext") or {}
+        yield from _baseline_context(f"container {container.get('name')}", context)
+        if str(context.get("procMount") or "Default").strip().lower() != "default":
+            yield f"container {container.get('name')} unmasks /proc (procMount: {context.get('procMount')})"
+
+
 def capabilities_dropped(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     spec = _checked_spec(resource_type, props, config)
     allowed = {capability(name) for name in config["allowedCapabilities"]}

@@ -245,3 +245,30 @@ def test_a_namespace_patch_is_judged_on_the_level_it_sets():
 def test_a_reviewed_privileged_namespace_passes():
     config = CONFIG | {"namespace-pod-security": {"allowList": [{"name": "serving", "reason": "GPU node agents run here and need host access"}]}}
     assert namespace_findings(namespace({"pod-security.kubernetes.io/enforce": "privileged"}), config) == []
+
+
+# -- the rest of the Pod Security baseline -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s["securityContext"].update(seccompProfile={"type": "Unconfined"}), "pods of serving/app runs without seccomp (seccompProfile: Unconfined)"),
+        (lambda s: s["containers"][0]["securityContext"].update(seccompProfile={"type": "unconfined"}), "container app runs without seccomp (seccompProfile: Unconfined)"),
+        (lambda s: s["containers"][0]["securityContext"].update(appArmorProfile={"type": "Unconfined"}), "container app runs without AppArmor (appArmorProfile: Unconfined)"),
+        (lambda s: s["containers"][0]["securityContext"].update(procMount="Unmasked"), "container app unmasks /proc (procMount: Unmasked)"),
+        (lambda s: s["securityContext"].update(sysctls=[{"name": "kernel.core_pattern", "value": "|/x"}]), "pods of serving/app set the sysctl kernel.core_pattern, outside the baseline's safe set"),
+        (lambda s: s["initContainers"][0]["securityContext"].update(seLinuxOptions={"type": "spc_t"}), "container fetch sets SELinux options the baseline does not allow ({'type': 'spc_t'})"),
+        (lambda s: s["securityContext"].update(windowsOptions={"hostProcess": True}), "pods of serving/app runs as a Windows host process"),
+    ],
+    ids=["pod-seccomp", "container-seccomp", "apparmor", "proc-mount", "sysctl", "selinux", "host-process"],
+)
+def test_the_rest_of_the_pod_security_baseline(change, message):
+    assert findings(mutated(change)) == [("pod-security-baseline", message)]
+
+
+def test_safe_sysctls_and_container_selinux_types_pass():
+    def safe(spec):
+        spec["securityContext"].update(sysctls=[{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}], seLinuxOptions={"type": "container_t"})
+
+    assert findings(mutated(safe)) == []

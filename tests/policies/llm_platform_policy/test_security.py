@@ -584,3 +584,26 @@ def test_a_compute_engine_firewall_is_judged_by_what_it_admits():
     # Egress and disabled rules admit nothing.
     assert findings(_firewall(sourceRanges=["0.0.0.0/0"], direction="EGRESS")) == []
     assert findings(_firewall(sourceRanges=["0.0.0.0/0"], disabled=True)) == []
+
+
+@pytest.mark.parametrize(
+    "arn, name",
+    [
+        ("arn:aws:iam::aws:policy/AdministratorAccess-Amplify", "AdministratorAccess-Amplify"),
+        ("arn:aws:iam::aws:policy/job-function/SystemAdministrator", "SystemAdministrator"),
+        ("arn:aws:iam::aws:policy/SecretsManagerReadWrite", "SecretsManagerReadWrite"),
+        ("arn:aws:iam::aws:policy/ReadOnlyAccess", "ReadOnlyAccess"),
+        ("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", "AmazonS3ReadOnlyAccess"),
+    ],
+)
+def test_every_broad_aws_managed_policy_is_refused(arn, name):
+    stack = [*compliant_security_stack(), resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "broad", {"role": "irsa", "policyArn": arn})]
+    assert one(stack, "iam-no-wildcard-actions") == (
+        f"irsa is given the AWS managed policy {name}, which grants whole services; attach a policy listing the actions, or add a reviewed exception (name, action: {name}, reason)"
+    )
+
+
+def test_the_narrow_managed_policies_nodes_need_pass():
+    for arn in ("arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryPullOnly", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"):
+        stack = [*compliant_security_stack(), resource("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "node", {"role": "node", "policyArn": arn})]
+        assert findings(stack) == []
