@@ -14,7 +14,8 @@ from pulumi_policy import (
 )
 
 from llm_platform_policy.core import Policy, Resource
-from llm_platform_policy.pack import POLICIES
+from llm_platform_policy.kube import with_inline_objects
+from llm_platform_policy.pack import POLICIES, resource_messages
 
 LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY, "disabled": EnforcementLevel.DISABLED}
 
@@ -28,7 +29,8 @@ def _schema(policy: Policy) -> PolicyConfigSchema | None:
 def _resource_policy(policy: Policy) -> ResourceValidationPolicy:
     def validate(args, report_violation):
         config = policy.config_with_defaults(args.get_config())
-        for message in policy.check_resource(args.resource_type, args.props, config):
+        resource = Resource(args.resource_type, args.urn, args.name, args.props, (), args.opts.protect)
+        for _, message in resource_messages(policy, resource, config):
             report_violation(message, None)
 
     return ResourceValidationPolicy(policy.name, policy.description, validate, LEVELS[policy.enforcement], _schema(policy))
@@ -40,7 +42,7 @@ def _stack_policy(policy: Policy) -> StackValidationPolicy:
             Resource(r.resource_type, r.urn, r.name, r.props, tuple(dependency.urn for dependency in r.dependencies), r.opts.protect)
             for r in args.resources
         ]
-        for urn, message in policy.check_stack(resources, policy.config_with_defaults(args.get_config())):
+        for urn, message in policy.check_stack(with_inline_objects(resources), policy.config_with_defaults(args.get_config())):
             report_violation(message, urn or None)
 
     return StackValidationPolicy(policy.name, policy.description, validate, LEVELS[policy.enforcement], _schema(policy))

@@ -6,6 +6,8 @@ import math
 import re
 from typing import Any, Iterator, Mapping
 
+import yaml
+
 from llm_platform_policy import catalog
 from llm_platform_policy.core import Resource
 
@@ -209,3 +211,37 @@ def load_balancer_services(resources: list[Resource]) -> list[tuple[Resource, Ma
         if dig(service, "spec", "type") == "LoadBalancer":
             found.append((resource, service))
     return found
+
+
+# pulumi-kubernetes components that declare objects inline, which the engine registers only inside the
+# provider: `yaml/v2:ConfigGroup` (and its v1 twin) takes `objs` and `yaml` text. The rules read those
+# objects as if declared one by one, so a workload cannot hide in one.
+CONFIG_GROUPS = ("kubernetes:yaml/v2:ConfigGroup", "kubernetes:yaml:ConfigGroup")
+
+
+def object_type(manifest: Mapping[str, Any]) -> str:
+    """The pulumi-kubernetes type token of a manifest: `kubernetes:<group>/<version>:<kind>`."""
+    group, _, version = str(manifest.get("apiVersion") or "").rpartition("/")
+    return f"kubernetes:{group or 'core'}/{version}:{manifest.get('kind')}"
+
+
+def inline_objects(resource: Resource) -> list[Resource]:
+    """The objects a ConfigGroup declares inline, as resources of their own (named under the group's URN)."""
+    if resource.type not in CONFIG_GROUPS:
+        return []
+    objects = [o for o in resource.props.get("objs") or [] if isinstance(o, Mapping)]
+    texts = resource.props.get("yaml") or []
+    for text in [texts] if isinstance(texts, str) else texts:
+        try:
+            objects += [o for o in yaml.safe_load_all(str(text)) if isinstance(o, Mapping)]
+        except yaml.YAMLError:
+            continue
+    return [
+        Resource(object_type(o), f"{resource.urn}#{o.get('kind')}/{dig(o, 'metadata', 'name')}", str(dig(o, "metadata", "name")), o, resource.dependencies, resource.protect)
+        for o in objects
+        if o.get("apiVersion") and o.get("kind")
+    ]
+
+
+def with_inline_objects(resources: list[Resource]) -> list[Resource]:
+    return [*resources, *(inline for resource in resources for inline in inline_objects(resource))]

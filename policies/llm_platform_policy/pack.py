@@ -5,9 +5,9 @@ Pulumi engine does: per-policy enforcement levels and config from `policies/conf
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
-from llm_platform_policy import budget, cidrs, environment, gcp_security, guardrails, iam, kube_network, logs, network, nodes, pods, quota, storage
+from llm_platform_policy import budget, cidrs, environment, gcp_security, guardrails, iam, kube, kube_network, logs, network, nodes, pods, quota, storage
 from llm_platform_policy.core import Finding, Policy, Resource
 
 POLICIES: tuple[Policy, ...] = (
@@ -213,6 +213,14 @@ def settings(policy: Policy, pack_config: Mapping[str, Any]) -> tuple[str, dict[
     return raw.get("enforcementLevel", policy.enforcement), policy.config_with_defaults(raw)
 
 
+def resource_messages(policy: Policy, resource: Resource, config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(urn, message) of a resource rule over `resource` and the objects a ConfigGroup declares inline."""
+    assert policy.check_resource is not None
+    for checked in (resource, *kube.inline_objects(resource)):
+        for message in policy.check_resource(checked.type, checked.props, config):
+            yield resource.urn, message if checked is resource else f"{checked.props.get('kind')} {checked.name} in {resource.type.rsplit(':', 1)[-1]}: {message}"
+
+
 def evaluate(resources: list[Resource], pack_config: Mapping[str, Any]) -> list[Finding]:
     findings = []
     for policy in POLICIES:
@@ -220,10 +228,10 @@ def evaluate(resources: list[Resource], pack_config: Mapping[str, Any]) -> list[
         if enforcement == "disabled":
             continue
         if policy.check_stack:
-            for urn, message in policy.check_stack(resources, config):
+            for urn, message in policy.check_stack(kube.with_inline_objects(resources), config):
                 findings.append(Finding(policy.name, enforcement, urn, message))
         if policy.check_resource:
             for resource in resources:
-                for message in policy.check_resource(resource.type, resource.props, config):
-                    findings.append(Finding(policy.name, enforcement, resource.urn, message))
+                for urn, message in resource_messages(policy, resource, config):
+                    findings.append(Finding(policy.name, enforcement, urn, message))
     return findings

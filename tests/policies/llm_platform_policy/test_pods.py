@@ -2,6 +2,7 @@
 mutation (including the spellings a runtime accepts as the same thing) is one violation of one rule."""
 
 import copy
+import json
 
 import pytest
 
@@ -272,3 +273,13 @@ def test_safe_sysctls_and_container_selinux_types_pass():
         spec["securityContext"].update(sysctls=[{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}], seLinuxOptions={"type": "container_t"})
 
     assert findings(mutated(safe)) == []
+
+
+def test_a_workload_declared_inline_in_a_config_group_is_read_like_any_other():
+    bad = workload("Deployment", {**pod_spec(), "hostPID": True}).props
+    text = "---\n" + json.dumps(bad)
+    for props in ({"objs": [bad]}, {"yaml": text}, {"yaml": [text]}):
+        group = Resource("kubernetes:yaml/v2:ConfigGroup", "urn:pulumi:t::p::kubernetes:yaml/v2:ConfigGroup::extra", "extra", props)
+        assert findings(group) == [("pod-host-namespaces", "Deployment app in ConfigGroup: pods of serving/app share the node's namespace (hostPID: true)")]
+    clean = Resource("kubernetes:yaml/v2:ConfigGroup", "urn:pulumi:t::p::kubernetes:yaml/v2:ConfigGroup::ok", "ok", {"objs": [workload().props]})
+    assert findings(clean) == []
