@@ -166,3 +166,26 @@ def namespaces_default_deny(resources: list[Resource], config: Config) -> Iterat
         name = kube.dig(namespace.props, "metadata", "name") or namespace.name
         if name not in denied:
             yield namespace.urn, f"namespace {name} has no default-deny ingress NetworkPolicy (podSelector: {{}}, policyTypes: [Ingress], no ingress rules)"
+
+
+GATEWAY = "Gateway"
+AGENTGATEWAY_POLICY = "AgentgatewayPolicy"
+
+
+def gateways_check_keys(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
+    """Every Gateway in front of the models checks its clients' keys: a second Gateway routed to a model's
+    pool would serve it to anyone. Strict API-key authentication targets the Gateway itself (agentgateway
+    `AgentgatewayPolicy` `traffic.apiKeyAuthentication`, `mode: Strict`)."""
+    guarded = set()
+    for policy in resources:
+        if kube.kind_of(policy.type, policy.props) != AGENTGATEWAY_POLICY:
+            continue
+        authentication = kube.dig(policy.props, "spec", "traffic", "apiKeyAuthentication") or {}
+        if str(authentication.get("mode") or "Strict").strip().lower() != "strict":
+            continue
+        for target in kube.dig(policy.props, "spec", "targetRefs") or []:
+            if target.get("kind") == GATEWAY:
+                guarded.add((_namespace(policy.props), target.get("name")))
+    for gateway in resources:
+        if kube.kind_of(gateway.type, gateway.props) == GATEWAY and (_namespace(gateway.props), kube.dig(gateway.props, "metadata", "name")) not in guarded:
+            yield gateway.urn, f"Gateway {kube.workload_id(gateway.props)} checks no client keys: target it with an AgentgatewayPolicy whose traffic.apiKeyAuthentication is Strict"

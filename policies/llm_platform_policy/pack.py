@@ -105,6 +105,12 @@ POLICIES: tuple[Policy, ...] = (
         config_properties=kube_network.MODEL_SOURCES_PROPERTY,
         check_stack=kube_network.models_only_through_gateway,
     ),
+    Policy(
+        "gateways-check-keys",
+        "Every Gateway checks its clients' API keys (agentgateway strict API-key authentication on the Gateway).",
+        "mandatory",
+        check_stack=kube_network.gateways_check_keys,
+    ),
     Policy("gke-private-nodes", "GKE nodes have internal addresses only.", "mandatory", check_resource=gcp_security.private_nodes),
     Policy("gke-workload-identity", "GKE clusters have Workload Identity.", "mandatory", check_resource=gcp_security.workload_identity),
     Policy("gke-network-policy-enforced", "GKE clusters enforce NetworkPolicy (Dataplane V2, or the network policy add-on).", "mandatory", check_resource=gcp_security.network_policy_enforced),

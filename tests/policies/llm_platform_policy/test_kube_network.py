@@ -245,3 +245,36 @@ def test_a_route_straight_to_a_model_service_skips_its_pool():
     pool = copy.deepcopy(route)
     pool["spec"]["rules"][0]["backendRefs"] = [{"group": "inference.networking.k8s.io", "kind": "InferencePool", "name": "model"}]
     assert findings(*stack(), resource("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "through", pool)) == []
+
+
+GATEWAY_TYPE = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+AUTH_TYPE = "kubernetes:agentgateway.dev/v1alpha1:AgentgatewayPolicy"
+
+
+def with_gateway(auth: dict | None = None, target: str = "llm") -> list[Resource]:
+    gateway = {"metadata": {"name": "llm", "namespace": "gateway"}, "spec": {"gatewayClassName": "agentgateway", "listeners": []}}
+    policy = {
+        "metadata": {"name": "authenticate", "namespace": "gateway"},
+        "spec": {
+            "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": target, "sectionName": "api"}],
+            "traffic": {"phase": "PreRouting", "apiKeyAuthentication": auth if auth is not None else {"mode": "Strict", "secretRef": {"name": "client-keys"}}},
+        },
+    }
+    return stack() + [resource(GATEWAY_TYPE, "llm", gateway), resource(AUTH_TYPE, "authenticate", policy)]
+
+
+def test_a_gateway_with_strict_key_checks_passes():
+    assert findings(*with_gateway()) == []
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        with_gateway(auth={"mode": "Optional", "secretRef": {"name": "client-keys"}}),
+        with_gateway(target="other"),
+        [r for r in with_gateway() if r.type != AUTH_TYPE],
+    ],
+    ids=["optional", "another-gateway", "no-policy"],
+)
+def test_a_gateway_that_checks_no_keys_is_refused(resources):
+    assert findings(*resources) == [("gateways-check-keys", "Gateway gateway/llm checks no client keys: target it with an AgentgatewayPolicy whose traffic.apiKeyAuthentication is Strict")]
