@@ -141,11 +141,11 @@ def compliant_gke_stack() -> list[Resource]:
     ]
 
 
-def mutated(name: str, change, stack_of=compliant_stack) -> list[Resource]:
-    """The compliant stack (`stack_of()`) with `change(props)` applied to the resource called `name`."""
+def mutated(name: str, change, stack_of=compliant_stack, typ: str | None = None) -> list[Resource]:
+    """`stack_of()` with `change(props)` applied to the resource called `name` (of type `typ`, when given)."""
     stack = []
     for r in stack_of():
-        if r.name == name:
+        if r.name == name and (typ is None or r.type == typ):
             props = copy.deepcopy(dict(r.props))
             change(props)
             r = dataclasses.replace(r, props=props)

@@ -1,11 +1,11 @@
 """Google Cloud guardrails: a hardened GKE cluster, node pool, bucket, grants and key pass; each mutation
 is one violation of one rule."""
 
-import copy
 
 import pytest
 
 from llm_platform_policy.core import Resource
+from tests.policies.llm_platform_policy import fixtures
 from tests.policies.llm_platform_policy.test_pods import CONFIG, findings
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -52,14 +52,7 @@ def stack() -> list[Resource]:
 
 
 def mutated(name: str, change) -> list[Resource]:
-    out = []
-    for r in stack():
-        if r.name == name:
-            props = copy.deepcopy(dict(r.props))
-            change(props)
-            r = Resource(r.type, r.urn, r.name, props)
-        out.append(r)
-    return out
+    return fixtures.mutated(name, change, stack_of=stack)
 
 
 def test_the_hardened_stack_passes():

@@ -6,6 +6,7 @@ import copy
 import pytest
 
 from llm_platform_policy.core import Resource
+from tests.policies.llm_platform_policy import fixtures
 from tests.policies.llm_platform_policy.test_pods import CONFIG, findings
 
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -50,14 +51,7 @@ def stack() -> list[Resource]:
 
 
 def mutated(name: str, change, typ: str | None = None) -> list[Resource]:
-    out = []
-    for r in stack():
-        if r.name == name and (typ is None or r.type == typ):
-            props = copy.deepcopy(dict(r.props))
-            change(props)
-            r = Resource(r.type, r.urn, r.name, props)
-        out.append(r)
-    return out
+    return fixtures.mutated(name, change, stack_of=stack, typ=typ)
 
 
 def test_the_compliant_stack_passes():
