@@ -183,7 +183,16 @@ def image_pinned(image: Any) -> bool:
     # the opposite, and the next edit that drops the digest follows it: refused as well.
     if match.group("digest"):
         return not moving
-    return any(char.isdigit() for char in tag) and not moving
+    return _versioned(tag) and not moving
+
+
+# A tag that names one build: a version with at least a minor part (`1.4`, `v0.31.0`, `2.20.2-alpine`), a
+# date stamp (`20260101`) or a commit (7+ hex digits). A major alone (`2`, `v1`) moves with every release.
+_VERSIONED = re.compile(r"(?:^|[^0-9])[0-9]+\.[0-9]+|(?:^|[^0-9])[0-9]{8}(?:[^0-9]|$)|(?:^|[^0-9a-f])[0-9a-f]{7,40}(?:[^0-9a-f]|$)")
+
+
+def _versioned(tag: str) -> bool:
+    return bool(_VERSIONED.search(tag.lower()))
 
 
 def helm_chart_name(props: Mapping[str, Any]) -> str:

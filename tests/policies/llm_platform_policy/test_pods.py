@@ -283,3 +283,13 @@ def test_a_workload_declared_inline_in_a_config_group_is_read_like_any_other():
         assert findings(group) == [("pod-host-namespaces", "Deployment app in ConfigGroup: pods of serving/app share the node's namespace (hostPID: true)")]
     clean = Resource("kubernetes:yaml/v2:ConfigGroup", "urn:pulumi:t::p::kubernetes:yaml/v2:ConfigGroup::ok", "ok", {"objs": [workload().props]})
     assert findings(clean) == []
+
+
+@pytest.mark.parametrize("image", ["app:2", "app:v1", "app:sha-0", "app:3-alpine", "registry.local:5000/app:7"])
+def test_a_major_only_tag_moves_with_every_release(image):
+    assert findings(mutated(lambda s: container(s).update(image=image))) == [("images-pinned", f"container app uses image {image!r} without a pinned tag or digest")]
+
+
+@pytest.mark.parametrize("image", ["app:1.4", "app:v0.31.0", "app:2.20.2-alpine", "app:20260101", "app:git-0a1b2c3", "registry.local:5000/app:1.2"])
+def test_a_tag_naming_one_build_is_pinned(image):
+    assert findings(mutated(lambda s: container(s).update(image=image))) == []
