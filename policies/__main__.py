@@ -14,7 +14,7 @@ from pulumi_policy import (
 )
 
 from llm_platform_policy.core import Policy, Resource
-from llm_platform_policy.kube import with_inline_objects
+from llm_platform_policy.kube import inline_objects, with_inline_objects
 from llm_platform_policy.pack import POLICIES, resource_messages
 
 LEVELS = {"advisory": EnforcementLevel.ADVISORY, "mandatory": EnforcementLevel.MANDATORY, "disabled": EnforcementLevel.DISABLED}
@@ -30,7 +30,7 @@ def _resource_policy(policy: Policy) -> ResourceValidationPolicy:
     def validate(args, report_violation):
         config = policy.config_with_defaults(args.get_config())
         resource = Resource(args.resource_type, args.urn, args.name, args.props, (), args.opts.protect)
-        for _, message in resource_messages(policy, resource, config):
+        for message in resource_messages(policy, resource, inline_objects(resource), config):
             report_violation(message, None)
 
     return ResourceValidationPolicy(policy.name, policy.description, validate, LEVELS[policy.enforcement], _schema(policy))

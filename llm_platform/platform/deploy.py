@@ -73,6 +73,10 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
     def in_cluster_after(*prerequisites: pulumi.Resource) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(providers={"kubernetes": base.k8s_provider}, depends_on=list(prerequisites))
 
+    # The models are fronted by the inference gateway when the stack configures one (its base then hands
+    # over what stands in front of it).
+    fronted = cfg.gateway is not None and base.gateway_edge is not None
+
     # Monitoring runs on the system pool and keeps Prometheus data on the storage class: the base's capacity first.
     monitoring = Monitoring(
         f"{name}-monitoring",
@@ -92,7 +96,7 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             config=cfg.observability,
             cluster_capacity_alerts=base.capacity_alerts,
             # agentgateway's deployer names the proxies' Deployment after the Gateway.
-            gateway_proxies=GATEWAY if cfg.gateway and base.gateway_edge else None,
+            gateway_proxies=GATEWAY if fronted else None,
         ),
         opts=in_cluster_after(monitoring),
     )
@@ -110,13 +114,13 @@ def deploy(cfg: StackConfig, base: ClusterBase) -> Platform:
             placement=base.capacity_placement,
             image=pins.mirrored(pins.VLLM_IMAGE, base.image_registry),
             require_staged=cfg.environment == "production",
-            wake_query=recent_requests_query if cfg.gateway else None,
-            pod_security="baseline" if cfg.gateway else "restricted",
+            wake_query=recent_requests_query if fronted else None,
+            pod_security="baseline" if fronted else "restricted",
         ),
         opts=in_cluster_after(*base.capacity, monitoring, keda, *base.serving_prerequisites),
     )
     gateway = None
-    if cfg.gateway and base.gateway_edge:
+    if fronted:
         issuer = None
         if base.gateway_edge.certificate is not None:
             # The configuration requires acmeEmail wherever TLS ends at the gateway (Google Cloud).

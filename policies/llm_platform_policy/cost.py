@@ -159,8 +159,8 @@ def _node_pools(resources: list[Resource], region: str | None, report: CostRepor
                 continue
             _, nodes, size = max(candidates, key=lambda c: (c[0], c[1]))
             gpu = kube.is_gpu_node_pool(pool.props)
-            window = schedule.pool_window(kube.dig(pool.props, "spec", "template", "metadata", "labels") or {}, resources) if gpu else None
-            window = schedule.with_node_wait(window, kube.minutes(kube.dig(pool.props, "spec", "disruption", "consolidateAfter")))
+            labels = kube.dig(pool.props, "spec", "template", "metadata", "labels") or {}
+            window = _gpu_pool_window(gpu, labels, resources, kube.minutes(kube.dig(pool.props, "spec", "disruption", "consolidateAfter")))
             report.items.append(_pool_item(pool_name, gpu, nodes, size, region, window))
             _note_system_pool(report, gpu, size, region)
             class_name = kube.dig(pool.props, "spec", "template", "spec", "nodeClassRef", "name")
@@ -170,6 +170,11 @@ def _node_pools(resources: list[Resource], region: str | None, report: CostRepor
                 report.items.append(
                     _item(f"root volumes of pool {pool_name}", f"{nodes} x {volume_gib[class_name]:g} GiB gp3{_during(window)}", nodes * volume_gib[class_name] * share, "gp3GbMonth")
                 )
+
+
+def _gpu_pool_window(gpu: bool, node_labels: Mapping[str, str], resources: list[Resource], node_wait_minutes: float | None) -> schedule.Window | None:
+    """The window a GPU pool is priced for (with the time its emptied nodes linger), or None: around the clock."""
+    return schedule.with_node_wait(schedule.pool_window(node_labels, resources), node_wait_minutes) if gpu else None
 
 
 def _share_of_month(window: schedule.Window | None) -> float:
@@ -389,7 +394,7 @@ def _gcp_ceiling(resources: list[Resource], region: str | None, report: CostRepo
             continue
         total_nodes += nodes
         gpu = bool(gke.accelerators(pool.props))
-        window = schedule.with_node_wait(schedule.pool_window(kube.dig(pool.props, "nodeConfig", "labels") or {}, resources) if gpu else None, GKE_SCALE_DOWN_MINUTES)
+        window = _gpu_pool_window(gpu, kube.dig(pool.props, "nodeConfig", "labels") or {}, resources, GKE_SCALE_DOWN_MINUTES)
         report.items.append(_pool_item(pool_name, gpu, nodes, machine, region, window))
         _note_system_pool(report, gpu, machine, region)
         if nodes:

@@ -219,25 +219,29 @@ def settings(policy: Policy, pack_config: Mapping[str, Any]) -> tuple[str, dict[
     return raw.get("enforcementLevel", policy.enforcement), policy.config_with_defaults(raw)
 
 
-def resource_messages(policy: Policy, resource: Resource, config: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
-    """(urn, message) of a resource rule over `resource` and the objects a ConfigGroup declares inline."""
+def resource_messages(policy: Policy, resource: Resource, inline: list[Resource], config: Mapping[str, Any]) -> Iterator[str]:
+    """The messages of a resource rule over `resource` and `inline`, the objects it declares inline (a
+    ConfigGroup's: `kube.inline_objects`), each of those named in its message."""
     assert policy.check_resource is not None
-    for checked in (resource, *kube.inline_objects(resource)):
+    for checked in (resource, *inline):
         for message in policy.check_resource(checked.type, checked.props, config):
-            yield resource.urn, message if checked is resource else f"{checked.props.get('kind')} {checked.name} in {resource.type.rsplit(':', 1)[-1]}: {message}"
+            yield message if checked is resource else f"{checked.props.get('kind')} {checked.name} in {resource.type.rsplit(':', 1)[-1]}: {message}"
 
 
 def evaluate(resources: list[Resource], pack_config: Mapping[str, Any]) -> list[Finding]:
     findings = []
+    # Inline objects are read once, not once a policy.
+    inline = {resource.urn: kube.inline_objects(resource) for resource in resources}
+    everything = [*resources, *(found for objects in inline.values() for found in objects)]
     for policy in POLICIES:
         enforcement, config = settings(policy, pack_config)
         if enforcement == "disabled":
             continue
         if policy.check_stack:
-            for urn, message in policy.check_stack(kube.with_inline_objects(resources), config):
+            for urn, message in policy.check_stack(everything, config):
                 findings.append(Finding(policy.name, enforcement, urn, message))
         if policy.check_resource:
             for resource in resources:
-                for urn, message in resource_messages(policy, resource, config):
-                    findings.append(Finding(policy.name, enforcement, urn, message))
+                for message in resource_messages(policy, resource, inline[resource.urn], config):
+                    findings.append(Finding(policy.name, enforcement, resource.urn, message))
     return findings
