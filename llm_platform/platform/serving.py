@@ -64,13 +64,13 @@ class Serving(pulumi.ComponentResource):
 
         keys = {}
         for model in args.models:
-            # A bucket source is the user's own copy, which has no manifest unless they wrote one.
-            require_manifest = args.require_staged and not is_bucket_source(model.source)
             key = random.RandomPassword(f"{name}-{model.name}-api-key", length=40, special=False, opts=child)
             keys[model.name] = pulumi.Output.secret(key.result)
         # Every model, then every canary: a canary is a model server of its own that answers to its model's
         # name with its model's API key.
         for model in releases(args.models):
+            # A bucket source is the user's own copy, which has no manifest unless they wrote one.
+            require_manifest = args.require_staged and not is_bucket_source(model.source)
             ModelServer(
                 f"{name}-{model.name}",
                 ModelServerArgs(

@@ -163,3 +163,26 @@ def test_a_canary_is_a_model_server_of_its_own_answering_to_its_models_name_with
     assert len(declared.of_type("random:index/randomPassword:RandomPassword")) == len(deployed("eks-production").of_type("random:index/randomPassword:RandomPassword"))
     # The in-cluster endpoints and keys are the models', not the canary's.
     assert set(declared.plan.outputs["modelEndpoints"]) == {"llama-3-1-8b-instruct"}
+
+
+def test_each_model_requires_its_own_staged_copy_whatever_the_others_source(declare):
+    # Production with a Hugging Face model and a model already in the bucket: the first is served only from
+    # its complete staged copy (no token), the second from the user's own copy, which has no manifest.
+    from llm_platform.config import ModelConfig
+    from llm_platform.platform.model_server import CapacityPlacement
+
+    hub = ModelConfig(name="hub", source="hf://org/hub", revision="0" * 40, parameters_billion=7, pool_group="l4")
+    own = ModelConfig(name="own", source="s3://bucket/imports/own", parameters_billion=7, pool_group="l4")
+    placement = CapacityPlacement(on_demand={"key": "c", "operator": "In", "values": ["on-demand"]}, spot={"key": "c", "operator": "In", "values": ["spot"]})
+    for models in ([hub, own], [own, hub]):
+        args = serving.ServingArgs(
+            models=models, bucket="bucket", object_store="s3", service_account_annotations={}, hugging_face_token="hf_token",
+            placement=placement, image=pins.VLLM_IMAGE, require_staged=True,
+        )  # fmt: skip
+        declared = declare(lambda: serving.Serving("s", args))
+        env = {
+            d.inputs["metadata"]["name"]: {e["name"]: e.get("value") for e in d.inputs["spec"]["template"]["spec"]["initContainers"][0]["env"]}
+            for d in declared.of_type("kubernetes:apps/v1:Deployment")
+        }
+        assert env["hub"]["REQUIRE_MANIFEST"] == "true" and "HF_TOKEN" not in env["hub"]
+        assert env["own"]["REQUIRE_MANIFEST"] == "false"
