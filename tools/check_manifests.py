@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import yaml
 
 from llm_platform_policy.core import Finding, Resource
+from llm_platform_policy.kube import object_type as type_token
 from llm_platform_policy.pack import evaluate
 from tools.policy_config import PolicyConfigError, load_config
 
@@ -28,13 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # Rules over a whole stack's cost and capacity: a chart's objects alone are not a stack, and judged alone
 # they would report a missing budget.
 STACK_ACCOUNTING = ("budget-ceiling", "budget-warning", "gpu-quota")
-
-
-def type_token(obj: dict[str, Any]) -> str:
-    """The pulumi-kubernetes type token of an object: `apps/v1` Deployment -> `kubernetes:apps/v1:Deployment`,
-    core `v1` -> `kubernetes:core/v1:...`."""
-    group, _, version = str(obj.get("apiVersion", "")).rpartition("/")
-    return f"kubernetes:{group or 'core'}/{version}:{obj.get('kind')}"
 
 
 def resources(documents: Iterable[Any], namespace: str) -> list[Resource]:

@@ -22,8 +22,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from llm_platform_policy import catalog, gke, kube, schedule
 from llm_platform_policy.core import Resource
+from llm_platform_policy.environment import KARPENTER_CHART, KARPENTER_CHART_REPLICAS
+from llm_platform_policy.logs import EKS_CLUSTER_TYPES, LOG_GROUP
 
-EKS_CLUSTER_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
 # GKE's cluster autoscaler removes a node once it has been unneeded this long (its scale-down-unneeded-time,
 # 10 minutes by default), plus the node's drain.
 GKE_SCALE_DOWN_MINUTES = 10
@@ -235,11 +236,11 @@ def _fargate(resources: list[Resource], report: CostReport) -> None:
         return
     pods: list[tuple[str, float, float]] = [("CoreDNS", 0.1, 0.07)] * _assumption("corednsReplicas")
     for release in kube.of_type(resources, kube.HELM_RELEASE):
-        if kube.helm_chart_name(release.props) == "karpenter":
+        if kube.helm_chart_name(release.props) == KARPENTER_CHART:
             values = release.props.get("values") or {}
             requests = kube.dig(values, "controller", "resources", "requests") or {}
             size = (kube.quantity(requests.get("cpu", 0)), kube.gib_of(requests.get("memory", 0)))
-            pods += [("Karpenter", *size)] * int(values.get("replicas", 2))
+            pods += [("Karpenter", *size)] * int(values.get("replicas", KARPENTER_CHART_REPLICAS))
     vcpu = gb = 0.0
     for _, pod_vcpu, pod_gb in pods:
         billed_vcpu, billed_gb = _fargate_size(pod_vcpu, pod_gb)
@@ -321,7 +322,7 @@ def _claims(values: Any, replicas: int = 1) -> Iterable[float]:
     """GiB of every persistent volume a Helm values tree asks for (volume claim templates and
     `persistence` blocks), times the replicas of the spec that holds it."""
     if isinstance(values, Mapping):
-        replicas = int(values.get("replicas", replicas)) if isinstance(values.get("replicas"), (int, float)) else replicas
+        replicas = _replicas(values.get("replicas"), replicas)
         storage = kube.dig(values, "volumeClaimTemplate", "spec", "resources", "requests", "storage")
         if storage:
             yield kube.gib_of(storage) * replicas
@@ -352,7 +353,7 @@ def _other(resources: list[Resource], report: CostReport) -> None:
     keys = _count(resources, "aws:kms/key:Key")
     if keys:
         report.items.append(_item("KMS keys", f"{keys} key(s)", keys, "kmsKeyMonth"))
-    if _count(resources, "aws:cloudwatch/logGroup:LogGroup", *EKS_CLUSTER_TYPES):
+    if _count(resources, LOG_GROUP, *EKS_CLUSTER_TYPES):
         gb = _assumption("cloudwatchLogsGbPerMonth")
         report.items.append(_item("CloudWatch Logs ingestion", f"assumed {gb} GB: control plane and flow logs", gb, "cloudwatchLogsIngestGb"))
     weights = _weights_gib(resources)

@@ -14,6 +14,8 @@ from typing import Any, Iterator, Mapping
 from llm_platform_policy import gke, kube
 from llm_platform_policy.core import Config, Resource
 from llm_platform_policy.guardrails import S3_BUCKETS
+from llm_platform_policy.logs import LOG_GROUP
+from llm_platform_policy.schedule import SCALED_OBJECT
 
 ENVIRONMENTS = ["dev", "staging", "production"]
 ENVIRONMENT_PROPERTY = {
@@ -38,10 +40,8 @@ VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
 NAT_GATEWAY = "aws:ec2/natGateway:NatGateway"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 GCP_SUBNETWORK = "gcp:compute/subnetwork:Subnetwork"
 BUCKETS = (*S3_BUCKETS, "gcp:storage/bucket:Bucket")
-SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 REPLICATED_KINDS = ("Deployment", "StatefulSet")
 MIN_REPLICAS = 2

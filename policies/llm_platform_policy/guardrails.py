@@ -73,21 +73,21 @@ def encrypted_at_rest(resource_type: str, props: Mapping[str, Any], config: Conf
         yield "Kubernetes Secrets are not envelope-encrypted with a KMS key (encryptionConfig)"
 
 
-def _bucket_companions(resources: list[Resource], companion_type: str) -> Iterator[tuple[Resource, list[Resource]]]:
+def bucket_companions(resources: list[Resource], companion_type: str) -> Iterator[tuple[Resource, list[Resource]]]:
     companions = [r for r in resources if r.type == companion_type]
     for bucket in (r for r in resources if r.type in S3_BUCKETS):
         yield bucket, [c for c in companions if bucket.urn in c.dependencies]
 
 
 def s3_encrypted(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
-    for bucket, configs in _bucket_companions(resources, S3_ENCRYPTION):
+    for bucket, configs in bucket_companions(resources, S3_ENCRYPTION):
         algorithms = [kube.dig(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm") for c in configs for rule in c.props.get("rules") or []]
         if not any(algorithm in ("aws:kms", "aws:kms:dsse") for algorithm in algorithms):
             yield bucket.urn, f"S3 bucket {bucket.name} has no default KMS encryption (found: {algorithms or 'none'})"
 
 
 def s3_public_access_blocked(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
-    for bucket, blocks in _bucket_companions(resources, S3_PUBLIC_ACCESS_BLOCK):
+    for bucket, blocks in bucket_companions(resources, S3_PUBLIC_ACCESS_BLOCK):
         if not any(all(is_true(block.props.get(flag)) for flag in PUBLIC_ACCESS_BLOCK_FLAGS) for block in blocks):
             yield bucket.urn, f"S3 bucket {bucket.name} has no public access block with all of {', '.join(PUBLIC_ACCESS_BLOCK_FLAGS)}"
 

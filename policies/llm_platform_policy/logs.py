@@ -8,6 +8,8 @@ from typing import Any, Iterator, Mapping
 from llm_platform_policy.core import Config
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+# pulumi-eks registers eks:index:Cluster and, in a real preview, the aws:eks/cluster:Cluster inside it.
+EKS_CLUSTER_TYPES = ("eks:index:Cluster", "aws:eks/cluster:Cluster")
 # Control-plane log types (EKS User Guide, "Amazon EKS control plane logging"): the API server's
 # requests, the audit log and the IAM authenticator's decisions are what an incident review reads.
 REQUIRED_LOG_TYPES = ["api", "audit", "authenticator"]
@@ -23,7 +25,7 @@ LOG_TYPES_PROPERTY = {
 
 def eks_control_plane_logs(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
     # The same field on pulumi-eks' component and on the aws:eks/cluster:Cluster it creates.
-    if resource_type not in ("eks:index:Cluster", "aws:eks/cluster:Cluster"):
+    if resource_type not in EKS_CLUSTER_TYPES:
         return
     enabled = list(props.get("enabledClusterLogTypes") or [])
     missing = [t for t in config["requiredLogTypes"] if t not in enabled]

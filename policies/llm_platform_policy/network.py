@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterator, Mapping
 
-from llm_platform_policy import cidrs, kube
+from llm_platform_policy import cidrs, gke, kube
 from llm_platform_policy.core import Config, Resource, is_false, is_true
 
 ANYWHERE = ["0.0.0.0/0"]
@@ -192,7 +192,7 @@ def load_balancer_sources_restricted(resource_type: str, props: Mapping[str, Any
 
 
 def gke_control_plane_restricted(resource_type: str, props: Mapping[str, Any], config: Config) -> Iterator[str]:
-    if resource_type != "gcp:container/cluster:Cluster":
+    if resource_type != gke.CLUSTER:
         return
     if is_true(kube.dig(props, "privateClusterConfig", "enablePrivateEndpoint")) or is_false(kube.dig(props, "controlPlaneEndpointsConfig", "ipEndpointsConfig", "enabled")):
         return  # no public IP endpoint

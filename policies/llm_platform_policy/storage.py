@@ -7,16 +7,17 @@ from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import iam
 from llm_platform_policy.core import Config, Resource, is_true
-from llm_platform_policy.guardrails import S3_BUCKETS
+from llm_platform_policy.guardrails import bucket_companions
 
 KMS_KEY = "aws:kms/key:Key"
 # Resource types whose `policy` is a resource policy (who, outside the account's IAM, may act on it).
+S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 RESOURCE_POLICY_TYPES = (
     KMS_KEY,
     "aws:s3/bucket:Bucket",
     "aws:s3/bucketV2:BucketV2",
     "aws:kms/keyPolicy:KeyPolicy",
-    "aws:s3/bucketPolicy:BucketPolicy",
+    S3_BUCKET_POLICY,
     "aws:sqs/queuePolicy:QueuePolicy",
     "aws:sns/topicPolicy:TopicPolicy",
     "aws:ecr/repositoryPolicy:RepositoryPolicy",
@@ -28,7 +29,6 @@ PUBLIC_ACLS = ("public-read", "public-read-write", "authenticated-read")
 PUBLIC_GRANTEES = ("http://acs.amazonaws.com/groups/global/AllUsers", "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")
 # A symmetric key is the only kind KMS rotates (KMS Developer Guide, "Rotating AWS KMS keys").
 SYMMETRIC = "SYMMETRIC_DEFAULT"
-S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 
 
 def _public_grants(raw: Any) -> Iterator[str]:
@@ -87,8 +87,6 @@ def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
 
 
 def s3_tls_only(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:
-    policies = [r for r in resources if r.type == S3_BUCKET_POLICY]
-    for bucket in (r for r in resources if r.type in S3_BUCKETS):
-        own = [p for p in policies if bucket.urn in p.dependencies]
+    for bucket, own in bucket_companions(resources, S3_BUCKET_POLICY):
         if not any(_denies_insecure_transport(s) for p in own for s in iam.statements(iam.document(p.props.get("policy")))):
             yield bucket.urn, f"S3 bucket {bucket.name} has no bucket policy statement denying s3:* to everyone when aws:SecureTransport is false"
