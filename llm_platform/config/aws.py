@@ -19,6 +19,7 @@ from llm_platform.config.tags import aws_tag_violations
 from llm_platform.config.violations import Rules, Violation
 from llm_platform.contract import S3Location, model_role_name
 from llm_platform_policy import catalog, cidrs, logs
+from llm_platform_policy.schedule import DAY_NUMBERS
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy API reference).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
@@ -26,11 +27,11 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 IAM_PRINCIPAL_ARN = re.compile(r"^arn:aws(-[a-z]+)*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
 # EKS control-plane log types that security reviews need at the least (the policy pack's default).
 REQUIRED_LOG_TYPES = tuple(logs.REQUIRED_LOG_TYPES)
-CRON_FIELDS = 5
 # Each field's range and names, as Karpenter's disruption budget schedule (standard cron) reads it.
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_WEEKDAYS = tuple(DAY_NUMBERS)  # sun..sat, as cron numbers them from 0
 CRON_BOUNDS = ((0, 59, ()), (0, 23, ()), (1, 31, ()), (1, 12, _MONTHS), (0, 7, _WEEKDAYS))
+CRON_FIELDS = len(CRON_BOUNDS)
 
 
 def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> bool:

@@ -9,6 +9,7 @@ set for its customer-support use (`evals/datasets/`, scored by expected facts).
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Sequence
@@ -120,6 +121,7 @@ class GatesConfig(ConfigModel):
         return 1 + dataset_items + self.performance.requests
 
 
+@functools.cache
 def dataset_items(name: str) -> int:
     return len(json.loads(dataset_path(name).read_text())["items"])
 

@@ -286,12 +286,6 @@ def backend_key_policy(pool: ModelConfig) -> dict:
     }
 
 
-def canary_pool_values(model: ModelConfig) -> dict:
-    """The canary's InferencePool and EPP (release `<model>-canary`): the same chart values as the model's,
-    selecting the canary's pods (their model label is the canary's name)."""
-    return endpoint_picker_values(canary_release(model))
-
-
 def redirect_route(config: GatewayConfig) -> dict:
     return {
         "apiVersion": "gateway.networking.k8s.io/v1",
@@ -403,17 +397,15 @@ class InferenceGateway(pulumi.ComponentResource):
         if args.edge.tls:
             KubernetesObject(f"{name}-https-redirect", redirect_route(config), after(gw))
         for model in args.models:
-            pool = pinned_release(
-                f"{name}-{model.name}-pool", model.name, pins.LLM_D_ROUTER_CHART, namespace=SERVING_NAMESPACE, values=endpoint_picker_values(model), opts=after(pool_crds)
-            )
-            pools = [pool]
-            endpoint_pickers = [model]
-            if model.canary:
-                release = canary_name(model.name)
-                pools.append(
-                    pinned_release(f"{name}-{release}-pool", release, pins.LLM_D_ROUTER_CHART, namespace=SERVING_NAMESPACE, values=canary_pool_values(model), opts=after(pool_crds))
+            # The model's pool and Endpoint Picker, and its canary's (selecting the canary's pods by their
+            # model label, the canary's name) while one runs.
+            endpoint_pickers = [model, *([canary_release(model)] if model.canary else [])]
+            pools = [
+                pinned_release(
+                    f"{name}-{picked.name}-pool", picked.name, pins.LLM_D_ROUTER_CHART, namespace=SERVING_NAMESPACE, values=endpoint_picker_values(picked), opts=after(pool_crds)
                 )
-                endpoint_pickers.append(canary_release(model))
+                for picked in endpoint_pickers
+            ]
             KubernetesObject(f"{name}-{model.name}-route", model_route(config, model), after(gw, *pools))
             for picked in endpoint_pickers:
                 for suffix, policy in zip(("epp-policy", "from-epp-policy"), endpoint_picker_network_policies(picked)):

@@ -120,17 +120,24 @@ def service_account(model: ModelConfig, annotations: Mapping[str, pulumi.Input[s
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
 
 
+def secret_name(model: ModelConfig, suffix: str) -> str:
+    """A model's Secrets: `<model>-api-key`, `<model>-hugging-face`."""
+    return f"{model.name}-{suffix}"
+
+
 def secret(model: ModelConfig, suffix: str, data: dict) -> dict:
-    return secret_manifest(_metadata(model, f"{model.name}-{suffix}"), data)
+    return secret_manifest(_metadata(model, secret_name(model, suffix)), data)
 
 
 # The key of the model's API key in its Secret, and the Secret: vLLM reads it (VLLM_API_KEY), and the
 # gateway sends it on to the model's pool.
 API_KEY = "api-key"
+# The Secret of the Hugging Face token, for the fetcher's fallback to the hub.
+HUGGING_FACE = "hugging-face"
 
 
 def api_key_secret(model: ModelConfig) -> str:
-    return f"{model.name}-{API_KEY}"
+    return secret_name(model, API_KEY)
 
 
 def image(model: ModelConfig, pinned: str) -> str:
@@ -253,7 +260,7 @@ def fetch_env(model: ModelConfig, weights_uri: str, with_hugging_face_token: boo
     if model.revision:
         env.append({"name": "MODEL_REVISION", "value": model.revision})
     if with_hugging_face_token:
-        env.append(_secret_env("HF_TOKEN", f"{model.name}-hugging-face", "token"))
+        env.append(_secret_env("HF_TOKEN", secret_name(model, HUGGING_FACE), "token"))
     return env
 
 
@@ -474,7 +481,7 @@ class ModelServer(pulumi.ComponentResource):
         account = KubernetesObject(f"{name}-sa", service_account(model, args.service_account_annotations), child)
         secrets = [declare(API_KEY, secret(model, API_KEY, {API_KEY: pulumi.Output.secret(args.api_key)}))]
         if args.hugging_face_token is not None:
-            secrets.append(declare("hugging-face", secret(model, "hugging-face", {"token": pulumi.Output.secret(args.hugging_face_token)})))
+            secrets.append(declare(HUGGING_FACE, secret(model, HUGGING_FACE, {"token": pulumi.Output.secret(args.hugging_face_token)})))
         floor, *burst = tiers(model, args.placement)
         with_token = args.hugging_face_token is not None
         workload = declare("deployment", deployment(model, args.weights_uri, with_token, floor, args.require_manifest, image(model, args.image)), [account, *secrets])
