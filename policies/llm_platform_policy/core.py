@@ -90,6 +90,14 @@ def allow_listed(name: str, config: Config) -> bool:
     return any(entry.get("name") == name for entry in config.get("allowList") or [])
 
 
+def as_int(value: Any) -> int | None:
+    """A whole number however a plan spells it (2, 2.0 from gRPC, " 2 " from a hand edit); None otherwise."""
+    try:
+        return int(float(str(value).strip()))
+    except (ValueError, OverflowError):
+        return None
+
+
 def is_true(value: Any) -> bool:
     """A boolean field as the provider or API server would read it, string spellings included ("true",
     "True "): a rule that only knew `True` would let `"true"` through."""

@@ -300,7 +300,7 @@ def _gateway_pods(resources: list[Resource], report: CostReport) -> None:
     requests' share of the system pool."""
     pods: list[tuple[str, int, float]] = []
     for resource in resources:
-        if resource.type.startswith("kubernetes:") and resource.props.get("kind") == "AgentgatewayParameters":
+        if kube.is_gateway_parameters(resource):
             spec = resource.props.get("spec") or {}
             cpu = kube.quantity(kube.dig(spec, "resources", "requests", "cpu") or 0)
             pods.append(("gateway proxies", _replicas(kube.dig(spec, "deployment", "spec", "replicas")), cpu))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import gke, kube
-from llm_platform_policy.core import Config, Resource
+from llm_platform_policy.core import Config, Resource, as_int
 from llm_platform_policy.guardrails import S3_BUCKETS
 from llm_platform_policy.logs import LOG_GROUP
 from llm_platform_policy.schedule import SCALED_OBJECT
@@ -216,11 +216,8 @@ def _dependents(resources: list[Resource], urn: str, typ: str) -> list[Resource]
 
 def _days(value: Any) -> int:
     """A retention in days as CloudWatch reads it; what is no whole number counts as one day (the least)."""
-    try:
-        # Numbers reach a pack over gRPC as floats (365.0), from a plan as ints, from a hand edit as text.
-        return int(float(str(value or 0).strip()))
-    except (ValueError, OverflowError):
-        return 1
+    days = as_int(value or 0)
+    return 1 if days is None else days
 
 
 def vpc_flow_logs(resources: list[Resource], config: Config) -> Iterator[tuple[str, str]]:

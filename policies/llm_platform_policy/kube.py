@@ -200,6 +200,13 @@ def helm_chart_name(props: Mapping[str, Any]) -> str:
     return str(props.get("chart") or "").rstrip("/").rsplit("/", 1)[-1]
 
 
+AGENTGATEWAY_PARAMETERS = "AgentgatewayParameters"
+
+
+def is_gateway_parameters(resource: Resource) -> bool:
+    return resource.type.startswith("kubernetes:") and resource.props.get("kind") == AGENTGATEWAY_PARAMETERS
+
+
 def gateway_service(props: Mapping[str, Any]) -> Mapping[str, Any]:
     """The Service an agentgateway `AgentgatewayParameters` asks its controller to create for the proxies
     (`spec.service`: metadata and spec overrides of a Service that is a LoadBalancer unless set otherwise)."""
@@ -213,7 +220,7 @@ def load_balancer_services(resources: list[Resource]) -> list[tuple[Resource, Ma
     for resource in resources:
         if resource.type == "kubernetes:core/v1:Service":
             service = resource.props
-        elif resource.type.startswith("kubernetes:") and resource.props.get("kind") == "AgentgatewayParameters":
+        elif is_gateway_parameters(resource):
             service = gateway_service(resource.props)
         else:
             continue

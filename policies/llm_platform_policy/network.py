@@ -8,7 +8,7 @@ from collections import defaultdict
 from typing import Any, Iterator, Mapping
 
 from llm_platform_policy import cidrs, gke, kube
-from llm_platform_policy.core import Config, Resource, is_false, is_true
+from llm_platform_policy.core import Config, Resource, as_int, is_false, is_true
 
 ANYWHERE = ["0.0.0.0/0"]
 ANYWHERE_DUALSTACK = ["0.0.0.0/0", "::/0"]
@@ -50,9 +50,8 @@ def _ports(protocol: Any, from_port: Any, to_port: Any) -> tuple[str, list[str]]
     """How the rule's ports read, and the remote-administration services among them."""
     if str(protocol).lower() in ALL_PROTOCOLS:
         return "all ports", list(REMOTE_ADMIN_PORTS.values())
-    try:
-        low, high = int(float(str(from_port or 0).strip())), int(float(str(to_port if to_port is not None else from_port or 0).strip()))
-    except (ValueError, OverflowError):
+    low, high = as_int(from_port or 0), as_int(to_port if to_port is not None else from_port or 0)
+    if low is None or high is None:
         # Unreadable ports: judged as the widest they could be.
         return "all ports", list(REMOTE_ADMIN_PORTS.values())
     admin = [name for port, name in REMOTE_ADMIN_PORTS.items() if low <= port <= high]
@@ -174,7 +173,7 @@ def load_balancer_sources_restricted(resource_type: str, props: Mapping[str, Any
     if not resource_type.startswith("kubernetes:"):
         return
     kind = props.get("kind")
-    if kind == "AgentgatewayParameters":
+    if kind == kube.AGENTGATEWAY_PARAMETERS:
         found = _service_sources(kube.gateway_service(props))
     else:
         found = _service_sources(props) if kind == "Service" else _alb_sources(props) if kind == "Ingress" else None
